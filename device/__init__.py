@@ -1,0 +1,1 @@
+"""OS1: an offline, wearable voice companion."""

@@ -1,0 +1,204 @@
+"""The `os1` command. Exit codes: 0 ok, 1 a check or run failed, 2 bad input (config, file, model)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+
+from device import config as configuration
+from device import paths
+
+EXIT_FAIL, EXIT_BAD_INPUT = 1, 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="os1", description="OS1: an offline voice companion you wear.")
+    p.add_argument("--config", help="config file (default: $OS1_CONFIG, ~/.config/os1/config.yaml, /etc/os1/…)")
+    p.add_argument("-v", "--verbose", action="store_true", help="debug logging on stderr")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="the companion: live, or on a recording with --input")
+    run.add_argument("--input", type=Path, help="a WAV file standing in for the microphone")
+    run.add_argument("--output", type=Path, help="a WAV file standing in for the earpiece (with --input)")
+    run.add_argument("--json", action="store_true", help="one JSON object per turn on stdout")
+    run.add_argument("--no-wake", action="store_true", help="the recording is already addressed (as after a tap)")
+    run.add_argument("--fast", action="store_true", help="feed the recording as fast as it is processed")
+    run.add_argument("--audio-device", help="ALSA device name substring for microphone and earpiece")
+
+    demo = sub.add_parser("demo", help="speak a request with the Piper voice and answer it")
+    demo.add_argument("--out-dir", type=Path, help="where request.wav and reply.wav go")
+
+    say = sub.add_parser("say", help="speak TEXT through the earpiece, or to a file")
+    say.add_argument("text")
+    say.add_argument("--output", type=Path)
+    say.add_argument("--audio-device")
+
+    ask = sub.add_parser("ask", help="one text turn through persona and dialogue")
+    ask.add_argument("text")
+    ask.add_argument("--json", action="store_true")
+
+    models = sub.add_parser("models", help="list, fetch, convert or verify models")
+    msub = models.add_subparsers(dest="action", required=True)
+    msub.add_parser("list", help="every known model and whether it is installed")
+    fetch = msub.add_parser("fetch", help="download models (default: the device profile)")
+    fetch.add_argument("ids", nargs="*")
+    fetch.add_argument("--profile", choices=["device", "starter"])
+    fetch.add_argument("--force", action="store_true")
+    conv = msub.add_parser("convert", help="convert the GGUF LLMs into int4 ONNX (default: the starter)")
+    conv.add_argument("ids", nargs="*")
+    conv.add_argument("--force", action="store_true")
+    ver = msub.add_parser("verify", help="check installed models against their SHA-256")
+    ver.add_argument("ids", nargs="*")
+
+    sub.add_parser("doctor", help="check Python, audio devices, models, disk and CPU")
+    return p
+
+
+def _setup_logging(verbose: bool) -> None:
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S")
+    for noisy in ("faster_whisper", "piper", "httpx", "urllib3"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    _setup_logging(args.verbose)
+    try:
+        return _dispatch(args)
+    except KeyboardInterrupt:
+        return 130
+    except Exception as e:  # every known failure becomes one line, never a trace
+        return _report(e)
+
+
+def _report(e: Exception) -> int:
+    from device.drivers.audio import AudioDeviceError
+    from device.fetch import DownloadError
+    from device.models import ModelCorrupt, ModelMissing
+    from device.wavfile import AudioFileError
+
+    bad_input = (configuration.ConfigError, AudioFileError, ModelMissing, ModelCorrupt)
+    known = bad_input + (AudioDeviceError, DownloadError) + _engine_errors()
+    if isinstance(e, known):
+        print(f"os1: {e}", file=sys.stderr)
+        return EXIT_BAD_INPUT if isinstance(e, bad_input + _engine_errors()) else EXIT_FAIL
+    if isinstance(e, OSError) and e.errno == 28:
+        print(f"os1: the disk is full ({e.filename or 'writing'}); free some space and try again", file=sys.stderr)
+        return EXIT_FAIL
+    raise e
+
+
+def _engine_errors() -> tuple[type[Exception], ...]:
+    """Model load errors of each engine: a corrupt or missing model is bad input, not a crash."""
+    from device.pipeline.dialogue import ModelLoadError
+    from device.pipeline.stt import SttModelError
+    from device.pipeline.vad import VadModelError
+    from device.pipeline.wake import WakeModelError
+
+    return (ModelLoadError, SttModelError, VadModelError, WakeModelError)
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    cfg, _source = configuration.load(args.config)
+    models_dir = paths.models_dir(cfg.paths.models_dir or None)
+    state_dir = paths.state_dir(cfg.paths.state_dir or None)
+
+    if args.command == "models":
+        from device import models_cli
+
+        if args.action == "list":
+            return models_cli.cmd_list(models_dir)
+        if args.action == "fetch":
+            return models_cli.cmd_fetch(args.ids, args.profile, models_dir, args.force)
+        if args.action == "convert":
+            return models_cli.cmd_convert(args.ids, models_dir, args.force)
+        return models_cli.cmd_verify(args.ids, models_dir)
+
+    if args.command == "doctor":
+        from device import doctor
+
+        return doctor.run(cfg, state_dir, models_dir)
+
+    if args.command == "run":
+        from device import runner
+
+        if args.input is None:
+            if args.output or args.json or args.fast:
+                print("os1: --output, --json and --fast go with --input", file=sys.stderr)
+                return EXIT_BAD_INPUT
+            if args.no_wake:
+                cfg.wake.engine = "none"
+            return runner.run_live(cfg, args.audio_device)
+        output = args.output or args.input.with_name(args.input.stem + ".reply.wav")
+        turns = runner.run_file(cfg, args.input, output, args.json, wake=not args.no_wake, realtime=not args.fast)
+        if not args.json:
+            print(f"spoken reply written to {output}")
+        return 0 if turns else EXIT_FAIL
+
+    if args.command == "demo":
+        from device import runner
+
+        return runner.demo(cfg, args.out_dir or state_dir / "demo")
+
+    if args.command == "say":
+        return _say(cfg, args.text, args.output, args.audio_device)
+
+    if args.command == "ask":
+        return _ask(cfg, args.text, args.json)
+    return EXIT_FAIL
+
+
+def _say(cfg: configuration.Config, text: str, output: Path | None, device: str | None) -> int:
+    from device.engines import build_tts
+
+    models_dir = paths.models_dir(cfg.paths.models_dir or None)
+    tts = build_tts(cfg.tts, models_dir)
+    if output is not None:
+        from device.drivers.audio import FileEarpiece
+
+        ear: object = FileEarpiece(output)
+    else:
+        from device.drivers.audio import PyAudioEarpiece
+
+        ear = PyAudioEarpiece(device if device is not None else cfg.audio.output_device or cfg.audio.device,
+                              cfg.audio.device_rate, cfg.audio.period_ms, cfg.audio.volume)
+    for audio in tts.synthesize(text):
+        ear.play(audio, tts.sample_rate)  # type: ignore[attr-defined]
+    ear.drain()  # type: ignore[attr-defined]
+    ear.close()  # type: ignore[attr-defined]
+    if output is not None:
+        print(f"wrote {output}")
+    return 0
+
+
+def _ask(cfg: configuration.Config, text: str, as_json: bool) -> int:
+    import time
+
+    from device.engines import build_dialogue, persona
+    from device.pipeline.dialogue import Message
+
+    dialogue = build_dialogue(cfg.llm, paths.models_dir(cfg.paths.models_dir or None))
+    messages = [Message("system", persona(cfg).system_prompt()), Message("user", text)]
+    t0 = time.monotonic()
+    pieces: list[str] = []
+    for piece in dialogue.stream(messages):
+        pieces.append(piece)
+        if not as_json:
+            print(piece, end="", flush=True)
+    reply = "".join(pieces).strip()
+    if as_json:
+        stats = dialogue.last_stats
+        print(json.dumps({"question": text, "reply": reply, "seconds": round(time.monotonic() - t0, 3),
+                          "tokens_per_s": round(getattr(stats, "tokens_per_s", 0.0), 1)}))
+    else:
+        print()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,92 @@
+"""`os1 doctor`: one line per check, OK / WARN / FAIL, with the fix for each failure."""
+
+from __future__ import annotations
+
+import os
+import platform
+import shutil
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+from device.config import Config
+from device.engines import STT_DEFAULT_MODEL
+from device.models import ModelCorrupt, ModelMissing, verify
+
+Check = tuple[str, str, str]  # (OK|WARN|FAIL, what, fix)
+
+
+def _python() -> Iterator[Check]:
+    v = sys.version_info
+    ok = v >= (3, 11)
+    yield ("OK" if ok else "FAIL", f"Python {v.major}.{v.minor}.{v.micro}", "" if ok else "install Python 3.11+")
+    bits = platform.architecture()[0]
+    yield ("OK" if bits == "64bit" else "FAIL", f"{platform.machine()} {bits}",
+           "" if bits == "64bit" else "use 64-bit Raspberry Pi OS: onnxruntime has no 32-bit wheels")
+
+
+def _models(cfg: Config, models_dir: Path) -> Iterator[Check]:
+    ids = ["silero-vad", STT_DEFAULT_MODEL[cfg.stt.engine] if not cfg.stt.model else cfg.stt.model,
+           cfg.llm.model, cfg.tts.voice]
+    if cfg.wake.engine == "openwakeword":
+        ids += [f"oww-{cfg.wake.model}", "oww-melspectrogram", "oww-embedding"]
+    elif cfg.wake.engine == "microwakeword":
+        ids.append(f"mww-{cfg.wake.model}")
+    for model_id in ids:
+        try:
+            yield ("OK", f"model {model_id}: {verify(model_id, models_dir)}", "")
+        except (ModelMissing, ModelCorrupt) as e:
+            msg = str(e)
+            fix = msg.split("; ", 1)[1] if "; " in msg else ""
+            yield ("FAIL", msg.split("; ", 1)[0], fix)
+
+
+def _audio(cfg: Config) -> Iterator[Check]:
+    try:
+        from device.drivers.audio import list_devices
+
+        devices = list_devices()
+    except Exception as e:  # no PortAudio at all
+        yield ("FAIL", f"audio: {e}", "sudo apt-get install portaudio19-dev && pip install pyaudio")
+        return
+    want = cfg.audio.device
+    for kind, key in (("input", "inputs"), ("output", "outputs")):
+        names = [str(d["name"]) for d in devices if int(d[key]) > 0]  # type: ignore[call-overload]
+        match = [n for n in names if want.lower() in n.lower()] if want else names
+        if match:
+            yield ("OK", f"audio {kind}: {match[0]}" + (f" (+{len(match) - 1} more)" if len(match) > 1 else ""), "")
+        else:
+            have = ", ".join(names) or "none"
+            yield ("FAIL", f"audio {kind}: no device matching '{want}' (have: {have})",
+                   "plug the device in, or set audio.device in the config (os1 doctor lists names)")
+
+
+def _disk(state_dir: Path, models_dir: Path) -> Iterator[Check]:
+    for label, path in (("state", state_dir), ("models", models_dir)):
+        probe = path
+        while not probe.exists():
+            probe = probe.parent
+        free_mb = shutil.disk_usage(probe).free / 1e6
+        status = "OK" if free_mb > 500 else ("WARN" if free_mb > 50 else "FAIL")
+        yield (status, f"{label} dir {path}: {free_mb:,.0f} MB free",
+               "" if status == "OK" else "free some space: memories and downloads need room")
+
+
+def _cpu() -> Iterator[Check]:
+    n = os.cpu_count() or 1
+    load = os.getloadavg()[0]
+    yield ("OK" if n >= 2 else "WARN", f"CPU: {n} cores, load {load:.2f}",
+           "" if n >= 2 else "one core is slow for the LLM: use a Pi 4/5 or a home server")
+    temp = Path("/sys/class/thermal/thermal_zone0/temp")
+    if temp.is_file():
+        c = int(temp.read_text().strip()) / 1000
+        yield ("OK" if c < 75 else "WARN", f"CPU temperature {c:.0f} °C", "" if c < 75 else "add a heatsink or fan")
+
+
+def run(cfg: Config, state_dir: Path, models_dir: Path) -> int:
+    failed = 0
+    for check in (_python(), _audio(cfg), _models(cfg, models_dir), _disk(state_dir, models_dir), _cpu()):
+        for status, what, fix in check:
+            print(f"{status:4} {what}" + (f"  -> fix: {fix}" if fix else ""))
+            failed += status == "FAIL"
+    return 1 if failed else 0

@@ -1,0 +1,97 @@
+"""Build the pipeline's engines from the validated config: the one place config meets models."""
+
+from __future__ import annotations
+
+import logging
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+from device import paths
+from device.config import Config, LlmConfig, SttConfig, TtsConfig, WakeConfig
+from device.models import resolve, resolve_piper_voice
+from device.persona.persona import Persona
+from device.pipeline.dialogue import DialogueSettings, OnnxDialogue
+from device.pipeline.loop import LoopSettings
+from device.pipeline.stt import MoonshineSTT, SpeechToText, VoskSTT, WhisperSTT
+from device.pipeline.tts import PiperTTS, Prosody
+from device.pipeline.vad import SileroVad
+from device.pipeline.wake import KeyphraseWakeWord, MicroWakeWord, OpenWakeWord, WakeWord
+
+log = logging.getLogger("os1.engines")
+
+STT_DEFAULT_MODEL = {"whisper": "whisper-tiny.en", "moonshine": "moonshine-tiny-en",
+                     "vosk": "vosk-model-small-en-us-0.15"}
+
+
+def build_wake(cfg: WakeConfig, models_dir: Path | None = None) -> WakeWord | None:
+    if cfg.engine == "none":
+        return None
+    if cfg.engine == "keyphrase":
+        return KeyphraseWakeWord(cfg.phrase)
+    if cfg.engine == "microwakeword":
+        return MicroWakeWord(resolve(f"mww-{cfg.model}", models_dir))
+    return OpenWakeWord(resolve(f"oww-{cfg.model}", models_dir), resolve("oww-melspectrogram", models_dir),
+                        resolve("oww-embedding", models_dir), threshold=cfg.threshold)
+
+
+def wake_phrase(cfg: WakeConfig) -> str:
+    """What the user says to wake it, as words (for stripping it from the transcript)."""
+    return cfg.phrase if cfg.engine == "keyphrase" else cfg.model.replace("_", " ")
+
+
+def build_stt(cfg: SttConfig, models_dir: Path | None = None) -> SpeechToText:
+    path = resolve(cfg.model or STT_DEFAULT_MODEL[cfg.engine], models_dir)
+    if cfg.engine == "moonshine":
+        return MoonshineSTT(path)
+    if cfg.engine == "vosk":
+        return VoskSTT(path)
+    return WhisperSTT(path)
+
+
+def build_dialogue(cfg: LlmConfig, models_dir: Path | None = None) -> OnnxDialogue:
+    settings = DialogueSettings(max_new_tokens=cfg.max_new_tokens, max_sentences=cfg.max_sentences,
+                                repetition_penalty=cfg.repetition_penalty)
+    return OnnxDialogue(resolve(cfg.model, models_dir), settings)
+
+
+def build_tts(cfg: TtsConfig, models_dir: Path | None = None) -> PiperTTS:
+    model, config = resolve_piper_voice(cfg.voice, models_dir)
+    return PiperTTS(model, config, Prosody(length_scale=cfg.length_scale))
+
+
+def persona(cfg: Config) -> Persona:
+    return Persona(cfg.persona.name, cfg.persona.owner_name, cfg.persona.system_prompt)
+
+
+def loop_settings(cfg: Config) -> LoopSettings:
+    return LoopSettings(end_of_turn_ms=cfg.vad.end_of_turn_ms, vad_threshold=cfg.vad.threshold,
+                        preroll_ms=cfg.wake.preroll_ms, listen_timeout_s=cfg.vad.listen_timeout_s,
+                        max_utterance_s=cfg.vad.max_utterance_s)
+
+
+@dataclass
+class Engines:
+    vad: SileroVad
+    wake: WakeWord | None
+    stt: SpeechToText
+    dialogue: OnnxDialogue
+    tts: PiperTTS
+    load_s: float
+
+
+def load_all(cfg: Config, use_wake: bool = True) -> Engines:
+    """Load every engine, in parallel (the models take seconds each and mostly wait on disk and ORT)."""
+    md = paths.models_dir(cfg.paths.models_dir or None)
+    t0 = time.monotonic()
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        vad = pool.submit(SileroVad, resolve("silero-vad", md))
+        wake = pool.submit(build_wake, cfg.wake if use_wake else cfg.wake.model_copy(update={"engine": "none"}), md)
+        stt = pool.submit(build_stt, cfg.stt, md)
+        dialogue = pool.submit(build_dialogue, cfg.llm, md)
+        tts = pool.submit(build_tts, cfg.tts, md)
+        engines = Engines(vad.result(), wake.result(), stt.result(), dialogue.result(), tts.result(),
+                          time.monotonic() - t0)
+    log.info("engines loaded in %.1f s", engines.load_s)
+    return engines

@@ -1,0 +1,90 @@
+"""`os1 models list|fetch|convert|verify`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from device import paths
+from device.fetch import fetch_into
+from device.models import CATALOG, ModelCorrupt, ModelMissing, ModelSpec, installed_path, spec, verify
+
+
+def _select(ids: list[str], profile: str | None, want: str) -> list[ModelSpec]:
+    if ids:
+        return [spec(i) for i in ids]
+    chosen = [m for m in CATALOG.values() if profile is None or profile in m.profiles]
+    return [m for m in chosen if m.source == want] if want else chosen
+
+
+def cmd_list(models_dir: Path) -> int:
+    print(f"{'id':32} {'role':5} {'source':8} {'status':9} licence")
+    for m in CATALOG.values():
+        where = installed_path(m.id, models_dir)
+        status = "installed" if where else "missing"
+        profiles = f"  [{', '.join(sorted(m.profiles))}]" if m.profiles else ""
+        print(f"{m.id:32} {m.role:5} {m.source:8} {status:9} {m.license}{profiles}")
+    print(f"models directory: {models_dir}")
+    return 0
+
+
+def cmd_fetch(ids: list[str], profile: str | None, models_dir: Path, force: bool) -> int:
+    """Download what a profile (or the named ids) needs, then convert what is converted from it."""
+    wanted = _select(ids, profile or ("device" if not ids else None), "")
+    failed = 0
+    for m in wanted:
+        if m.source == "package":
+            ok = installed_path(m.id, models_dir) is not None
+            print(f"{m.id}: {'installed from pip' if ok else 'missing; ' + m.fix()}")
+            failed += not ok
+            continue
+        if m.source == "convert":
+            failed += cmd_convert([m.id], models_dir, force)
+            continue
+        if installed_path(m.id, models_dir) and not force:
+            print(f"{m.id}: already in {models_dir}")
+            continue
+        fetch_into(models_dir / m.id, m.files, progress_label=m.id)
+        print(f"{m.id}: fetched into {models_dir / m.id} (SHA-256 OK)")
+    return 1 if failed else 0
+
+
+def cmd_convert(ids: list[str], models_dir: Path, force: bool) -> int:
+    """Convert GGUF LLMs into int4 ONNX for onnxruntime-genai. Skips what is already converted."""
+    from device.convert import convert_gguf
+    from device.models import resolve, write_manifest
+
+    targets = _select(ids, None if ids else "starter", "convert")
+    for m in targets:
+        out = models_dir / m.id
+        if installed_path(m.id, models_dir) and not force:
+            try:
+                verify(m.id, models_dir)
+                print(f"{m.id}: already converted in {out}")
+                continue
+            except ModelCorrupt as e:
+                print(f"{m.id}: {e}; converting again")
+        assert m.convert_from is not None
+        source = resolve(m.convert_from, models_dir)
+        if source.is_dir():
+            source = source / spec(m.convert_from).main_file
+        print(f"{m.id}: converting {source.name} (about a minute on a desktop, longer on a Pi)")
+        convert_gguf(source, out)
+        write_manifest(out)
+        print(f"{m.id}: converted into {out}")
+    return 0
+
+
+def cmd_verify(ids: list[str], models_dir: Path) -> int:
+    targets = _select(ids, None, "") if ids else [m for m in CATALOG.values() if installed_path(m.id, models_dir)]
+    bad = 0
+    for m in targets:
+        try:
+            print(f"OK   {m.id}: {verify(m.id, models_dir)}")
+        except (ModelMissing, ModelCorrupt) as e:
+            print(f"FAIL {e}")
+            bad += 1
+    return 1 if bad else 0
+
+
+def models_dir_for(configured: str) -> Path:
+    return paths.models_dir(configured or None)

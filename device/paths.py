@@ -1,0 +1,50 @@
+"""Where OS1 keeps its state and its models (outside the repo), with env overrides for tests."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+
+def _service() -> bool:
+    # Under systemd, StateDirectory= sets $STATE_DIRECTORY (e.g. /var/lib/os1).
+    return bool(os.environ.get("STATE_DIRECTORY"))
+
+
+def state_dir(configured: str | None = None) -> Path:
+    """Memory, letters, reminders, turn logs. $OS1_STATE_DIR > config > service dir > XDG state."""
+    env = os.environ.get("OS1_STATE_DIR")
+    if env:
+        return Path(env)
+    if configured:
+        return Path(configured).expanduser()
+    if _service():
+        return Path(os.environ["STATE_DIRECTORY"].split(":")[0])
+    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(base) / "os1"
+
+
+def models_dir(configured: str | None = None) -> Path:
+    """Downloaded and converted models. $OS1_MODELS_DIR > config > service dir > XDG data."""
+    env = os.environ.get("OS1_MODELS_DIR")
+    if env:
+        return Path(env)
+    if configured:
+        return Path(configured).expanduser()
+    if _service():
+        return Path(os.environ["STATE_DIRECTORY"].split(":")[0]) / "models"
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "os1" / "models"
+
+
+def user_config_candidates(cli_path: str | None = None) -> list[Path]:
+    """The user config search order: first existing file wins."""
+    out: list[Path] = []
+    if cli_path:
+        out.append(Path(cli_path))
+    if os.environ.get("OS1_CONFIG"):
+        out.append(Path(os.environ["OS1_CONFIG"]))
+    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    out.append(Path(base) / "os1" / "config.yaml")
+    out.append(Path("/etc/os1/config.yaml"))
+    return out

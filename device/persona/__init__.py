@@ -1,0 +1,1 @@
+"""Who the companion is and what it remembers."""

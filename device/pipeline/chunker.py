@@ -1,0 +1,81 @@
+"""Split streamed LLM text into speakable pieces: a short first clause, then whole sentences.
+
+Never splits inside a number ("3.5"), an abbreviation ("Dr.", "e.g.") or an ellipsis.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+
+ABBREVIATIONS = {
+    "mr", "mrs", "ms", "dr", "prof", "sr", "jr", "st", "mt", "vs", "etc", "e.g", "i.e", "approx", "no",
+    "jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec", "u.s", "u.k", "a.m", "p.m",
+}
+_SENTENCE_END = re.compile(r"[.!?]+[\"')\]]*(?=\s)")
+_CLAUSE_END = re.compile(r"[,;:—–](?=\s)")
+
+
+def _is_real_sentence_end(text: str, end: int) -> bool:
+    """Whether the terminator ending at `end` closes a sentence (not "Dr." or "3.")."""
+    punct_start = end
+    while punct_start > 0 and text[punct_start - 1] in ".!?\"')]":
+        punct_start -= 1
+    if text[punct_start:end].startswith("..") and not text[punct_start:end].startswith("..."):
+        return False
+    word = re.search(r"([\w.]+)$", text[:punct_start])
+    if word and text[punct_start] == ".":
+        w = word.group(1).lower()
+        if w in ABBREVIATIONS or (len(w) == 1 and w.isalpha() and w != "i"):
+            return False  # "Dr." or an initial ("J. Smith")
+    return True
+
+
+@dataclass
+class Chunker:
+    """Feed text pieces; get back chunks to synthesize.
+
+    The first chunk may end at a clause (comma) once it has `first_min_words`, so speech starts early.
+    Later chunks are whole sentences, so the prosody stays natural.
+    """
+
+    first_min_words: int = 4
+    first_clause: bool = True
+    _buf: str = field(default="", init=False)
+    _emitted: int = field(default=0, init=False)
+
+    def feed(self, piece: str) -> Iterator[str]:
+        self._buf += piece
+        while True:
+            cut = self._find_cut()
+            if cut is None:
+                return
+            chunk, self._buf = self._buf[:cut].strip(), self._buf[cut:]
+            if chunk:
+                self._emitted += 1
+                yield chunk
+
+    def flush(self) -> Iterator[str]:
+        chunk, self._buf = self._buf.strip(), ""
+        if chunk:
+            self._emitted += 1
+            yield chunk
+
+    def _find_cut(self) -> int | None:
+        for m in _SENTENCE_END.finditer(self._buf):
+            if _is_real_sentence_end(self._buf, m.end()):
+                return m.end()
+        if self.first_clause and self._emitted == 0:
+            for m in _CLAUSE_END.finditer(self._buf):
+                before = self._buf[: m.start()]
+                if len(before.split()) >= self.first_min_words and not re.search(r"\d$", before):
+                    return m.end()
+        return None
+
+
+def chunk_text(pieces: Iterable[str], **kwargs: object) -> list[str]:
+    """Convenience: all chunks of a finished stream."""
+    c = Chunker(**kwargs)  # type: ignore[arg-type]
+    out = [x for p in pieces for x in c.feed(p)]
+    return out + list(c.flush())

@@ -1,0 +1,87 @@
+"""Voice activity with the Silero VAD ONNX model through onnxruntime (no torch)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from device.pipeline.audio import FRAME_SAMPLES, SAMPLE_RATE, to_float32
+
+_CONTEXT = 64  # Silero v5+ expects the last 64 samples of the previous window before each 512 new ones
+
+
+class VadModelError(Exception):
+    """The VAD model is missing or unreadable."""
+
+
+class SileroVad:
+    """Speech probability for each 512-sample (32 ms) frame at 16 kHz."""
+
+    def __init__(self, model_path: Path, threads: int = 1):
+        import onnxruntime as ort
+
+        if not Path(model_path).is_file():
+            raise VadModelError(f"VAD model not found at {model_path}; install it with: pip install --no-deps silero-vad")
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = threads
+        opts.inter_op_num_threads = 1
+        try:
+            self._session = ort.InferenceSession(str(model_path), opts, providers=["CPUExecutionProvider"])
+        except Exception as e:  # onnxruntime raises its own Fail/InvalidProtobuf types
+            raise VadModelError(f"VAD model at {model_path} is unreadable ({type(e).__name__}); "
+                                "reinstall it with: pip install --force-reinstall --no-deps silero-vad") from e
+        self._sr = np.array(SAMPLE_RATE, dtype=np.int64)
+        self.reset()
+
+    def reset(self) -> None:
+        self._state = np.zeros((2, 1, 128), np.float32)
+        self._context = np.zeros(_CONTEXT, np.float32)
+
+    def probability(self, frame: np.ndarray) -> float:
+        """Speech probability of one 512-sample frame."""
+        x = to_float32(frame)
+        if len(x) != FRAME_SAMPLES:
+            x = np.pad(x[:FRAME_SAMPLES], (0, max(0, FRAME_SAMPLES - len(x))))
+        window = np.concatenate([self._context, x])[None, :]
+        out, self._state = self._session.run(None, {"input": window, "state": self._state, "sr": self._sr})
+        self._context = x[-_CONTEXT:]
+        return float(out[0, 0])
+
+
+@dataclass
+class EndOfTurn:
+    """Decides when the user has finished speaking: speech, then `silence_ms` of quiet.
+
+    Hysteresis (a higher threshold to start speech than to keep it) stops a breath from ending the turn.
+    """
+
+    silence_ms: int = 600
+    start_threshold: float = 0.5
+    keep_threshold: float = 0.35
+    min_speech_ms: int = 96  # ignore clicks shorter than three frames
+    frame_ms: int = 1000 * FRAME_SAMPLES // SAMPLE_RATE
+    speech_ms: int = field(default=0, init=False)
+    silence_run_ms: int = field(default=0, init=False)
+    in_speech: bool = field(default=False, init=False)
+
+    def reset(self) -> None:
+        self.speech_ms = self.silence_run_ms = 0
+        self.in_speech = False
+
+    @property
+    def heard_speech(self) -> bool:
+        return self.speech_ms >= self.min_speech_ms
+
+    def update(self, p: float) -> bool:
+        """Feed one frame's speech probability; True once the turn has ended."""
+        threshold = self.keep_threshold if self.in_speech else self.start_threshold
+        if p >= threshold:
+            self.in_speech = True
+            self.speech_ms += self.frame_ms
+            self.silence_run_ms = 0
+            return False
+        self.in_speech = False
+        self.silence_run_ms += self.frame_ms
+        return self.heard_speech and self.silence_run_ms >= self.silence_ms

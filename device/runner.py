@@ -1,0 +1,119 @@
+"""Run the voice loop: live on the microphone and earpiece, or on a recording and a WAV file."""
+
+from __future__ import annotations
+
+import json
+import logging
+import signal
+import sys
+import threading
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+import numpy as np
+
+from device.config import Config
+from device.drivers.audio import FileEarpiece, FileMicrophone, PyAudioEarpiece, PyAudioMicrophone
+from device.engines import Engines, load_all, loop_settings, persona, wake_phrase
+from device.pipeline.events import State, Turn
+from device.pipeline.loop import VoiceLoop
+
+log = logging.getLogger("os1.run")
+
+
+def make_loop(cfg: Config, engines: Engines, sink: object, on_turn: Callable[[Turn], None]) -> VoiceLoop:
+    loop = VoiceLoop(vad=engines.vad, stt=engines.stt, dialogue=engines.dialogue, tts=engines.tts,
+                     sink=sink, wake=engines.wake, system_prompt=persona(cfg).system_prompt(),  # type: ignore[arg-type]
+                     settings=loop_settings(cfg), on_turn=on_turn, wake_phrase=wake_phrase(cfg.wake))
+    return loop
+
+
+def print_turn(turn: Turn, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(turn.as_json()), flush=True)
+        return
+    print(f"heard : {turn.transcript or '(nothing)'}")
+    print(f"reply : {turn.reply or '(none)'}")
+    t = turn.timings_ms
+    print("timings: " + ", ".join(f"{k} {v:.0f} ms" for k, v in t.items())
+          + "".join(f", {k} {v:.1f}" for k, v in turn.stats.items()), flush=True)
+
+
+def feed_frames(loop: VoiceLoop, mic: Iterable[tuple[np.ndarray, float]], stop: threading.Event,
+                wait_for_reply: bool) -> None:
+    for frame, t in mic:
+        if stop.is_set():
+            return
+        loop.feed(frame, t)
+        if wait_for_reply and loop.state in (State.THINKING, State.SPEAKING):
+            loop.wait_reply()
+
+
+def run_file(cfg: Config, input_path: Path, output_path: Path, as_json: bool, wake: bool = True,
+             realtime: bool = True, engines: Engines | None = None) -> list[Turn]:
+    """The whole pipeline on a recording; the replies go to `output_path`. Returns the turns."""
+    mic = FileMicrophone(input_path, realtime=realtime)  # read first: a bad file fails before models load
+    engines = engines or load_all(cfg, use_wake=wake)
+    ear = FileEarpiece(output_path)
+    turns: list[Turn] = []
+
+    def on_turn(turn: Turn) -> None:
+        turns.append(turn)
+        print_turn(turn, as_json)
+
+    loop = make_loop(cfg, engines, ear, on_turn)
+    if not wake:
+        loop.addressed(source="recording")
+    # Fast mode waits for each reply so the recording is not skipped over while the companion talks.
+    feed_frames(loop, mic, threading.Event(), wait_for_reply=not realtime)
+    loop.wait_reply()
+    if loop.state is State.LISTENING:  # the recording ended mid-request
+        log.info("the recording ended before the end of the turn")
+    ear.close()
+    return turns
+
+
+def run_live(cfg: Config, device: str | None = None) -> int:
+    """The daemon: live microphone and earpiece until SIGINT/SIGTERM."""
+    engines = load_all(cfg)
+    name = cfg.audio.device if device is None else device
+    ear = PyAudioEarpiece(cfg.audio.output_device or name, cfg.audio.device_rate, cfg.audio.period_ms,
+                          cfg.audio.volume)
+    try:
+        mic = PyAudioMicrophone(cfg.audio.input_device or name, cfg.audio.device_rate, cfg.audio.period_ms)
+    except Exception:
+        ear.close()
+        raise
+    stop = threading.Event()
+
+    def on_signal(signum: int, _frame: object) -> None:
+        log.info("signal %s: shutting down", signal.Signals(signum).name)
+        stop.set()
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    loop = make_loop(cfg, engines, ear, lambda t: log.info("turn %s", json.dumps(t.as_json())))
+    log.info("ready: say '%s'", wake_phrase(cfg.wake) if engines.wake else "(wake word off)")
+    try:
+        feed_frames(loop, mic, stop, wait_for_reply=False)
+    finally:
+        loop.wait_reply(timeout_s=5)
+        mic.close()
+        ear.close()
+    log.info("stopped")
+    return 0
+
+
+def demo(cfg: Config, out_dir: Path) -> int:
+    """Make a spoken request with the Piper voice, run the real pipeline on it, print what happened."""
+    from device.synth import join, piper_speech, silence
+    from device.wavfile import write_wav
+
+    text = "Hey Jarvis. What is the capital of France?"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    request = write_wav(out_dir / "request.wav", join(silence(0.5), piper_speech(text), silence(0.3)))
+    reply = out_dir / "reply.wav"
+    print(f"request: \"{text}\" -> {request}", file=sys.stderr)
+    turns = run_file(cfg, request, reply, as_json=False)
+    print(f"spoken reply written to {reply}")
+    return 0 if turns and turns[0].reply else 1

@@ -1,0 +1,69 @@
+"""Make spoken test requests: the Piper voice, or espeak-ng voices that the wake and STT models never saw.
+
+Used by `os1 demo`, the benchmarks and the tests. Everything returns 16 kHz mono int16.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import tempfile
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from device.pipeline.audio import SAMPLE_RATE, resample, to_float32, to_int16
+from device.pipeline.tts import PiperTTS, Prosody
+from device.wavfile import read_wav
+
+
+@lru_cache(maxsize=2)
+def _piper(length_scale: float | None) -> PiperTTS:
+    from device.models import resolve_piper_voice
+
+    model, config = resolve_piper_voice("en_US-joe-medium")
+    return PiperTTS(model, config, Prosody(length_scale=length_scale))
+
+
+def piper_speech(text: str, length_scale: float | None = None) -> np.ndarray:
+    """`text` in the Piper joe voice, at 16 kHz."""
+    tts = _piper(length_scale)
+    return resample(tts.synthesize_all(text), tts.sample_rate, SAMPLE_RATE)
+
+
+def espeak_speech(text: str, voice: str = "en-us", speed_wpm: int = 160, pitch: int = 50) -> np.ndarray:
+    """`text` spoken by espeak-ng (Debian package espeak-ng), at 16 kHz."""
+    exe = shutil.which("espeak-ng")
+    if exe is None:
+        raise RuntimeError("espeak-ng is not installed; install it with: sudo apt-get install espeak-ng")
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "speech.wav"
+        subprocess.run(
+            [exe, "-v", voice, "-s", str(speed_wpm), "-p", str(pitch), "-w", str(out), text],
+            check=True,
+            capture_output=True,
+        )
+        return read_wav(out)
+
+
+def silence(seconds: float) -> np.ndarray:
+    return np.zeros(int(seconds * SAMPLE_RATE), np.int16)
+
+
+def noise(seconds: float, dbfs: float = -40.0, seed: int = 0) -> np.ndarray:
+    """White noise at a given level: a stand-in for a room, a street or a fan."""
+    rng = np.random.default_rng(seed)
+    amp = 10 ** (dbfs / 20) * np.sqrt(3)  # uniform noise with this RMS
+    return to_int16(rng.uniform(-amp, amp, int(seconds * SAMPLE_RATE)).astype(np.float32))
+
+
+def mix(speech: np.ndarray, background: np.ndarray) -> np.ndarray:
+    """Speech over a background (looped or cut to the speech's length)."""
+    reps = int(np.ceil(len(speech) / max(1, len(background))))
+    bg = np.tile(background, reps)[: len(speech)]
+    return to_int16(to_float32(speech) + to_float32(bg))
+
+
+def join(*parts: np.ndarray) -> np.ndarray:
+    return np.concatenate([p.astype(np.int16) for p in parts])
