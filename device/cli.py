@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
 import sys
 from pathlib import Path
 
@@ -82,11 +81,15 @@ def _report(e: Exception) -> int:
     from device.models import ModelCorrupt, ModelMissing
     from device.wavfile import AudioFileError
 
-    bad_input = (configuration.ConfigError, AudioFileError, ModelMissing, ModelCorrupt)
-    known = bad_input + (AudioDeviceError, DownloadError) + _engine_errors()
-    if isinstance(e, known):
+    if isinstance(e, (configuration.ConfigError, AudioFileError, ModelMissing, ModelCorrupt)):
         print(f"os1: {e}", file=sys.stderr)
-        return EXIT_BAD_INPUT if isinstance(e, bad_input + _engine_errors()) else EXIT_FAIL
+        return EXIT_BAD_INPUT
+    if isinstance(e, (AudioDeviceError, DownloadError)):
+        print(f"os1: {e}", file=sys.stderr)
+        return EXIT_FAIL
+    if isinstance(e, _engine_errors()):
+        print(f"os1: {e}", file=sys.stderr)
+        return EXIT_BAD_INPUT
     if isinstance(e, OSError) and e.errno == 28:
         print(f"os1: the disk is full ({e.filename or 'writing'}); free some space and try again", file=sys.stderr)
         return EXIT_FAIL
@@ -136,9 +139,14 @@ def _dispatch(args: argparse.Namespace) -> int:
             return runner.run_live(cfg, args.audio_device)
         output = args.output or args.input.with_name(args.input.stem + ".reply.wav")
         turns = runner.run_file(cfg, args.input, output, args.json, wake=not args.no_wake, realtime=not args.fast)
+        if not turns:
+            why = "nothing was heard after the wake" if args.no_wake else "the wake word was not heard"
+            print(f"os1: no turn: {why} in {args.input} (pass --no-wake if the recording is already addressed)",
+                  file=sys.stderr)
+            return EXIT_FAIL
         if not args.json:
             print(f"spoken reply written to {output}")
-        return 0 if turns else EXIT_FAIL
+        return 0
 
     if args.command == "demo":
         from device import runner

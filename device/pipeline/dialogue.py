@@ -1,0 +1,311 @@
+"""The dialogue engine: chat messages in, speakable text out, streamed piece by piece.
+
+Small models fail in known ways (DESIGN.md: SmolLM2-135M loops on one sentence and recites its
+system prompt), so every reply passes through a `ReplyGuard` that holds back only the words that
+might still turn out to be a repeat or an echo, and stops the reply when one is confirmed, when
+enough sentences have been said, or when the token budget is spent.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+FIX = "re-run `os1 models convert`, or delete the folder so it is converted again"
+
+
+class ModelLoadError(Exception):
+    """The model folder is missing or unusable; the message is one line naming the path and the fix."""
+
+
+@dataclass
+class Message:
+    role: str  # "system", "user" or "assistant"
+    content: str
+    interrupted: bool = False  # an assistant turn cut off by barge-in: content is only what was heard
+
+
+@dataclass
+class DialogueSettings:
+    max_new_tokens: int = 64  # hard budget per reply
+    max_sentences: int = 2  # stop after this many complete sentences; 0 = no limit
+    repetition_penalty: float = 1.1  # 1.2+ makes SmolLM2-135M wander off ("Paris" becomes "Normandy")
+    no_repeat_ngram: int = 4  # stop when the reply repeats a run of this many words; 0 = off
+    echo_words: int = 6  # stop when the reply recites this many words of the system prompt; 0 = off
+    temperature: float = 0.0  # 0 = greedy, deterministic
+    context_tokens: int = 2048  # prompt + reply; the oldest turns are dropped to fit
+    threads: int | None = None  # onnxruntime intra-op threads; None = the runtime's choice
+
+
+@dataclass
+class DialogueStats:
+    prompt_tokens: int = 0
+    new_tokens: int = 0
+    first_token_s: float | None = None  # request -> first generated token (includes prefill)
+    first_text_s: float | None = None  # request -> first text handed out (what the TTS waits for)
+    tokens_per_s: float = 0.0  # decode rate after the first token
+    stop_reason: str = ""  # eos, budget, sentences, repeat, echo, cancel, closed
+
+
+class Dialogue(Protocol):
+    def stream(self, messages: Sequence[Message], cancel: threading.Event | None = None) -> Iterator[str]:
+        """Yield the reply as text pieces, as soon as each is safe to speak."""
+        ...
+
+    def reply(self, messages: Sequence[Message], cancel: threading.Event | None = None) -> str:
+        return "".join(self.stream(messages, cancel)).strip()
+
+
+# ---- text-side defences: pure functions, no model needed ---------------------------------------
+
+_WORD = re.compile(r"\S+")
+# A sentence ends at . ! ? or … (plus closing quotes/brackets) once whitespace follows, or at a newline.
+_BOUNDARY = re.compile(r"[.!?…]+[\"'”’)\]]*(?=\s)|\n")
+_ABBREVIATIONS = {"mr", "mrs", "ms", "dr", "st", "vs", "jr", "sr", "prof", "e.g", "i.e", "approx"}
+
+
+def normalize(word: str) -> str:
+    """Compare words case- and punctuation-blind: 'Paris,' == 'paris'."""
+    return word.lower().replace("’", "'").strip("\"'“”‘’()[]{}.,;:!?…-—*_#")
+
+
+def words(text: str, complete_only: bool = True) -> list[tuple[str, int]]:
+    """(normalized word, start offset) pairs; a word is complete once whitespace follows it."""
+    out = []
+    for m in _WORD.finditer(text):
+        if complete_only and m.end() == len(text):
+            break
+        w = normalize(m.group())
+        if w:
+            out.append((w, m.start()))
+    return out
+
+
+def sentence_ends(text: str) -> list[int]:
+    """Offsets just past each complete sentence. A sentence needs a letter; '1.' and 'Dr.' don't end one."""
+    ends, start = [], 0
+    for m in _BOUNDARY.finditer(text):
+        before = text[start : m.start()]
+        mark = m.group().rstrip("\"'”’)]")
+        if mark.startswith("...") or mark.startswith("…"):
+            continue  # an ellipsis is a pause, mostly mid-sentence in these models
+        if mark == ".":
+            last = normalize(before.split()[-1]) if before.split() else ""
+            if last in _ABBREVIATIONS:
+                continue
+        if not any(c.isalpha() for c in before):
+            continue  # a list number or a blank line: merge it into the next sentence
+        ends.append(m.end())
+        start = m.end()
+    return ends
+
+
+def _occurs_earlier(seq: list[str], m: int) -> bool:
+    """Do the last m words also appear, in order, starting earlier in seq?"""
+    tail = seq[-m:]
+    return any(seq[j : j + m] == tail for j in range(len(seq) - m))
+
+
+def repeat_start(seq: list[str], n: int) -> int | None:
+    """Index where a repeated n-word run starts, if the last n words already occurred earlier."""
+    if n <= 0 or len(seq) <= n or not _occurs_earlier(seq, n):
+        return None
+    return len(seq) - n
+
+
+def prompt_grams(prompt: str, k: int) -> set[tuple[str, ...]]:
+    """Every run of 1..k words in the prompt, for the echo check."""
+    seq = [w for w, _ in words(prompt, complete_only=False)]
+    return {tuple(seq[i : i + m]) for m in range(1, k + 1) for i in range(len(seq) - m + 1)}
+
+
+def echo_start(seq: list[str], grams: set[tuple[str, ...]], k: int) -> int | None:
+    """Index where an echo starts, if the last k words are a run of the system prompt."""
+    if k <= 0 or len(seq) < k or tuple(seq[-k:]) not in grams:
+        return None
+    return len(seq) - k
+
+
+def held_words(seq: list[str], n: int, grams: set[tuple[str, ...]], k: int) -> int:
+    """How many trailing words could still grow into a repeat or an echo, and so must not be spoken yet."""
+    held = 0
+    for m in range(1, max(n, k)):
+        repeat = m < n and len(seq) > m and _occurs_earlier(seq, m)
+        echo = m < k and len(seq) >= m and tuple(seq[-m:]) in grams
+        if not (repeat or echo):
+            break  # both checks are monotone: a longer tail can't match if this one doesn't
+        held = m
+    return held
+
+
+class ReplyGuard:
+    """Fed the generated text piece by piece; hands back what may be spoken, and decides when to stop."""
+
+    def __init__(self, settings: DialogueSettings, system_prompt: str = ""):
+        self.s = settings
+        self.text = ""
+        self.released = 0  # chars of self.text already handed out
+        self.stop_reason: str | None = None
+        self._grams = prompt_grams(system_prompt, settings.echo_words) if settings.echo_words > 0 else set()
+
+    def feed(self, piece: str) -> str:
+        """Add generated text; return the text that is now safe to speak ('' if none yet)."""
+        if self.stop_reason:
+            return ""
+        self.text += piece
+        return self._check(final=False)
+
+    def finish(self, reason: str) -> str:
+        """The model stopped on its own (eos/budget): check the last word too, then hand out the rest."""
+        if self.stop_reason:
+            return ""
+        out = self._check(final=True)
+        if self.stop_reason and self.text[self.released :].strip():
+            return out  # a defence cut the tail off
+        self.stop_reason = reason
+        return out + self._release(len(self.text))
+
+    def _check(self, final: bool) -> str:
+        found = words(self.text, complete_only=not final)
+        seq = [w for w, _ in found]
+        ends = sentence_ends(self.text + " " if final else self.text)
+        if (i := repeat_start(seq, self.s.no_repeat_ngram)) is not None:
+            return self._stop("repeat", self._cut(found, ends, i))
+        if (i := echo_start(seq, self._grams, self.s.echo_words)) is not None:
+            return self._stop("echo", self._cut(found, ends, i))
+        if self.s.max_sentences > 0 and len(ends) >= self.s.max_sentences:
+            return self._stop("sentences", min(ends[self.s.max_sentences - 1], len(self.text)))
+        held = held_words(seq, self.s.no_repeat_ngram, self._grams, self.s.echo_words)
+        # Also hold the word still being written: its next token may extend it.
+        partial = None if final else re.search(r"\S+$", self.text)
+        safe = found[-held][1] if held else (partial.start() if partial else len(self.text))
+        return self._release(safe)
+
+    @staticmethod
+    def _cut(found: list[tuple[str, int]], ends: list[int], i: int) -> int:
+        """Where to cut a repeat/echo that starts at word i: before it, unless a sentence ends inside
+        it, in which case the sentence may finish ("I'm a caring friend." may echo 3 words)."""
+        start, last = found[i][1], found[-1][1]
+        return next((e for e in ends if start < e <= last), start)
+
+    def _stop(self, reason: str, at: int) -> str:
+        self.stop_reason = reason
+        return self._release(at)
+
+    def _release(self, upto: int) -> str:
+        if upto <= self.released:
+            return ""
+        out, self.released = self.text[self.released : upto], upto
+        return out
+
+
+# ---- onnxruntime-genai engine ------------------------------------------------------------------
+
+
+def _first_line(e: BaseException) -> str:
+    text = str(e).strip()
+    return text.splitlines()[0] if text else type(e).__name__
+
+
+class OnnxDialogue(Dialogue):
+    def __init__(self, model_dir: Path, settings: DialogueSettings | None = None):
+        self.model_dir = Path(model_dir)
+        self.settings = settings or DialogueSettings()
+        self.last_stats = DialogueStats()
+        if not (self.model_dir / "genai_config.json").is_file():
+            raise ModelLoadError(f"no language model in {self.model_dir} (no genai_config.json); fix: {FIX}")
+        try:
+            import onnxruntime_genai as og
+        except ImportError as e:
+            raise ModelLoadError("onnxruntime-genai is missing; fix: pip install onnxruntime-genai") from e
+        self._og = og
+        try:
+            config = og.Config(str(self.model_dir))
+            if self.settings.threads:
+                options = {"intra_op_num_threads": self.settings.threads}
+                config.overlay(json.dumps({"model": {"decoder": {"session_options": options}}}))
+            self.model = og.Model(config)
+            self.tokenizer = og.Tokenizer(self.model)
+            self._template([Message("user", "hi")])  # fail now, not mid-conversation, if there is none
+        except Exception as e:  # onnxruntime raises bare RuntimeErrors with long messages
+            why = _first_line(e)
+            raise ModelLoadError(f"cannot load the LLM in {self.model_dir}: {why}; fix: {FIX}") from e
+        self._eos = set(self.tokenizer.eos_token_ids)
+
+    def _template(self, messages: Sequence[Message]) -> str:
+        payload = json.dumps([{"role": m.role, "content": m.content} for m in messages])
+        return self.tokenizer.apply_chat_template(payload, add_generation_prompt=True)
+
+    def encode(self, messages: Sequence[Message]) -> list[int]:
+        """The templated prompt as token ids; the oldest turns are dropped until prompt + reply fit."""
+        msgs = list(messages)
+        budget = self.settings.context_tokens - self.settings.max_new_tokens
+        while True:
+            ids = list(self.tokenizer.encode(self._template(msgs)))
+            if len(ids) <= budget:
+                return ids
+            # Keep system messages and the newest message; drop the oldest of the rest.
+            oldest = next((i for i, m in enumerate(msgs[:-1]) if m.role != "system"), None)
+            if oldest is None:
+                limit = self.settings.context_tokens
+                raise ValueError(f"a prompt of {len(ids)} tokens does not fit context_tokens={limit}")
+            del msgs[oldest]
+
+    def stream(self, messages: Sequence[Message], cancel: threading.Event | None = None) -> Iterator[str]:
+        og, s = self._og, self.settings
+        start = time.monotonic()
+        stats = self.last_stats = DialogueStats(stop_reason="closed")
+        system = "\n".join(m.content for m in messages if m.role == "system")
+        guard = ReplyGuard(s, system)
+        ids = self.encode(messages)
+        stats.prompt_tokens = len(ids)
+
+        params = og.GeneratorParams(self.model)
+        # max_length also sizes the KV buffer, so keep it to what this reply can use.
+        params.set_search_options(
+            max_length=len(ids) + s.max_new_tokens,
+            do_sample=s.temperature > 0,
+            temperature=s.temperature if s.temperature > 0 else 1.0,
+            repetition_penalty=s.repetition_penalty,
+        )
+        generator = og.Generator(self.model, params)
+        decoder = self.tokenizer.create_stream()
+        first_token_at = None
+        decode_s = 0.0  # time spent generating after the first token, not waiting on our consumer
+        try:
+            generator.append_tokens(ids)  # prefill
+            while True:
+                if cancel is not None and cancel.is_set():
+                    stats.stop_reason = "cancel"
+                    return
+                if generator.is_done() or stats.new_tokens >= s.max_new_tokens:
+                    eos = stats.new_tokens < s.max_new_tokens
+                    out = guard.finish("eos" if eos else "budget")
+                else:
+                    t = time.monotonic()
+                    generator.generate_next_token()
+                    token = int(generator.get_next_tokens()[0])
+                    stats.new_tokens += 1
+                    if first_token_at is None:
+                        first_token_at = time.monotonic()
+                        stats.first_token_s = first_token_at - start
+                    else:
+                        decode_s += time.monotonic() - t
+                    out = "" if token in self._eos else guard.feed(decoder.decode(token))
+                if out:
+                    if stats.first_text_s is None:
+                        stats.first_text_s = time.monotonic() - start
+                    yield out
+                if guard.stop_reason:
+                    stats.stop_reason = guard.stop_reason
+                    return
+        finally:
+            if decode_s > 0:
+                stats.tokens_per_s = (stats.new_tokens - 1) / decode_s
+            del generator  # frees the KV cache now rather than at the next GC

@@ -1,0 +1,42 @@
+import pytest
+
+from device.pipeline.chunker import Chunker, chunk_text
+
+
+def stream(text: str) -> list[str]:
+    """Feed text a few characters at a time, as LLM tokens arrive."""
+    return [text[i : i + 3] for i in range(0, len(text), 3)]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Dr. Smith lives at No. 5 Baker St. in London.",
+        "It costs 3.5 euros and weighs 2.75 kilos.",
+        "We met at 10 a.m. on Jan. 3 and left.",
+        "Take e.g. apples or i.e. fruit.",
+        "J. R. R. Tolkien wrote it.",
+    ],
+)
+def test_never_splits_inside_numbers_or_abbreviations(text: str) -> None:
+    assert chunk_text(stream(text)) == [text]
+
+
+def test_sentences_split_and_first_clause_comes_early() -> None:
+    text = "Paris is the capital of France, and it is lovely. Have you been there? I would love to go!"
+    chunks = chunk_text(stream(text))
+    assert chunks == ["Paris is the capital of France,", "and it is lovely.", "Have you been there?",
+                      "I would love to go!"]
+
+
+def test_short_first_clause_is_not_split() -> None:
+    assert chunk_text(stream("Yes, of course. Sure.")) == ["Yes, of course.", "Sure."]
+
+
+def test_chunk_is_emitted_before_the_stream_ends() -> None:
+    c = Chunker()
+    got = []
+    for piece in stream("The capital of France is Paris. And"):
+        got += list(c.feed(piece))
+    assert got == ["The capital of France is Paris."]
+    assert list(c.flush()) == ["And"]
