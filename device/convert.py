@@ -8,6 +8,7 @@ Only needed on a build machine (the `convert` extra); the device itself only loa
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import shutil
@@ -66,7 +67,7 @@ def _write_hf_folder(gguf_path: Path, hf_dir: Path, log: Callable[[str], None]) 
     tokenizer.save_pretrained(hf_dir)
 
 
-def _run_builder(hf_dir: Path, out: Path, cache: Path, precision: str, log: Callable[[str], None]) -> None:
+def _run_builder(hf_dir: Path, out: Path, cache: Path, precision: str) -> None:
     cmd = [
         sys.executable, "-m", "onnxruntime_genai.models.builder",
         "-i", str(hf_dir), "-o", str(out), "-p", precision, "-e", "cpu", "-c", str(cache),
@@ -123,8 +124,15 @@ def convert_gguf(
     _require_tools()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never reach for the hub, even by accident
     out_dir.parent.mkdir(parents=True, exist_ok=True)
-    for stale in out_dir.parent.glob(f".{out_dir.name}.*.partial"):
-        shutil.rmtree(stale, ignore_errors=True)  # left by a conversion that was killed outright
+    # One conversion per output at a time (make setup and a test run may both ask for it).
+    with open(out_dir.parent / f".{out_dir.name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        for stale in out_dir.parent.glob(f".{out_dir.name}.*.partial"):
+            shutil.rmtree(stale, ignore_errors=True)  # left by a conversion that was killed outright
+        return _convert_locked(gguf_path, out_dir, precision, log)
+
+
+def _convert_locked(gguf_path: Path, out_dir: Path, precision: str, log: Callable[[str], None]) -> Path:
     start = time.monotonic()
     # The work dir sits next to out_dir so the final rename stays on one filesystem.
     prefix = f".{out_dir.name}."
@@ -134,11 +142,11 @@ def convert_gguf(
         log(f"convert: loading {gguf_path.name}")
         try:
             _write_hf_folder(gguf_path, hf_dir, log)
-        except (ValueError, OSError, RuntimeError, KeyError) as e:
+        except Exception as e:  # transformers raises many kinds (e.g. an unsupported architecture)
             first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
             raise ConversionError(f"could not read {gguf_path.name} with transformers: {first}") from e
         log(f"convert: GGUF -> HF in {time.monotonic() - start:.0f} s; building {precision} ONNX")
-        _run_builder(hf_dir, built, work / "cache", precision, log)
+        _run_builder(hf_dir, built, work / "cache", precision)
         _ensure_chat_template(hf_dir, built)
         _check_output(built)
         old = work / "old"

@@ -55,10 +55,12 @@ def _audio(cfg: Config) -> Iterator[Check]:
         match = [n for n in names if want.lower() in n.lower()] if want else names
         if match:
             yield ("OK", f"audio {kind}: {match[0]}" + (f" (+{len(match) - 1} more)" if len(match) > 1 else ""), "")
+        elif not names:
+            yield ("FAIL", f"audio {kind}: no {kind} devices at all",
+                   "plug in a USB headset or enable the I2S overlay (hardware/README.md)")
         else:
-            have = ", ".join(names) or "none"
-            yield ("FAIL", f"audio {kind}: no device matching '{want}' (have: {have})",
-                   "plug the device in, or set audio.device in the config (os1 doctor lists names)")
+            yield ("FAIL", f"audio {kind}: no device matching '{want}' (have: {', '.join(names)})",
+                   "set audio.device in the config to part of one of those names")
 
 
 def _disk(state_dir: Path, models_dir: Path) -> Iterator[Check]:

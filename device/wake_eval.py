@@ -22,6 +22,7 @@ import statistics
 import sys
 import tempfile
 import time
+import wave
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -175,7 +176,8 @@ def _recipes() -> list[tuple[str, str | None, Callable[[], tuple[np.ndarray, flo
                 continue  # the bare phrase for a third of the voices is enough
             tag = "alone" if request is None else f"req{j}"
             out.append((f"pos-jarvis-{sname}-{tag}", JARVIS, positive(say, "Hey Jarvis.", request, lead())))
-        out.append((f"pos-samantha-{sname}", SAMANTHA, positive(say, "Hey Samantha.", REQUESTS[i % 2], lead())))
+        request = REQUESTS[i % 2]
+        out.append((f"pos-samantha-{sname}", SAMANTHA, positive(say, "Hey Samantha.", request, lead())))
         texts = NEGATIVE_TEXTS if sname in ("piper1.0", "espeak-en-us-160-50") else NEGATIVE_TEXTS[i % 2 :: 2]
         for text in HARD_NEGATIVE_TEXTS + texts:
             slug = "".join(c for c in text.lower() if c.isalnum() or c == " ").replace(" ", "_")[:24]
@@ -204,17 +206,25 @@ def _extra_negatives() -> list[Clip]:
     return clips
 
 
+def _read_clip(path: Path) -> np.ndarray:
+    """Read back a cached clip bit-exactly (our own 16 kHz mono int16 WAV files)."""
+    with wave.open(str(path), "rb") as w:
+        return np.frombuffer(w.readframes(w.getnframes()), "<i2").astype(np.int16)
+
+
 def build_clips(cache_dir: Path, noisy: bool = True, log: Callable[[str], None] | None = None) -> list[Clip]:
     """The labelled clip set, synthesized once and cached as WAV files in `cache_dir`."""
-    from device.wavfile import read_wav, write_wav
+    from device.wavfile import write_wav
 
     recipes = _recipes()
-    digest = hashlib.sha256(repr([(n, p) for n, p, _ in recipes] + [NOISE_DBFS, CLIP_SET_VERSION]).encode()).hexdigest()[:10]
+    recipe_key = repr([(n, p) for n, p, _ in recipes] + [NOISE_DBFS, CLIP_SET_VERSION])
+    digest = hashlib.sha256(recipe_key.encode()).hexdigest()[:10]
     folder = Path(cache_dir) / f"wake-clips-{digest}"
     index_path = folder / "index.json"
     if index_path.is_file():
         index = json.loads(index_path.read_text())
-        clips = [Clip(e["name"], read_wav(folder / f"{e['name']}.wav"), e["phrase"], e["end"]) for e in index]
+        clips = [Clip(e["name"], _read_clip(folder / f"{e['name']}.wav"), e["phrase"], e["end"])
+                 for e in index]
         if log:
             log(f"clips: {len(clips)} from cache {folder}")
         return clips
@@ -232,7 +242,8 @@ def build_clips(cache_dir: Path, noisy: bool = True, log: Callable[[str], None] 
     folder.mkdir(parents=True, exist_ok=True)
     for c in clips:
         write_wav(folder / f"{c.name}.wav", c.audio)
-    index_path.write_text(json.dumps([{"name": c.name, "phrase": c.phrase, "end": c.phrase_end_s} for c in clips]))
+    index = [{"name": c.name, "phrase": c.phrase, "end": c.phrase_end_s} for c in clips]
+    index_path.write_text(json.dumps(index, indent=0))
     if log:
         log(f"clips: synthesized {len(clips)} in {time.monotonic() - t0:.1f} s into {folder}")
     return clips
@@ -242,7 +253,9 @@ def build_clips(cache_dir: Path, noisy: bool = True, log: Callable[[str], None] 
 # evaluation
 
 
-def run_clip(engine: WakeWord, audio: np.ndarray, frame_samples: int = FRAME_SAMPLES) -> list[tuple[float, float]]:
+def run_clip(
+    engine: WakeWord, audio: np.ndarray, frame_samples: int = FRAME_SAMPLES
+) -> list[tuple[float, float]]:
     """Reset, feed the clip frame by frame; [(seconds at the end of the firing frame, score)].
 
     After each detection the engine is reset, as the pipeline does after a wake.
@@ -295,8 +308,8 @@ def evaluate(
 def markdown(results: list[Result]) -> str:
     lines = [
         "| engine | phrase | recall (fired on positives) | false wakes (on negatives) "
-        "| false wakes per hour of negative audio | CPU s per audio s | delay after phrase end (median / max) "
-        "| repeat wakes on positives |",
+        "| false wakes per hour of negative audio | CPU s per audio s "
+        "| delay after phrase end (median / max) | repeat wakes on positives |",
         "|---|---|---|---|---|---|---|---|",
     ]
     for r in results:

@@ -1,6 +1,6 @@
 import pytest
 
-from device.pipeline.chunker import Chunker, chunk_text
+from device.pipeline.chunker import Chunker, chunk_text, speakable
 
 
 def stream(text: str) -> list[str]:
@@ -40,3 +40,16 @@ def test_chunk_is_emitted_before_the_stream_ends() -> None:
         got += list(c.feed(piece))
     assert got == ["The capital of France is Paris."]
     assert list(c.flush()) == ["And"]
+
+
+@pytest.mark.parametrize(
+    "raw, spoken",
+    [
+        ("The capital of France... (laughs) I'm afraid it's Paris!", "The capital of France... I'm afraid it's Paris!"),
+        ("*smiles* Hello there 😊", "Hello there"),
+        ("**Paris** is lovely.", "Paris is lovely."),
+        ("It costs 3.5 euros (about 4 dollars).", "It costs 3.5 euros about 4 dollars."),
+    ],
+)
+def test_speakable_drops_stage_directions_and_markup(raw: str, spoken: str) -> None:
+    assert speakable(raw) == spoken

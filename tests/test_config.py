@@ -67,3 +67,9 @@ def test_cli_exits_2_with_one_line_on_a_bad_key(tmp_path: Path) -> None:
     assert r.stdout == ""
     err = r.stderr.strip().splitlines()
     assert len(err) == 1 and "llm.max_new_tokens" in err[0] and str(bad) in err[0]
+
+
+@pytest.mark.parametrize("board", ["pi5", "pi4", "pizero2w"])
+def test_board_examples_are_valid(board: str) -> None:
+    cfg = parse((REPO / "config" / f"{board}.yaml").read_text(), board)
+    assert cfg.stt.engine == "vosk"

@@ -8,8 +8,11 @@ drain() and close(). Devices run at whatever rate they like (JACK and USB often 
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 import queue
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -87,9 +90,30 @@ def _pyaudio():  # type: ignore[no-untyped-def]
     return pyaudio
 
 
+@contextlib.contextmanager
+def _quiet_stderr() -> Iterator[None]:
+    """ALSA and JACK print dozens of lines to fd 2 while PortAudio probes every PCM; hide them."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    try:
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
+def _open_portaudio():  # type: ignore[no-untyped-def]
+    pyaudio = _pyaudio()
+    with _quiet_stderr():
+        return pyaudio, pyaudio.PyAudio()
+
+
 def list_devices() -> list[dict[str, object]]:
     """Every PortAudio device: index, name, input/output channel counts and default rate."""
-    pa = _pyaudio().PyAudio()
+    _, pa = _open_portaudio()
     try:
         out = []
         for i in range(pa.get_device_count()):
@@ -123,14 +147,14 @@ class PyAudioMicrophone:
     """Live capture, resampled to 16 kHz and cut into 512-sample frames."""
 
     def __init__(self, device: str = "", rate: int = 0, period_ms: int = 32):
-        pyaudio = _pyaudio()
-        self._pa = pyaudio.PyAudio()
+        pyaudio, self._pa = _open_portaudio()
         try:
             index, default_rate = find_device(self._pa, device, want_input=True)
             self.rate = rate or default_rate
             self._period = max(64, self.rate * period_ms // 1000)
-            self._stream = self._pa.open(format=pyaudio.paInt16, channels=1, rate=self.rate, input=True,
-                                         input_device_index=index, frames_per_buffer=self._period)
+            with _quiet_stderr():
+                self._stream = self._pa.open(format=pyaudio.paInt16, channels=1, rate=self.rate, input=True,
+                                             input_device_index=index, frames_per_buffer=self._period)
         except AudioDeviceError:
             self._pa.terminate()
             raise
@@ -167,14 +191,14 @@ class PyAudioEarpiece:
     so the first words of a reply are never clipped by a device waking up."""
 
     def __init__(self, device: str = "", rate: int = 0, period_ms: int = 32, volume: float = 1.0):
-        pyaudio = _pyaudio()
-        self._pa = pyaudio.PyAudio()
+        pyaudio, self._pa = _open_portaudio()
         try:
             index, default_rate = find_device(self._pa, device, want_input=False)
             self.rate = rate or default_rate
             self._period = max(64, self.rate * period_ms // 1000)
-            self._stream = self._pa.open(format=pyaudio.paInt16, channels=1, rate=self.rate, output=True,
-                                         output_device_index=index, frames_per_buffer=self._period)
+            with _quiet_stderr():
+                self._stream = self._pa.open(format=pyaudio.paInt16, channels=1, rate=self.rate, output=True,
+                                             output_device_index=index, frames_per_buffer=self._period)
         except AudioDeviceError:
             self._pa.terminate()
             raise

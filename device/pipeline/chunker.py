@@ -74,6 +74,29 @@ class Chunker:
         return None
 
 
+_BOLD = re.compile(r"\*\*([^*]+)\*\*")
+_ASIDE = re.compile(r"\(([^)]*)\)|\*([^*]+)\*|\[([^\]]*)\]")
+_MARKUP = re.compile(r"[#_`~>|]+|^\s*[-•]\s+", re.MULTILINE)
+
+
+def _aside(m: re.Match[str]) -> str:
+    """A short aside without numbers is a stage direction ("(laughs)", "*smiles*"): drop it.
+    A longer one carries content: keep its words, lose the brackets."""
+    inner = next(g for g in m.groups() if g is not None)
+    is_direction = len(inner.split()) <= 3 and not re.search(r"\d", inner)
+    return " " if is_direction else f" {inner} "
+
+
+def speakable(text: str) -> str:
+    """What a voice should say: no stage directions, markdown or emoji."""
+    text = _BOLD.sub(r"\1", text)
+    text = _ASIDE.sub(_aside, text)
+    text = _MARKUP.sub(" ", text)
+    text = "".join(ch for ch in text if ord(ch) < 0x2190 or ch in "–—…")  # drop emoji and symbols
+    text = re.sub(r"\s+([,.!?;:])", r"\1", text)
+    return re.sub(r"\s{2,}", " ", text).strip()
+
+
 def chunk_text(pieces: Iterable[str], **kwargs: object) -> list[str]:
     """Convenience: all chunks of a finished stream."""
     c = Chunker(**kwargs)  # type: ignore[arg-type]

@@ -22,7 +22,7 @@ from typing import Protocol
 import numpy as np
 
 from device.pipeline.audio import FRAME_MS
-from device.pipeline.chunker import Chunker
+from device.pipeline.chunker import Chunker, speakable
 from device.pipeline.dialogue import Dialogue, Message
 from device.pipeline.events import State, Turn
 from device.pipeline.stt import SpeechToText
@@ -66,11 +66,12 @@ def strip_wake_phrase(transcript: str, phrase: str) -> str:
     words = transcript.split()
     target = re.sub(r"[^a-z ]", "", phrase.lower().replace("_", " "))
     n_phrase = len(target.split())
-    best = 0
+    best, best_ratio = 0, 0.7  # the head that matches the phrase best, if any matches well
     for n in range(1, min(len(words), n_phrase + 1) + 1):
         head = re.sub(r"[^a-z ]", "", " ".join(words[:n]).lower())
-        if difflib.SequenceMatcher(None, head, target).ratio() >= 0.7:
-            best = n
+        ratio = difflib.SequenceMatcher(None, head, target).ratio()
+        if ratio >= best_ratio:
+            best, best_ratio = n, ratio
     rest = " ".join(words[best:]).lstrip(" ,.!?")
     return rest[:1].upper() + rest[1:] if best else transcript
 
@@ -213,7 +214,10 @@ class VoiceLoop:
         first_audio_t: float | None = None
         tts_first_ms: float | None = None
         audio_s = tts_s = 0.0
-        while (chunk := chunks.get()) is not None:
+        while (raw_chunk := chunks.get()) is not None:
+            chunk = speakable(raw_chunk)
+            if not chunk:
+                continue
             t_chunk = self.clock()
             for audio in self.tts.synthesize(chunk):
                 now = self.clock()

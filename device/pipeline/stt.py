@@ -151,7 +151,8 @@ class WhisperSTT:
                 local_files_only=True,
             )
         except Exception as e:
-            raise SttModelError(f"cannot load Whisper model at {model_dir} ({_one_line(e)}); {_WHISPER_FIX}") from None
+            msg = f"cannot load Whisper model at {model_dir} ({_one_line(e)}); {_WHISPER_FIX}"
+            raise SttModelError(msg) from None
         self.model_dir = model_dir
         self.beam_size = beam_size
         self.language = language
@@ -322,11 +323,9 @@ class MoonshineSTT:
             return ""
         if self._tail.loud_since_mark:
             self._decode()
-        stream, self._stream = self._stream, None
-        try:
-            stream.stop()  # final transcript comes from the last decode, which covers all the sound
-        finally:
-            stream.close()
+        # The last decode covers all the sound, so the stream is freed without stop(): stop() would
+        # re-decode the whole segment if any (quiet) audio came after that decode.
+        self._close_stream()
         return self._text
 
     def _decode(self) -> None:
@@ -365,7 +364,8 @@ class VoskSTT:
         try:
             self.model = vosk.Model(str(model_dir))
         except Exception as e:
-            raise SttModelError(f"cannot load Vosk model at {model_dir} ({_one_line(e)}); {_VOSK_FIX}") from None
+            reason = _one_line(e)
+            raise SttModelError(f"cannot load Vosk model at {model_dir} ({reason}); {_VOSK_FIX}") from None
         log.info("stt vosk model loaded from %s in %.1f s", model_dir, time.monotonic() - t0)
         self._vosk = vosk
         self.model_dir = model_dir

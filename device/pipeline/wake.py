@@ -32,7 +32,7 @@ class WakeWord(Protocol):
     name: str
 
     def process(self, frame: np.ndarray) -> float | None:
-        """Feed int16 16 kHz mono samples (any length). Returns the score if the wake word fired, else None."""
+        """Feed int16 16 kHz mono samples (any length); the score if the wake word fired, else None."""
         ...
 
     def reset(self) -> None:
@@ -215,12 +215,12 @@ class OpenWakeWord:
     def _check_shapes(self, model_path: Path, melspec_path: Path, embedding_path: Path) -> None:
         mel_in, emb_in, clf_in = (s.get_inputs() for s in (self._mel, self._emb, self._clf))
         if len(mel_in) != 1 or len(mel_in[0].shape) != 2:
-            raise WakeModelError(f"{melspec_path}: not openWakeWord's melspectrogram model (input {mel_in[0].shape})")
+            raise WakeModelError(f"{melspec_path}: not openWakeWord's melspectrogram model")
         if len(emb_in) != 1 or list(emb_in[0].shape[1:]) != [_OWW_MEL_WINDOW, 32, 1]:
-            raise WakeModelError(f"{embedding_path}: not openWakeWord's embedding model (input {emb_in[0].shape})")
+            raise WakeModelError(f"{embedding_path}: not openWakeWord's embedding model")
         shape = clf_in[0].shape
         if len(clf_in) != 1 or len(shape) != 3 or shape[2] != 96 or not isinstance(shape[1], int):
-            raise WakeModelError(f"{model_path}: not an openWakeWord classifier (input {shape}, want [1, N, 96])")
+            raise WakeModelError(f"{model_path}: not an openWakeWord classifier ({shape}, not [1, N, 96])")
         out = self._clf.get_outputs()[0].shape
         if len(out) != 2 or out[1] != 1:
             raise WakeModelError(f"{model_path}: not a single-word openWakeWord classifier (output {out})")
@@ -296,7 +296,8 @@ class KeyphraseWakeWord:
         _need_file(dic, "pocketsphinx dictionary")
         missing = set(self.phrase.split()) - _dict_words(dic, set(self.phrase.split()))
         if missing:
-            raise WakeModelError(f"{dic}: no pronunciation for {', '.join(sorted(missing))} in {self.phrase!r}")
+            words = ", ".join(sorted(missing))
+            raise WakeModelError(f"{dic}: no pronunciation for {words} in {self.phrase!r}")
         try:
             config = pocketsphinx.Config(
                 hmm=str(hmm),

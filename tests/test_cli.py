@@ -1,0 +1,66 @@
+"""`os1` as a new user runs it: say, ask, doctor, and the errors they get."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+from device import paths
+from device.wavfile import read_wav
+from tests.conftest import run_os1
+
+
+def test_say_to_a_file(tmp_path: Path) -> None:
+    out = tmp_path / "hello.wav"
+    r = run_os1("say", "Hello Theodore. It is good to hear your voice.", "--output", str(out))
+    assert r.returncode == 0, r.stderr
+    assert str(out) in r.stdout
+    seconds = len(read_wav(out)) / 16000
+    assert 1.5 < seconds < 6
+
+
+def test_ask_answers_with_the_persona(tmp_path: Path) -> None:
+    r = run_os1("ask", "What is the capital of France?", "--json")
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert "paris" in out["reply"].lower()
+    assert out["tokens_per_s"] > 0
+
+
+def test_missing_llm_names_the_command_that_gets_it(tmp_path: Path) -> None:
+    r = run_os1("ask", "hello", env={"OS1_MODELS_DIR": str(tmp_path)})
+    assert r.returncode == 2
+    assert r.stderr.strip() == ("os1: model 'smollm2-135m-instruct-int4' is not installed; "
+                                "get it with: os1 models convert smollm2-135m-instruct-int4")
+
+
+def test_corrupt_llm_is_a_one_line_error(tmp_path: Path) -> None:
+    real = paths.models_dir() / "smollm2-135m-instruct-int4"
+    broken = tmp_path / "smollm2-135m-instruct-int4"
+    broken.mkdir()
+    for f in real.iterdir():
+        if f.suffix in (".json", ".txt", ".jinja"):
+            shutil.copy(f, broken / f.name)
+    (broken / "model.onnx").write_bytes(b"\x08\x07 this is not a model")
+    r = run_os1("ask", "hello", env={"OS1_MODELS_DIR": str(tmp_path)})
+    assert r.returncode == 2, r.stderr
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and str(broken) in lines[0], r.stderr
+
+
+def test_doctor_reports_each_check_with_a_fix(tmp_path: Path) -> None:
+    r = run_os1("doctor", env={"OS1_MODELS_DIR": str(tmp_path)})
+    assert r.returncode == 1  # the LLM is not in this empty models dir
+    lines = r.stdout.splitlines()
+    assert all(line.split()[0] in ("OK", "WARN", "FAIL") for line in lines)
+    llm = next(line for line in lines if "smollm2-135m-instruct-int4" in line)
+    assert llm.startswith("FAIL") and "os1 models convert" in llm
+    assert any(line.startswith("OK") and "silero-vad" in line for line in lines)
+    assert any("Python 3." in line for line in lines)
+
+
+def test_doctor_with_everything_installed_checks_models_ok() -> None:
+    r = run_os1("doctor")
+    model_lines = [line for line in r.stdout.splitlines() if " model " in f" {line}"]
+    assert model_lines and all(line.startswith("OK") for line in model_lines), r.stdout

