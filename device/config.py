@@ -67,7 +67,7 @@ class LlmConfig(_Section):
     model: str = "smollm2-135m-instruct-int4"
     max_new_tokens: int = Field(64, ge=8, le=1024)
     max_sentences: int = Field(2, ge=1, le=20)
-    repetition_penalty: float = Field(1.2, ge=1.0, le=2.0)
+    repetition_penalty: float = Field(1.1, ge=1.0, le=2.0)
 
 
 class TtsConfig(_Section):

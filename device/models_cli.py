@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from device import paths
@@ -48,29 +49,36 @@ def cmd_fetch(ids: list[str], profile: str | None, models_dir: Path, force: bool
     return 1 if failed else 0
 
 
-def cmd_convert(ids: list[str], models_dir: Path, force: bool) -> int:
-    """Convert GGUF LLMs into int4 ONNX for onnxruntime-genai. Skips what is already converted."""
+def ensure_converted(model_id: str, models_dir: Path, force: bool = False, log: Callable[[str], None] = print) -> Path:
+    """Convert a GGUF LLM into int4 ONNX for onnxruntime-genai, unless a verified copy is there already."""
     from device.convert import convert_gguf
     from device.models import resolve, write_manifest
 
-    targets = _select(ids, None if ids else "starter", "convert")
-    for m in targets:
-        out = models_dir / m.id
-        if installed_path(m.id, models_dir) and not force:
-            try:
-                verify(m.id, models_dir)
-                print(f"{m.id}: already converted in {out}")
-                continue
-            except ModelCorrupt as e:
-                print(f"{m.id}: {e}; converting again")
-        assert m.convert_from is not None
-        source = resolve(m.convert_from, models_dir)
-        if source.is_dir():
-            source = source / spec(m.convert_from).main_file
-        print(f"{m.id}: converting {source.name} (about a minute on a desktop, longer on a Pi)")
-        convert_gguf(source, out)
-        write_manifest(out)
-        print(f"{m.id}: converted into {out}")
+    m = spec(model_id)
+    if m.convert_from is None:
+        raise ModelMissing(f"model '{model_id}' is not made by conversion; use: {m.fix()}")
+    out = models_dir / m.id
+    if installed_path(m.id, models_dir) and not force:
+        try:
+            verify(m.id, models_dir)
+            log(f"{m.id}: already converted in {out}")
+            return out
+        except ModelCorrupt as e:
+            log(f"{m.id}: {e}; converting again")
+    source = resolve(m.convert_from, models_dir)
+    if source.is_dir():
+        source = source / spec(m.convert_from).main_file
+    log(f"{m.id}: converting {source.name} (about a minute on a desktop, longer on a Pi)")
+    convert_gguf(source, out, log=log)
+    write_manifest(out)
+    log(f"{m.id}: converted into {out}")
+    return out
+
+
+def cmd_convert(ids: list[str], models_dir: Path, force: bool) -> int:
+    """Convert the named GGUF LLMs (default: the starter one). Skips what is already converted."""
+    for m in _select(ids, None if ids else "starter", "convert"):
+        ensure_converted(m.id, models_dir, force)
     return 0
 
 

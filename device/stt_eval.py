@@ -38,6 +38,7 @@ SENTENCES = [
 
 LEAD_S = 0.3  # silence before the speech
 TAIL_S = 0.5  # silence after it: the end-of-turn window the pipeline waits before calling finish()
+SPECULATE_AFTER_FRAMES = 5  # speculate() when a VAD would call silence: ~160 ms after the last word
 NOISE_DBFS = -32.0  # white noise about 12 dB under the Piper voice's loudest frames
 
 
@@ -171,11 +172,11 @@ def run_request(stt: SpeechToText, req: Request, speculate: bool = False, pace: 
     stt.start()
     for f in frames(speech):
         stt.accept(f)
-    if speculate:
-        stt.speculate()  # type: ignore[attr-defined]
     in_calls += time.monotonic() - t
-    for f in frames(tail):
+    for i, f in enumerate(frames(tail)):
         t = time.monotonic()
+        if speculate and i == SPECULATE_AFTER_FRAMES:
+            stt.speculate()  # type: ignore[attr-defined]
         stt.accept(f)
         spent = time.monotonic() - t
         in_calls += spent
@@ -221,6 +222,11 @@ def _score(results: list[Result]) -> tuple[float, float]:
     return errors / max(1, words), hits / max(1, words)
 
 
+def _ms(seconds: float) -> str:
+    ms = seconds * 1000
+    return f"{ms:.0f} ms" if ms >= 10 else f"{ms:.1f} ms"
+
+
 def table(by_engine: dict[str, list[Result]]) -> str:
     rows = [
         "| engine | WER | words right | latency p50 (finish) | compute p50 / request | CPU p50 / request "
@@ -234,8 +240,8 @@ def table(by_engine: dict[str, list[Result]]) -> str:
         cpu = statistics.median(r.cpu_s for r in results)
         rtf = sum(r.compute_s for r in results) / sum(r.audio_s for r in results)
         rows.append(
-            f"| {name} | {w:.1%} | {right:.1%} | {lat * 1000:.0f} ms | {comp * 1000:.0f} ms | "
-            f"{cpu * 1000:.0f} ms | {rtf:.2f} |"
+            f"| {name} | {w:.1%} | {right:.1%} | {_ms(lat)} | {_ms(comp)} | "
+            f"{_ms(cpu)} | {rtf:.2f} |"
         )
     return "\n".join(rows)
 

@@ -7,6 +7,7 @@ espeak-ng voices the models never saw, and the same over white noise at -30 dBFS
 Negatives are ordinary sentences in the same voices (some chosen to be tricky: "Jarvis Cocker ..."),
 noise, silence and babble. A clip for one engine's phrase counts as a negative for the other phrases.
 Clips are made on the fly and cached as WAV files in the cache directory; nothing is committed.
+Piper samples its speech, so a fresh cache renders differently and near-threshold counts can move by one.
 
 Each clip is fed in 512-sample frames after a reset. A detection is counted, the engine is reset (as the
 pipeline does after a wake) and feeding goes on, so one negative clip can produce several false wakes.
@@ -16,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import importlib.util
 import json
 import statistics
 import sys
@@ -326,23 +326,12 @@ def markdown(results: list[Result]) -> str:
 # the engines on offer
 
 
-def _package_dir(module: str) -> Path:
-    spec = importlib.util.find_spec(module)
-    if spec is None or not spec.submodule_search_locations:
-        raise FileNotFoundError(f"python package '{module}' is not installed")
-    return Path(list(spec.submodule_search_locations)[0])
-
-
 def builtin_models() -> dict[str, Path]:
-    """The wake models that ship inside installed pip packages."""
-    oww = _package_dir("openwakeword") / "resources" / "models"
-    mww = _package_dir("pymicro_wakeword") / "models"
-    return {
-        "mww-hey_jarvis": mww / "hey_jarvis.tflite",
-        "oww-hey_jarvis": oww / "hey_jarvis_v0.1.onnx",
-        "oww-melspectrogram": oww / "melspectrogram.onnx",
-        "oww-embedding": oww / "embedding_model.onnx",
-    }
+    """The 'hey jarvis' models that ship inside pip packages, resolved by id like the device does."""
+    from device.models import resolve
+
+    ids = ("mww-hey_jarvis", "oww-hey_jarvis", "oww-melspectrogram", "oww-embedding")
+    return {i: resolve(i) for i in ids}
 
 
 def default_engines() -> tuple[dict[str, Callable[[], WakeWord]], dict[str, str]]:

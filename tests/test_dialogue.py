@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib.util
 import re
+import subprocess
 import sys
 import threading
 import time
@@ -18,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from device.convert import ConversionError, convert_gguf
+from device.models_cli import ensure_converted
 from device.paths import models_dir
 from device.pipeline.dialogue import (
     DialogueSettings,
@@ -49,10 +51,8 @@ def starter_gguf() -> Path:
 
 @pytest.fixture(scope="session")
 def model_dir() -> Path:
-    out = models_dir() / MODEL_ID
-    if not (out / "genai_config.json").exists():
-        convert_gguf(starter_gguf(), out, log=lambda s: print(s, file=sys.stderr))
-    return out
+    starter_gguf()  # skips if the source package is missing
+    return ensure_converted(MODEL_ID, models_dir(), log=lambda s: print(s, file=sys.stderr))
 
 
 @pytest.fixture(scope="module")
@@ -76,8 +76,7 @@ def spoken_sentences(text: str) -> list[str]:
 
 
 def longest_prompt_run(reply: str, prompt: str) -> int:
-    norm = lambda t: re.findall(r"[a-z']+", t.lower())  # noqa: E731
-    r, p = norm(reply), " ".join(norm(prompt))
+    r, p = re.findall(r"[a-z']+", reply.lower()), " ".join(re.findall(r"[a-z']+", prompt.lower()))
     best = 0
     for i in range(len(r)):
         for j in range(i + best + 1, len(r) + 1):
@@ -110,6 +109,96 @@ def test_failed_conversion_leaves_nothing(tmp_path: Path):
         convert_gguf(bad, tmp_path / "out", log=lambda s: None)
     left = sorted(p.name for p in tmp_path.iterdir() if not p.name.endswith(".lock"))
     assert left == ["broken.gguf"], "a failed conversion left a half model or its work dir behind"
+
+
+def tiny_qwen2_gguf(path: Path) -> Path:
+    """A 3M-parameter random Qwen2 GGUF (Q8_0 weights, q/k/v biases, tied embeddings) with SmolLM2's
+    tokenizer: the device profile converts Qwen2.5 GGUFs, and none is available offline."""
+    import gguf
+    import numpy as np
+
+    src = gguf.GGUFReader(starter_gguf())
+    w = gguf.GGUFWriter(str(path), "qwen2")
+    hidden, ff, kv_dim = 64, 128, 32
+    w.add_context_length(512)
+    w.add_embedding_length(hidden)
+    w.add_block_count(2)
+    w.add_feed_forward_length(ff)
+    w.add_head_count(4)
+    w.add_head_count_kv(2)
+    w.add_rope_freq_base(1e6)
+    w.add_layer_norm_rms_eps(1e-6)
+    w.add_tokenizer_model("gpt2")
+    w.add_tokenizer_pre("qwen2")
+    w.add_token_list(src.fields["tokenizer.ggml.tokens"].contents())
+    w.add_token_types(src.fields["tokenizer.ggml.token_type"].contents())
+    w.add_token_merges(src.fields["tokenizer.ggml.merges"].contents())
+    w.add_bos_token_id(1)
+    w.add_eos_token_id(2)
+    w.add_chat_template(src.fields["tokenizer.chat_template"].contents())
+    rng = np.random.default_rng(0)
+
+    def add(name: str, *shape: int) -> None:
+        a = (rng.standard_normal(shape) * 0.05).astype(np.float32)
+        q8 = gguf.GGMLQuantizationType.Q8_0
+        if len(shape) == 2:
+            w.add_tensor(name, gguf.quants.quantize(a, q8), raw_dtype=q8)
+        else:
+            w.add_tensor(name, a)
+
+    add("token_embd.weight", 49152, hidden)
+    for i in range(2):
+        shapes = {
+            "attn_norm.weight": (hidden,), "ffn_norm.weight": (hidden,),
+            "attn_q.weight": (hidden, hidden), "attn_q.bias": (hidden,),
+            "attn_k.weight": (kv_dim, hidden), "attn_k.bias": (kv_dim,),
+            "attn_v.weight": (kv_dim, hidden), "attn_v.bias": (kv_dim,),
+            "attn_output.weight": (hidden, hidden),
+            "ffn_gate.weight": (ff, hidden), "ffn_up.weight": (ff, hidden), "ffn_down.weight": (hidden, ff),
+        }  # fmt: skip
+        for name, shape in shapes.items():
+            add(f"blk.{i}.{name}", *shape)
+    add("output_norm.weight", hidden)
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_tensors_to_file()
+    w.close()
+    return path
+
+
+def test_qwen2_conversion_is_exact_and_survives_a_kill(tmp_path: Path):
+    import numpy as np
+    import onnxruntime_genai as og
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    source, out = tiny_qwen2_gguf(tmp_path / "tiny-qwen2.gguf"), tmp_path / "tiny"
+    # Kill a conversion half-way: no half model may appear at `out`.
+    cmd = [sys.executable, "-m", "device.convert", str(source), str(out)]
+    proc = subprocess.Popen(cmd, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 30
+    while not list(tmp_path.glob(".tiny.*.partial")) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    time.sleep(1.0)
+    proc.kill()
+    proc.wait()
+    assert not out.exists() and list(tmp_path.glob(".tiny.*.partial"))
+
+    # fp32, so the ONNX logits must equal transformers' own reading of the GGUF.
+    convert_gguf(source, out, precision="fp32", log=lambda s: None)
+    assert not list(tmp_path.glob(".tiny.*.partial")), "the killed run's work dir was not cleaned up"
+    ids = [1, 9690, 198, 2683, 2, 198, 1, 359, 7018, 30, 17]  # not ending in eos: genai drops a final eos
+    ref = AutoModelForCausalLM.from_pretrained(str(tmp_path), gguf_file=source.name, dtype=torch.float32)
+    with torch.no_grad():
+        expected = ref(torch.tensor([ids])).logits[0, -1].numpy()
+    model = og.Model(str(out))
+    params = og.GeneratorParams(model)
+    params.set_search_options(max_length=32)
+    generator = og.Generator(model, params)
+    generator.append_tokens(ids)
+    got = np.asarray(generator.get_logits()).reshape(-1)
+    assert '"type": "qwen2"' in (out / "genai_config.json").read_text()
+    assert np.abs(got - expected).max() < 1e-3
 
 
 # ---- the real model -----------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -119,7 +120,7 @@ def test_quiet_on_noise_and_silence(kind):
 def test_keyphrase_spots_a_custom_phrase():
     wake = _trim(piper_speech("Hey Samantha."))
     audio, start, end = spoken(wake, _trim(piper_speech("What time is it?")))
-    engine = KeyphraseWakeWord("Hey  Samantha", kws_threshold=1e-20)
+    engine = KeyphraseWakeWord("Hey  Samantha")
     assert engine.phrase == "hey samantha"
     fired = feed(engine, audio)
     assert len(fired) == 1 and start + 0.3 < fired[0][0] <= end + 1.5, fired
@@ -172,11 +173,24 @@ def test_corrupt_models(tmp_path):
     assert "empty" in msg
 
 
+def test_corrupt_pocketsphinx_model(tmp_path):
+    import pocketsphinx
+
+    hmm = tmp_path / "en-us"
+    shutil.copytree(pocketsphinx.get_model_path("en-us/en-us"), hmm)
+    means = (hmm / "means").read_bytes()
+    (hmm / "means").write_bytes(means[: len(means) // 2])  # pocketsphinx would exit() on this
+    assert "corrupt" in _one_line_error(lambda: KeyphraseWakeWord("hey jarvis", model_dir=hmm), hmm)
+
+
 def test_wrong_kind_of_model():
     m = MODELS
     wrong = m["oww-melspectrogram"]  # a real ONNX model, but not a wake-word classifier
     assert "not an openWakeWord classifier" in _one_line_error(
         lambda: OpenWakeWord(wrong, m["oww-melspectrogram"], m["oww-embedding"]), wrong)
+    wrong = m["oww-hey_jarvis"].with_suffix(".tflite")  # a real TFLite model, but float, not microWakeWord
+    assert wrong.is_file()
+    _one_line_error(lambda: MicroWakeWord(wrong), wrong)
 
 
 def test_phrase_outside_the_dictionary():

@@ -285,8 +285,7 @@ class OnnxDialogue(Dialogue):
                     stats.stop_reason = "cancel"
                     return
                 if generator.is_done() or stats.new_tokens >= s.max_new_tokens:
-                    eos = stats.new_tokens < s.max_new_tokens
-                    out = guard.finish("eos" if eos else "budget")
+                    out = guard.finish("budget" if stats.new_tokens >= s.max_new_tokens else "eos")
                 else:
                     t = time.monotonic()
                     generator.generate_next_token()
@@ -297,7 +296,7 @@ class OnnxDialogue(Dialogue):
                         stats.first_token_s = first_token_at - start
                     else:
                         decode_s += time.monotonic() - t
-                    out = "" if token in self._eos else guard.feed(decoder.decode(token))
+                    out = guard.finish("eos") if token in self._eos else guard.feed(decoder.decode(token))
                 if out:
                     if stats.first_text_s is None:
                         stats.first_text_s = time.monotonic() - start

@@ -138,6 +138,7 @@ class WhisperSTT:
         beam_size: int = 1,
         cpu_threads: int | None = None,
         language: str | None = "en",
+        speculate_pad_s: float = 0.3,
     ):
         model_dir = _require_dir(model_dir, ("model.bin", "config.json"), "Whisper", _WHISPER_FIX)
         from faster_whisper import WhisperModel  # imported here: it pulls in ctranslate2 and av
@@ -156,6 +157,7 @@ class WhisperSTT:
         self.model_dir = model_dir
         self.beam_size = beam_size
         self.language = language
+        self.speculate_pad_s = speculate_pad_s
         self._chunks: list[np.ndarray] = []
         self._samples = 0
         self._tail = _TailWatch()
@@ -188,7 +190,8 @@ class WhisperSTT:
 
         If more speech arrives before `finish()`, the result is dropped (and the compute wasted).
         """
-        audio = self._audio()
+        # Padded with the silence that is about to arrive: Whisper reads the last word better with it.
+        audio = np.concatenate([self._audio(), np.zeros(int(self.speculate_pad_s * SAMPLE_RATE), np.int16)])
         self._tail.mark()
         self._spec = _Speculation(self._transcribe, audio)
 

@@ -8,14 +8,16 @@ Three engines, all offline:
 - `KeyphraseWakeWord`: pocketsphinx keyphrase spotting for any phrase in its dictionary, no training.
 
 Every engine re-buffers to its own step size, so callers may feed frames of any length (the pipeline
-uses 512 samples). After a detection (or after the companion has spoken) the caller calls `reset()`,
-which also makes the engine deaf for a short moment (~0.15-0.4 s) while its history refills.
-Detections land at or shortly after the end of the phrase, so keep a pre-roll buffer upstream.
+uses 512 samples). After a detection (or after the companion has spoken) the caller calls `reset()`:
+the engine forgets what it heard, so the same utterance cannot fire twice. Detections land 0-0.5 s
+after the end of the phrase (measured by `python -m device.wake_eval`), so keep a pre-roll buffer.
 """
 
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 from typing import Protocol
 
@@ -277,7 +279,7 @@ class KeyphraseWakeWord:
     def __init__(
         self,
         phrase: str,
-        kws_threshold: float = 1e-20,
+        kws_threshold: float = 1e-10,
         model_dir: Path | None = None,
         dict_path: Path | None = None,
         name: str | None = None,
@@ -298,16 +300,17 @@ class KeyphraseWakeWord:
         if missing:
             words = ", ".join(sorted(missing))
             raise WakeModelError(f"{dic}: no pronunciation for {words} in {self.phrase!r}")
+        settings = dict(
+            hmm=str(hmm),
+            dict=str(dic),
+            keyphrase=self.phrase,
+            kws_threshold=kws_threshold,
+            samprate=SAMPLE_RATE,
+            loglevel="FATAL",
+        )
+        _probe_pocketsphinx(settings, hmm)
         try:
-            config = pocketsphinx.Config(
-                hmm=str(hmm),
-                dict=str(dic),
-                keyphrase=self.phrase,
-                kws_threshold=kws_threshold,
-                samprate=SAMPLE_RATE,
-                loglevel="FATAL",
-            )
-            self._decoder = pocketsphinx.Decoder(config)
+            self._decoder = pocketsphinx.Decoder(pocketsphinx.Config(**settings))
         except (RuntimeError, ValueError, OSError) as e:
             raise WakeModelError(f"{hmm}: cannot load pocketsphinx model ({e})") from None
         self._decoder.start_utt()
@@ -323,6 +326,23 @@ class KeyphraseWakeWord:
     def reset(self) -> None:
         self._decoder.end_utt()
         self._decoder.start_utt()
+
+
+def _probe_pocketsphinx(settings: dict, hmm: Path) -> None:
+    """pocketsphinx calls exit() on a corrupt model file (it checks checksums), which would take the
+    whole daemon down: load it once in a child process first (~0.15 s on a desktop)."""
+    code = "import json, sys, pocketsphinx as p; p.Decoder(p.Config(**json.loads(sys.argv[1])))"
+    try:
+        done = subprocess.run(
+            [sys.executable, "-c", code, json.dumps(settings)], capture_output=True, text=True, timeout=60
+        )
+    except (OSError, subprocess.TimeoutExpired) as e:
+        raise WakeModelError(f"{hmm}: cannot test-load the pocketsphinx model ({e})") from None
+    if done.returncode != 0:
+        lines = [ln.strip() for ln in done.stderr.splitlines() if ln.strip()]
+        fatal = [ln for ln in lines if ln.startswith(("FATAL", "ERROR"))]
+        why = (fatal or lines or [f"exit status {done.returncode}"])[-1]
+        raise WakeModelError(f"{hmm}: corrupt pocketsphinx model ({why[-200:]})")
 
 
 def _dict_words(dict_path: Path, wanted: set[str]) -> set[str]:
