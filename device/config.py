@@ -47,8 +47,9 @@ class WakeConfig(_Section):
     engine: Literal["openwakeword", "microwakeword", "keyphrase", "none"] = "openwakeword"
     model: str = "hey_jarvis"
     phrase: str = "hey samantha"
-    threshold: float = Field(0.5, gt=0.0, le=1.0)
-    preroll_ms: int = Field(400, ge=0, le=3000)
+    threshold: float = Field(0.7, gt=0.0, le=1.0)
+    keyphrase_threshold: float = Field(1e-10, gt=0.0, le=1.0)
+    preroll_ms: int = Field(800, ge=0, le=3000)
 
 
 class VadConfig(_Section):

@@ -29,9 +29,9 @@ def build_wake(cfg: WakeConfig, models_dir: Path | None = None) -> WakeWord | No
     if cfg.engine == "none":
         return None
     if cfg.engine == "keyphrase":
-        return KeyphraseWakeWord(cfg.phrase)
+        return KeyphraseWakeWord(cfg.phrase, kws_threshold=cfg.keyphrase_threshold)
     if cfg.engine == "microwakeword":
-        return MicroWakeWord(resolve(f"mww-{cfg.model}", models_dir))
+        return MicroWakeWord(resolve(f"mww-{cfg.model}", models_dir), probability_cutoff=cfg.threshold)
     return OpenWakeWord(resolve(f"oww-{cfg.model}", models_dir), resolve("oww-melspectrogram", models_dir),
                         resolve("oww-embedding", models_dir), threshold=cfg.threshold)
 

@@ -23,11 +23,12 @@ def _piper(length_scale: float | None) -> PiperTTS:
     from device.models import resolve_piper_voice
 
     model, config = resolve_piper_voice("en_US-joe-medium")
-    return PiperTTS(model, config, Prosody(length_scale=length_scale))
+    # No sampling noise: Piper otherwise renders every call differently, and test clips must repeat.
+    return PiperTTS(model, config, Prosody(length_scale=length_scale, noise_scale=0.0, noise_w_scale=0.0))
 
 
 def piper_speech(text: str, length_scale: float | None = None) -> np.ndarray:
-    """`text` in the Piper joe voice, at 16 kHz."""
+    """`text` in the Piper joe voice, at 16 kHz, the same every time."""
     tts = _piper(length_scale)
     return resample(tts.synthesize_all(text), tts.sample_rate, SAMPLE_RATE)
 

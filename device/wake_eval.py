@@ -22,7 +22,6 @@ import statistics
 import sys
 import tempfile
 import time
-import wave
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,6 +30,7 @@ import numpy as np
 
 from device.pipeline.audio import FRAME_SAMPLES, SAMPLE_RATE, frames, to_float32, to_int16
 from device.pipeline.wake import KeyphraseWakeWord, MicroWakeWord, OpenWakeWord, WakeWord
+from device.wavfile import read_wav
 
 JARVIS = "hey jarvis"
 SAMANTHA = "hey samantha"
@@ -206,12 +206,6 @@ def _extra_negatives() -> list[Clip]:
     return clips
 
 
-def _read_clip(path: Path) -> np.ndarray:
-    """Read back a cached clip bit-exactly (our own 16 kHz mono int16 WAV files)."""
-    with wave.open(str(path), "rb") as w:
-        return np.frombuffer(w.readframes(w.getnframes()), "<i2").astype(np.int16)
-
-
 def build_clips(cache_dir: Path, noisy: bool = True, log: Callable[[str], None] | None = None) -> list[Clip]:
     """The labelled clip set, synthesized once and cached as WAV files in `cache_dir`."""
     from device.wavfile import write_wav
@@ -223,7 +217,7 @@ def build_clips(cache_dir: Path, noisy: bool = True, log: Callable[[str], None] 
     index_path = folder / "index.json"
     if index_path.is_file():
         index = json.loads(index_path.read_text())
-        clips = [Clip(e["name"], _read_clip(folder / f"{e['name']}.wav"), e["phrase"], e["end"])
+        clips = [Clip(e["name"], read_wav(folder / f"{e['name']}.wav"), e["phrase"], e["end"])
                  for e in index]
         if log:
             log(f"clips: {len(clips)} from cache {folder}")

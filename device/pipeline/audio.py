@@ -18,10 +18,10 @@ def to_float32(audio: np.ndarray) -> np.ndarray:
 
 
 def to_int16(audio: np.ndarray) -> np.ndarray:
-    """float samples in [-1, 1] (or int16) -> int16, clipped."""
+    """float samples in [-1, 1] (or int16) -> int16, rounded and clipped (exact inverse of to_float32)."""
     if audio.dtype == np.int16:
         return audio
-    return (np.clip(audio, -1.0, 1.0) * 32767.0).astype(np.int16)
+    return np.clip(np.round(audio * 32768.0), -32768, 32767).astype(np.int16)
 
 
 def to_mono(audio: np.ndarray) -> np.ndarray:

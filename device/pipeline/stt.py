@@ -159,7 +159,6 @@ class WhisperSTT:
         self.language = language
         self.speculate_pad_s = speculate_pad_s
         self._chunks: list[np.ndarray] = []
-        self._samples = 0
         self._tail = _TailWatch()
         self._spec: _Speculation | None = None
         self.transcribe_s = 0.0  # wall time spent transcribing this utterance, speculation included
@@ -167,7 +166,6 @@ class WhisperSTT:
 
     def start(self) -> None:
         self._chunks = []
-        self._samples = 0
         self._tail.reset()
         self._spec = None
         self.transcribe_s = 0.0
@@ -175,7 +173,6 @@ class WhisperSTT:
     def accept(self, frame: np.ndarray) -> None:
         frame = to_int16(np.asarray(frame))
         self._chunks.append(frame.copy())
-        self._samples += len(frame)
         self._tail.feed(frame)
 
     def partial(self) -> str:
