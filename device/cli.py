@@ -16,7 +16,9 @@ EXIT_FAIL, EXIT_BAD_INPUT = 1, 2
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="os1", description="OS1: an offline voice companion you wear.")
-    p.add_argument("--config", help="config file (default: $OS1_CONFIG, ~/.config/os1/config.yaml, /etc/os1/…)")
+    p.add_argument(
+        "--config", help="config file (default: $OS1_CONFIG, ~/.config/os1/config.yaml, /etc/os1/…)"
+    )
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging on stderr")
     sub = p.add_subparsers(dest="command", required=True)
 
@@ -24,7 +26,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--input", type=Path, help="a WAV file standing in for the microphone")
     run.add_argument("--output", type=Path, help="a WAV file standing in for the earpiece (with --input)")
     run.add_argument("--json", action="store_true", help="one JSON object per turn on stdout")
-    run.add_argument("--no-wake", action="store_true", help="the recording is already addressed (as after a tap)")
+    run.add_argument(
+        "--no-wake", action="store_true", help="the recording is already addressed (as after a tap)"
+    )
     run.add_argument("--fast", action="store_true", help="feed the recording as fast as it is processed")
     run.add_argument("--audio-device", help="ALSA device name substring for microphone and earpiece")
 
@@ -58,8 +62,12 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _setup_logging(verbose: bool) -> None:
-    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S")
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        datefmt="%H:%M:%S",
+    )
     for noisy in ("faster_whisper", "piper", "httpx", "urllib3"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
@@ -91,7 +99,10 @@ def _report(e: Exception) -> int:
         print(f"os1: {e}", file=sys.stderr)
         return EXIT_BAD_INPUT
     if isinstance(e, OSError) and e.errno == 28:
-        print(f"os1: the disk is full ({e.filename or 'writing'}); free some space and try again", file=sys.stderr)
+        print(
+            f"os1: the disk is full ({e.filename or 'writing'}); free some space and try again",
+            file=sys.stderr,
+        )
         return EXIT_FAIL
     raise e
 
@@ -138,11 +149,15 @@ def _dispatch(args: argparse.Namespace) -> int:
                 cfg.wake.engine = "none"
             return runner.run_live(cfg, args.audio_device)
         output = args.output or args.input.with_name(args.input.stem + ".reply.wav")
-        turns = runner.run_file(cfg, args.input, output, args.json, wake=not args.no_wake, realtime=not args.fast)
+        turns = runner.run_file(
+            cfg, args.input, output, args.json, wake=not args.no_wake, realtime=not args.fast
+        )
         if not turns:
             why = "nothing was heard after the wake" if args.no_wake else "the wake word was not heard"
-            print(f"os1: no turn: {why} in {args.input} (pass --no-wake if the recording is already addressed)",
-                  file=sys.stderr)
+            print(
+                f"os1: no turn: {why} in {args.input} (pass --no-wake if the recording is already addressed)",
+                file=sys.stderr,
+            )
             return EXIT_FAIL
         if not args.json:
             print(f"spoken reply written to {output}")
@@ -173,8 +188,12 @@ def _say(cfg: configuration.Config, text: str, output: Path | None, device: str 
     else:
         from device.drivers.audio import PyAudioEarpiece
 
-        ear = PyAudioEarpiece(device if device is not None else cfg.audio.output_device or cfg.audio.device,
-                              cfg.audio.device_rate, cfg.audio.period_ms, cfg.audio.volume)
+        ear = PyAudioEarpiece(
+            device if device is not None else cfg.audio.output_device or cfg.audio.device,
+            cfg.audio.device_rate,
+            cfg.audio.period_ms,
+            cfg.audio.volume,
+        )
     for audio in tts.synthesize(text):
         ear.play(audio, tts.sample_rate)  # type: ignore[attr-defined]
     ear.drain()  # type: ignore[attr-defined]
@@ -201,8 +220,16 @@ def _ask(cfg: configuration.Config, text: str, as_json: bool) -> int:
     reply = "".join(pieces).strip()
     if as_json:
         stats = dialogue.last_stats
-        print(json.dumps({"question": text, "reply": reply, "seconds": round(time.monotonic() - t0, 3),
-                          "tokens_per_s": round(getattr(stats, "tokens_per_s", 0.0), 1)}))
+        print(
+            json.dumps(
+                {
+                    "question": text,
+                    "reply": reply,
+                    "seconds": round(time.monotonic() - t0, 3),
+                    "tokens_per_s": round(getattr(stats, "tokens_per_s", 0.0), 1),
+                }
+            )
+        )
     else:
         print()
     return 0

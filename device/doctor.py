@@ -19,15 +19,26 @@ Check = tuple[str, str, str]  # (OK|WARN|FAIL, what, fix)
 def _python() -> Iterator[Check]:
     v = sys.version_info
     ok = v >= (3, 11)
-    yield ("OK" if ok else "FAIL", f"Python {v.major}.{v.minor}.{v.micro}", "" if ok else "install Python 3.11+")
+    yield (
+        "OK" if ok else "FAIL",
+        f"Python {v.major}.{v.minor}.{v.micro}",
+        "" if ok else "install Python 3.11+",
+    )
     bits = platform.architecture()[0]
-    yield ("OK" if bits == "64bit" else "FAIL", f"{platform.machine()} {bits}",
-           "" if bits == "64bit" else "use 64-bit Raspberry Pi OS: onnxruntime has no 32-bit wheels")
+    yield (
+        "OK" if bits == "64bit" else "FAIL",
+        f"{platform.machine()} {bits}",
+        "" if bits == "64bit" else "use 64-bit Raspberry Pi OS: onnxruntime has no 32-bit wheels",
+    )
 
 
 def _models(cfg: Config, models_dir: Path) -> Iterator[Check]:
-    ids = ["silero-vad", STT_DEFAULT_MODEL[cfg.stt.engine] if not cfg.stt.model else cfg.stt.model,
-           cfg.llm.model, cfg.tts.voice]
+    ids = [
+        "silero-vad",
+        STT_DEFAULT_MODEL[cfg.stt.engine] if not cfg.stt.model else cfg.stt.model,
+        cfg.llm.model,
+        cfg.tts.voice,
+    ]
     if cfg.wake.engine == "openwakeword":
         ids += [f"oww-{cfg.wake.model}", "oww-melspectrogram", "oww-embedding"]
     elif cfg.wake.engine == "microwakeword":
@@ -54,13 +65,23 @@ def _audio(cfg: Config) -> Iterator[Check]:
         names = [str(d["name"]) for d in devices if int(d[key]) > 0]  # type: ignore[call-overload]
         match = [n for n in names if want.lower() in n.lower()] if want else names
         if match:
-            yield ("OK", f"audio {kind}: {match[0]}" + (f" (+{len(match) - 1} more)" if len(match) > 1 else ""), "")
+            yield (
+                "OK",
+                f"audio {kind}: {match[0]}" + (f" (+{len(match) - 1} more)" if len(match) > 1 else ""),
+                "",
+            )
         elif not names:
-            yield ("FAIL", f"audio {kind}: no {kind} devices at all",
-                   "plug in a USB headset or enable the I2S overlay (hardware/README.md)")
+            yield (
+                "FAIL",
+                f"audio {kind}: no {kind} devices at all",
+                "plug in a USB headset or enable the I2S overlay (hardware/README.md)",
+            )
         else:
-            yield ("FAIL", f"audio {kind}: no device matching '{want}' (have: {', '.join(names)})",
-                   "set audio.device in the config to part of one of those names")
+            yield (
+                "FAIL",
+                f"audio {kind}: no device matching '{want}' (have: {', '.join(names)})",
+                "set audio.device in the config to part of one of those names",
+            )
 
 
 def _disk(state_dir: Path, models_dir: Path) -> Iterator[Check]:
@@ -70,19 +91,29 @@ def _disk(state_dir: Path, models_dir: Path) -> Iterator[Check]:
             probe = probe.parent
         free_mb = shutil.disk_usage(probe).free / 1e6
         status = "OK" if free_mb > 500 else ("WARN" if free_mb > 50 else "FAIL")
-        yield (status, f"{label} dir {path}: {free_mb:,.0f} MB free",
-               "" if status == "OK" else "free some space: memories and downloads need room")
+        yield (
+            status,
+            f"{label} dir {path}: {free_mb:,.0f} MB free",
+            "" if status == "OK" else "free some space: memories and downloads need room",
+        )
 
 
 def _cpu() -> Iterator[Check]:
     n = os.cpu_count() or 1
     load = os.getloadavg()[0]
-    yield ("OK" if n >= 2 else "WARN", f"CPU: {n} cores, load {load:.2f}",
-           "" if n >= 2 else "one core is slow for the LLM: use a Pi 4/5 or a home server")
+    yield (
+        "OK" if n >= 2 else "WARN",
+        f"CPU: {n} cores, load {load:.2f}",
+        "" if n >= 2 else "one core is slow for the LLM: use a Pi 4/5 or a home server",
+    )
     temp = Path("/sys/class/thermal/thermal_zone0/temp")
     if temp.is_file():
         c = int(temp.read_text().strip()) / 1000
-        yield ("OK" if c < 75 else "WARN", f"CPU temperature {c:.0f} °C", "" if c < 75 else "add a heatsink or fan")
+        yield (
+            "OK" if c < 75 else "WARN",
+            f"CPU temperature {c:.0f} °C",
+            "" if c < 75 else "add a heatsink or fan",
+        )
 
 
 def run(cfg: Config, state_dir: Path, models_dir: Path) -> int:

@@ -21,8 +21,11 @@ from device.pipeline.wake import KeyphraseWakeWord, MicroWakeWord, OpenWakeWord,
 
 log = logging.getLogger("os1.engines")
 
-STT_DEFAULT_MODEL = {"whisper": "whisper-tiny.en", "moonshine": "moonshine-tiny-en",
-                     "vosk": "vosk-model-small-en-us-0.15"}
+STT_DEFAULT_MODEL = {
+    "whisper": "whisper-tiny.en",
+    "moonshine": "moonshine-tiny-en",
+    "vosk": "vosk-model-small-en-us-0.15",
+}
 
 
 def build_wake(cfg: WakeConfig, models_dir: Path | None = None) -> WakeWord | None:
@@ -32,8 +35,12 @@ def build_wake(cfg: WakeConfig, models_dir: Path | None = None) -> WakeWord | No
         return KeyphraseWakeWord(cfg.phrase, kws_threshold=cfg.keyphrase_threshold)
     if cfg.engine == "microwakeword":
         return MicroWakeWord(resolve(f"mww-{cfg.model}", models_dir), probability_cutoff=cfg.threshold)
-    return OpenWakeWord(resolve(f"oww-{cfg.model}", models_dir), resolve("oww-melspectrogram", models_dir),
-                        resolve("oww-embedding", models_dir), threshold=cfg.threshold)
+    return OpenWakeWord(
+        resolve(f"oww-{cfg.model}", models_dir),
+        resolve("oww-melspectrogram", models_dir),
+        resolve("oww-embedding", models_dir),
+        threshold=cfg.threshold,
+    )
 
 
 def wake_phrase(cfg: WakeConfig) -> str:
@@ -51,8 +58,11 @@ def build_stt(cfg: SttConfig, models_dir: Path | None = None) -> SpeechToText:
 
 
 def build_dialogue(cfg: LlmConfig, models_dir: Path | None = None) -> OnnxDialogue:
-    settings = DialogueSettings(max_new_tokens=cfg.max_new_tokens, max_sentences=cfg.max_sentences,
-                                repetition_penalty=cfg.repetition_penalty)
+    settings = DialogueSettings(
+        max_new_tokens=cfg.max_new_tokens,
+        max_sentences=cfg.max_sentences,
+        repetition_penalty=cfg.repetition_penalty,
+    )
     return OnnxDialogue(resolve(cfg.model, models_dir), settings)
 
 
@@ -66,9 +76,13 @@ def persona(cfg: Config) -> Persona:
 
 
 def loop_settings(cfg: Config) -> LoopSettings:
-    return LoopSettings(end_of_turn_ms=cfg.vad.end_of_turn_ms, vad_threshold=cfg.vad.threshold,
-                        preroll_ms=cfg.wake.preroll_ms, listen_timeout_s=cfg.vad.listen_timeout_s,
-                        max_utterance_s=cfg.vad.max_utterance_s)
+    return LoopSettings(
+        end_of_turn_ms=cfg.vad.end_of_turn_ms,
+        vad_threshold=cfg.vad.threshold,
+        preroll_ms=cfg.wake.preroll_ms,
+        listen_timeout_s=cfg.vad.listen_timeout_s,
+        max_utterance_s=cfg.vad.max_utterance_s,
+    )
 
 
 @dataclass
@@ -87,11 +101,14 @@ def load_all(cfg: Config, use_wake: bool = True) -> Engines:
     t0 = time.monotonic()
     with ThreadPoolExecutor(max_workers=4) as pool:
         vad = pool.submit(SileroVad, resolve("silero-vad", md))
-        wake = pool.submit(build_wake, cfg.wake if use_wake else cfg.wake.model_copy(update={"engine": "none"}), md)
+        wake = pool.submit(
+            build_wake, cfg.wake if use_wake else cfg.wake.model_copy(update={"engine": "none"}), md
+        )
         stt = pool.submit(build_stt, cfg.stt, md)
         dialogue = pool.submit(build_dialogue, cfg.llm, md)
         tts = pool.submit(build_tts, cfg.tts, md)
-        engines = Engines(vad.result(), wake.result(), stt.result(), dialogue.result(), tts.result(),
-                          time.monotonic() - t0)
+        engines = Engines(
+            vad.result(), wake.result(), stt.result(), dialogue.result(), tts.result(), time.monotonic() - t0
+        )
     log.info("engines loaded in %.1f s", engines.load_s)
     return engines

@@ -51,7 +51,9 @@ def stderr_progress(label: str) -> Progress:
     return show
 
 
-def download(url: str, dest: Path, sha256: str, progress: Progress | None = None, timeout_s: float = 30) -> Path:
+def download(
+    url: str, dest: Path, sha256: str, progress: Progress | None = None, timeout_s: float = 30
+) -> Path:
     """Fetch `url` to `dest`, checking its SHA-256. Raises DownloadError and removes the partial file."""
     dest.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
@@ -70,13 +72,17 @@ def download(url: str, dest: Path, sha256: str, progress: Progress | None = None
                     if progress:
                         progress(done, total)
                 if total is not None and done != total:
-                    raise DownloadError(f"{url}: connection dropped after {done} of {total} bytes; run the fetch again")
+                    raise DownloadError(
+                        f"{url}: connection dropped after {done} of {total} bytes; run the fetch again"
+                    )
             out.flush()
             os.fsync(out.fileno())
         got = h.hexdigest()
         if got != sha256:
-            raise DownloadError(f"{url}: SHA-256 mismatch (got {got[:12]}…, expected {sha256[:12]}…); "
-                                "the file was removed. The server may have changed it: check the URL")
+            raise DownloadError(
+                f"{url}: SHA-256 mismatch (got {got[:12]}…, expected {sha256[:12]}…); "
+                "the file was removed. The server may have changed it: check the URL"
+            )
         os.replace(tmp, dest)
         return dest
     except DownloadError:
@@ -85,7 +91,9 @@ def download(url: str, dest: Path, sha256: str, progress: Progress | None = None
     except (urllib.error.URLError, OSError, TimeoutError) as e:
         tmp.unlink(missing_ok=True)
         reason = getattr(e, "reason", None) or e
-        raise DownloadError(f"{url}: download failed ({reason}); check the network and run the fetch again") from e
+        raise DownloadError(
+            f"{url}: download failed ({reason}); check the network and run the fetch again"
+        ) from e
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
@@ -100,7 +108,9 @@ def fetch_into(folder: Path, files: tuple[RemoteFile, ...], progress_label: str 
         for f in files:
             name = Path(f.url.split("?")[0]).name
             label = progress_label or name
-            target = download(f.url, staging / name, f.sha256, stderr_progress(label) if progress_label else None)
+            target = download(
+                f.url, staging / name, f.sha256, stderr_progress(label) if progress_label else None
+            )
             if f.unpack:
                 _unpack(target, staging)
                 target.unlink()

@@ -49,7 +49,9 @@ def cmd_fetch(ids: list[str], profile: str | None, models_dir: Path, force: bool
     return 1 if failed else 0
 
 
-def ensure_converted(model_id: str, models_dir: Path, force: bool = False, log: Callable[[str], None] = print) -> Path:
+def ensure_converted(
+    model_id: str, models_dir: Path, force: bool = False, log: Callable[[str], None] = print
+) -> Path:
     """Convert a GGUF LLM into int4 ONNX for onnxruntime-genai, unless a verified copy is there already."""
     from device.convert import convert_gguf
     from device.models import resolve, write_manifest
@@ -83,7 +85,9 @@ def cmd_convert(ids: list[str], models_dir: Path, force: bool) -> int:
 
 
 def cmd_verify(ids: list[str], models_dir: Path) -> int:
-    targets = _select(ids, None, "") if ids else [m for m in CATALOG.values() if installed_path(m.id, models_dir)]
+    targets = (
+        _select(ids, None, "") if ids else [m for m in CATALOG.values() if installed_path(m.id, models_dir)]
+    )
     bad = 0
     for m in targets:
         try:

@@ -9,6 +9,7 @@ Latency is the wall time of `finish()`, i.e. from the end of the audio to the fi
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import statistics
 import sys
@@ -290,6 +291,9 @@ def main(argv: list[str] | None = None) -> int:
         if close:
             close()
 
+    load = os.getloadavg()[0]
+    print(f"{os.cpu_count()} cores; 1-minute load average at the end: {load:.1f}")
+    print()
     print(table(by_engine))
     print()
     print("WER by voice:")

@@ -19,11 +19,17 @@ def tone(rate: int, seconds: float = 1.0, hz: float = 440.0) -> np.ndarray:
     return (0.5 * np.sin(2 * np.pi * hz * t) * 32767).astype(np.int16)
 
 
-@pytest.mark.parametrize("rate, channels, bits", [(48000, 2, 16), (44100, 1, 24), (8000, 1, 8), (22050, 2, 32)])
-def test_any_rate_channels_and_width_become_16k_mono(tmp_path: Path, rate: int, channels: int, bits: int) -> None:
+@pytest.mark.parametrize(
+    "rate, channels, bits", [(48000, 2, 16), (44100, 1, 24), (8000, 1, 8), (22050, 2, 32)]
+)
+def test_any_rate_channels_and_width_become_16k_mono(
+    tmp_path: Path, rate: int, channels: int, bits: int
+) -> None:
     src = tmp_path / "in.wav"
     write_wav(tmp_path / "mono.wav", tone(rate), rate)
-    subprocess.run(["sox", str(tmp_path / "mono.wav"), "-c", str(channels), "-b", str(bits), str(src)], check=True)
+    subprocess.run(
+        ["sox", str(tmp_path / "mono.wav"), "-c", str(channels), "-b", str(bits), str(src)], check=True
+    )
     audio = read_wav(src)
     assert audio.dtype == np.int16
     assert abs(len(audio) - SAMPLE_RATE) < 50

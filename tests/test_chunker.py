@@ -25,8 +25,12 @@ def test_never_splits_inside_numbers_or_abbreviations(text: str) -> None:
 def test_sentences_split_and_first_clause_comes_early() -> None:
     text = "Paris is the capital of France, and it is lovely. Have you been there? I would love to go!"
     chunks = chunk_text(stream(text))
-    assert chunks == ["Paris is the capital of France,", "and it is lovely.", "Have you been there?",
-                      "I would love to go!"]
+    assert chunks == [
+        "Paris is the capital of France,",
+        "and it is lovely.",
+        "Have you been there?",
+        "I would love to go!",
+    ]
 
 
 def test_short_first_clause_is_not_split() -> None:
@@ -45,7 +49,10 @@ def test_chunk_is_emitted_before_the_stream_ends() -> None:
 @pytest.mark.parametrize(
     "raw, spoken",
     [
-        ("The capital of France... (laughs) I'm afraid it's Paris!", "The capital of France... I'm afraid it's Paris!"),
+        (
+            "The capital of France... (laughs) I'm afraid it's Paris!",
+            "The capital of France... I'm afraid it's Paris!",
+        ),
         ("*smiles* Hello there 😊", "Hello there"),
         ("**Paris** is lovely.", "Paris is lovely."),
         ("It costs 3.5 euros (about 4 dollars).", "It costs 3.5 euros about 4 dollars."),

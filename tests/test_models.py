@@ -66,7 +66,9 @@ def sha(data: bytes) -> str:
 
 def test_download_checks_the_hash_and_writes_atomically(server: str, tmp_path: Path) -> None:
     seen: list[int] = []
-    out = download(f"{server}/weights.onnx", tmp_path / "weights.onnx", sha(PAYLOAD), lambda d, t: seen.append(d))
+    out = download(
+        f"{server}/weights.onnx", tmp_path / "weights.onnx", sha(PAYLOAD), lambda d, t: seen.append(d)
+    )
     assert out.read_bytes() == PAYLOAD
     assert seen[-1] == len(PAYLOAD)
     assert [p.name for p in tmp_path.iterdir()] == ["weights.onnx"]
@@ -107,8 +109,14 @@ def test_a_failed_fetch_keeps_the_previous_model(server: str, tmp_path: Path) ->
 
 
 def test_cli_fetch_of_a_download_model(server: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    spec = models.ModelSpec("test-voice", "tts", "MIT", "test", files=(
-        RemoteFile(f"{server}/test-voice.onnx", sha(PAYLOAD)),), main_file="test-voice.onnx")
+    spec = models.ModelSpec(
+        "test-voice",
+        "tts",
+        "MIT",
+        "test",
+        files=(RemoteFile(f"{server}/test-voice.onnx", sha(PAYLOAD)),),
+        main_file="test-voice.onnx",
+    )
     monkeypatch.setitem(CATALOG, spec.id, spec)
     from device import models_cli
 

@@ -95,8 +95,11 @@ class VoiceLoop:
     history: list[Message] = field(default_factory=list, init=False)
 
     def __post_init__(self) -> None:
-        self._eot = EndOfTurn(silence_ms=self.settings.end_of_turn_ms, start_threshold=self.settings.vad_threshold,
-                              keep_threshold=max(0.05, self.settings.vad_threshold - 0.15))
+        self._eot = EndOfTurn(
+            silence_ms=self.settings.end_of_turn_ms,
+            start_threshold=self.settings.vad_threshold,
+            keep_threshold=max(0.05, self.settings.vad_threshold - 0.15),
+        )
         self._preroll: deque[np.ndarray] = deque(maxlen=max(1, self.settings.preroll_ms // FRAME_MS))
         self._not_replying = threading.Event()  # cleared while a reply is being made
         self._not_replying.set()
@@ -153,6 +156,11 @@ class VoiceLoop:
         ended = self._eot.update(p)
         if was_speaking and not self._eot.in_speech:
             self._speech_end_t = t - FRAME_MS / 1000  # speech ended at the start of this frame
+            # A segment engine (Whisper) starts transcribing now, during the silence window, and
+            # drops the guess if the user speaks again.
+            speculate = getattr(self.stt, "speculate", None)
+            if speculate is not None:
+                speculate()
         too_long = t - self._listen_start_t > self.settings.max_utterance_s
         if not self._eot.heard_speech and t - self._listen_start_t > self.settings.listen_timeout_s:
             log.info("no speech after the wake word; back to idle")
@@ -166,7 +174,9 @@ class VoiceLoop:
             self._turn.timings_ms["end_of_turn"] = (t - self._speech_end_t) * 1000
             self._set_state(State.THINKING)
             self._not_replying.clear()
-            self._worker = threading.Thread(target=self._respond, args=(self._turn, t), name="os1-reply", daemon=True)
+            self._worker = threading.Thread(
+                target=self._respond, args=(self._turn, t), name="os1-reply", daemon=True
+            )
             self._worker.start()
 
     # ---- output side: the reply, on a worker thread ----
@@ -190,8 +200,11 @@ class VoiceLoop:
     def _speak_reply(self, turn: Turn) -> str:
         """Stream LLM text -> chunks -> TTS -> earpiece, with the LLM running ahead on its own thread."""
         chunks: queue.Queue[str | None] = queue.Queue()
-        messages = [Message("system", self.system_prompt), *self.history[-2 * self.settings.history_turns:],
-                    Message("user", turn.transcript)]
+        messages = [
+            Message("system", self.system_prompt),
+            *self.history[-2 * self.settings.history_turns :],
+            Message("user", turn.transcript),
+        ]
         t_llm = self.clock()
         first_token: list[float] = []
 

@@ -23,15 +23,19 @@ class SileroVad:
         import onnxruntime as ort
 
         if not Path(model_path).is_file():
-            raise VadModelError(f"VAD model not found at {model_path}; install it with: pip install --no-deps silero-vad")
+            raise VadModelError(
+                f"VAD model not found at {model_path}; install it with: pip install --no-deps silero-vad"
+            )
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = threads
         opts.inter_op_num_threads = 1
         try:
             self._session = ort.InferenceSession(str(model_path), opts, providers=["CPUExecutionProvider"])
         except Exception as e:  # onnxruntime raises its own Fail/InvalidProtobuf types
-            raise VadModelError(f"VAD model at {model_path} is unreadable ({type(e).__name__}); "
-                                "reinstall it with: pip install --force-reinstall --no-deps silero-vad") from e
+            raise VadModelError(
+                f"VAD model at {model_path} is unreadable ({type(e).__name__}); "
+                "reinstall it with: pip install --force-reinstall --no-deps silero-vad"
+            ) from e
         self._sr = np.array(SAMPLE_RATE, dtype=np.int64)
         self.reset()
 
