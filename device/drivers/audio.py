@@ -85,8 +85,9 @@ def _pyaudio():  # type: ignore[no-untyped-def]
     try:
         import pyaudio
     except ImportError as e:  # pragma: no cover - depends on the machine
-        raise AudioDeviceError("pyaudio is not installed; run: sudo apt-get install portaudio19-dev && "
-                               "pip install pyaudio") from e
+        raise AudioDeviceError(
+            "pyaudio is not installed; run: sudo apt-get install portaudio19-dev && pip install pyaudio"
+        ) from e
     return pyaudio
 
 
@@ -118,8 +119,15 @@ def list_devices() -> list[dict[str, object]]:
         out = []
         for i in range(pa.get_device_count()):
             d = pa.get_device_info_by_index(i)
-            out.append({"index": i, "name": d["name"], "inputs": int(d["maxInputChannels"]),
-                        "outputs": int(d["maxOutputChannels"]), "rate": int(d["defaultSampleRate"])})
+            out.append(
+                {
+                    "index": i,
+                    "name": d["name"],
+                    "inputs": int(d["maxInputChannels"]),
+                    "outputs": int(d["maxOutputChannels"]),
+                    "rate": int(d["defaultSampleRate"]),
+                }
+            )
         return out
     finally:
         pa.terminate()
@@ -139,31 +147,58 @@ def find_device(pa: object, name: str, want_input: bool) -> tuple[int | None, in
             if name.lower() in d["name"].lower():
                 return i, int(d["defaultSampleRate"])
     kind = "input" if want_input else "output"
-    raise AudioDeviceError(f"no audio {kind} device matching '{name}' (have: {', '.join(names) or 'none'}); "
-                           "set audio.device in the config or pass --audio-device")
+    raise AudioDeviceError(
+        f"no audio {kind} device matching '{name}' (have: {', '.join(names) or 'none'}); "
+        "set audio.device in the config or pass --audio-device"
+    )
 
 
-class PyAudioMicrophone:
-    """Live capture, resampled to 16 kHz and cut into 512-sample frames."""
+class _PortAudioStream:
+    """One open PortAudio stream, input or output, on the device whose name contains `device`."""
 
-    def __init__(self, device: str = "", rate: int = 0, period_ms: int = 32):
+    def __init__(self, device: str, rate: int, period_ms: int, is_input: bool):
         pyaudio, self._pa = _open_portaudio()
+        what = "microphone" if is_input else "earpiece"
         try:
-            index, default_rate = find_device(self._pa, device, want_input=True)
+            index, default_rate = find_device(self._pa, device, want_input=is_input)
             self.rate = rate or default_rate
             self._period = max(64, self.rate * period_ms // 1000)
             with _quiet_stderr():
-                self._stream = self._pa.open(format=pyaudio.paInt16, channels=1, rate=self.rate, input=True,
-                                             input_device_index=index, frames_per_buffer=self._period)
+                self._stream = self._pa.open(
+                    format=pyaudio.paInt16,
+                    channels=1,
+                    rate=self.rate,
+                    input=is_input,
+                    output=not is_input,
+                    frames_per_buffer=self._period,
+                    input_device_index=index if is_input else None,
+                    output_device_index=None if is_input else index,
+                )
         except AudioDeviceError:
             self._pa.terminate()
             raise
         except (OSError, ValueError) as e:
             self._pa.terminate()
-            raise AudioDeviceError(f"cannot open the microphone '{device or 'default'}' ({e}); "
-                                   "check `os1 doctor` and audio.device in the config") from e
+            raise AudioDeviceError(
+                f"cannot open the {what} '{device or 'default'}' ({e}); "
+                "check `os1 doctor` and audio.device in the config"
+            ) from e
+        log.info("%s open: %s at %d Hz", what, device or "default", self.rate)
+
+    def _close_stream(self) -> None:
+        try:
+            self._stream.stop_stream()
+            self._stream.close()
+        finally:
+            self._pa.terminate()
+
+
+class PyAudioMicrophone(_PortAudioStream):
+    """Live capture, resampled to 16 kHz and cut into 512-sample frames."""
+
+    def __init__(self, device: str = "", rate: int = 0, period_ms: int = 32):
+        super().__init__(device, rate, period_ms, is_input=True)
         self._resampler = soxr.ResampleStream(self.rate, SAMPLE_RATE, 1, dtype="int16")
-        log.info("microphone open: %s at %d Hz", device or "default", self.rate)
 
     def __iter__(self) -> Iterator[tuple[np.ndarray, float]]:
         buf = np.zeros(0, np.int16)
@@ -179,33 +214,15 @@ class PyAudioMicrophone:
                 yield frame, t
 
     def close(self) -> None:
-        try:
-            self._stream.stop_stream()
-            self._stream.close()
-        finally:
-            self._pa.terminate()
+        self._close_stream()
 
 
-class PyAudioEarpiece:
+class PyAudioEarpiece(_PortAudioStream):
     """Live playback on its own thread. The stream stays open and is fed silence between replies,
     so the first words of a reply are never clipped by a device waking up."""
 
     def __init__(self, device: str = "", rate: int = 0, period_ms: int = 32, volume: float = 1.0):
-        pyaudio, self._pa = _open_portaudio()
-        try:
-            index, default_rate = find_device(self._pa, device, want_input=False)
-            self.rate = rate or default_rate
-            self._period = max(64, self.rate * period_ms // 1000)
-            with _quiet_stderr():
-                self._stream = self._pa.open(format=pyaudio.paInt16, channels=1, rate=self.rate, output=True,
-                                             output_device_index=index, frames_per_buffer=self._period)
-        except AudioDeviceError:
-            self._pa.terminate()
-            raise
-        except (OSError, ValueError) as e:
-            self._pa.terminate()
-            raise AudioDeviceError(f"cannot open the earpiece '{device or 'default'}' ({e}); "
-                                   "check `os1 doctor` and audio.device in the config") from e
+        super().__init__(device, rate, period_ms, is_input=False)
         self.volume = volume
         self._queue: queue.Queue[np.ndarray] = queue.Queue()
         self._pending = 0  # chunks queued but not yet written
@@ -214,7 +231,6 @@ class PyAudioEarpiece:
         self._running = True
         self._thread = threading.Thread(target=self._run, name="os1-earpiece", daemon=True)
         self._thread.start()
-        log.info("earpiece open: %s at %d Hz", device or "default", self.rate)
 
     def play(self, audio: np.ndarray, rate: int) -> None:
         x = resample(to_int16(audio), rate, self.rate)
@@ -245,8 +261,4 @@ class PyAudioEarpiece:
     def close(self) -> None:
         self._running = False
         self._thread.join(timeout=2)
-        try:
-            self._stream.stop_stream()
-            self._stream.close()
-        finally:
-            self._pa.terminate()
+        self._close_stream()
