@@ -5,8 +5,9 @@ PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip
 OS1    := $(VENV)/bin/os1
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-# Debian packages: portaudio for pyaudio, espeak-ng and sox to make and measure test speech.
-APT_PACKAGES := portaudio19-dev espeak-ng sox
+# Debian packages: portaudio for pyaudio, libspeexdsp for echo cancellation, espeak-ng and sox to
+# make and measure test speech.
+APT_PACKAGES := portaudio19-dev espeak-ng sox libspeexdsp1
 
 .PHONY: demo test setup apt venv models lint clean
 demo: setup

@@ -58,6 +58,24 @@ def _parser() -> argparse.ArgumentParser:
     ver.add_argument("ids", nargs="*")
 
     sub.add_parser("doctor", help="check Python, audio devices, models, disk and CPU")
+
+    bench = sub.add_parser("bench", help="measure the pipeline: response gap, each stage, barge-in, CPU")
+    bench.add_argument("--requests", type=int, metavar="N", help="run only the first N requests")
+    bench.add_argument(
+        "--sequential",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="also run sequentially (no overlap) and print the streaming/sequential ratio (default: on)",
+    )
+    bench.add_argument("--stt", "--engine", dest="stt", choices=["whisper", "moonshine"], help="STT engine")
+    bench.add_argument("--input-dir", type=Path, help="your own WAV requests instead of synthesized ones")
+    bench.add_argument("--json", type=Path, metavar="FILE", help="write every request and the summary")
+    bench.add_argument("--plot", type=Path, metavar="FILE.png", help="a waterfall timeline of one request")
+    bench.add_argument("--cache-dir", type=Path, help="where synthesized requests are cached")
+    bench.add_argument("--idle-s", type=float, default=15.0, help="seconds of idle audio for idle CPU")
+    bench.add_argument(
+        "--no-compare", action="store_true", help="skip raw engines vs ours and the other STT engine"
+    )
     return p
 
 
@@ -173,6 +191,11 @@ def _dispatch(args: argparse.Namespace) -> int:
 
     if args.command == "ask":
         return _ask(cfg, args.text, args.json)
+
+    if args.command == "bench":
+        from device import bench
+
+        return bench.run(cfg, bench.options_from_args(args))
     return EXIT_FAIL
 
 
@@ -184,7 +207,7 @@ def _say(cfg: configuration.Config, text: str, output: Path | None, device: str 
     if output is not None:
         from device.drivers.audio import FileEarpiece
 
-        ear: object = FileEarpiece(output)
+        ear: object = FileEarpiece(output, realtime=False)
     else:
         from device.drivers.audio import PyAudioEarpiece
 

@@ -41,6 +41,7 @@ class AudioConfig(_Section):
     device_rate: int = Field(0, ge=0, le=192000)
     period_ms: int = Field(32, ge=5, le=200)
     volume: float = Field(1.0, ge=0.0, le=2.0)
+    echo_cancel: bool = True
 
 
 class WakeConfig(_Section):

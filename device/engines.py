@@ -12,6 +12,7 @@ from device import paths
 from device.config import Config, LlmConfig, SttConfig, TtsConfig, WakeConfig
 from device.models import resolve, resolve_piper_voice
 from device.persona.persona import Persona
+from device.pipeline.aec import EchoCancellerUnavailable, SpeexEchoCanceller
 from device.pipeline.dialogue import DialogueSettings, OnnxDialogue
 from device.pipeline.loop import LoopSettings
 from device.pipeline.stt import MoonshineSTT, SpeechToText, VoskSTT, WhisperSTT
@@ -83,6 +84,16 @@ def loop_settings(cfg: Config) -> LoopSettings:
         listen_timeout_s=cfg.vad.listen_timeout_s,
         max_utterance_s=cfg.vad.max_utterance_s,
     )
+
+
+def build_aec(enabled: bool) -> SpeexEchoCanceller | None:
+    if not enabled:
+        return None
+    try:
+        return SpeexEchoCanceller()
+    except EchoCancellerUnavailable as e:
+        log.warning("%s; using echo gating only", e)
+        return None
 
 
 @dataclass

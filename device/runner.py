@@ -14,7 +14,7 @@ import numpy as np
 
 from device.config import Config
 from device.drivers.audio import FileEarpiece, FileMicrophone, PyAudioEarpiece, PyAudioMicrophone
-from device.engines import Engines, load_all, loop_settings, persona, wake_phrase
+from device.engines import Engines, build_aec, load_all, loop_settings, persona, wake_phrase
 from device.pipeline.events import State, Turn
 from device.pipeline.loop import VoiceLoop
 
@@ -22,10 +22,22 @@ log = logging.getLogger("os1.run")
 
 
 def make_loop(cfg: Config, engines: Engines, sink: object, on_turn: Callable[[Turn], None]) -> VoiceLoop:
-    loop = VoiceLoop(vad=engines.vad, stt=engines.stt, dialogue=engines.dialogue, tts=engines.tts,
-                     sink=sink, wake=engines.wake, system_prompt=persona(cfg).system_prompt(),  # type: ignore[arg-type]
-                     settings=loop_settings(cfg), on_turn=on_turn, wake_phrase=wake_phrase(cfg.wake))
-    return loop
+    """A voice loop on loaded engines. Each loop gets its own echo canceller: it learns one echo path."""
+    prompt = persona(cfg).system_prompt()
+    engines.dialogue.warm(prompt)  # the persona's prompt is in the KV cache before the first turn
+    return VoiceLoop(
+        vad=engines.vad,
+        stt=engines.stt,
+        dialogue=engines.dialogue,
+        tts=engines.tts,
+        sink=sink,  # type: ignore[arg-type]
+        wake=engines.wake,
+        system_prompt=prompt,
+        settings=loop_settings(cfg),
+        on_turn=on_turn,
+        wake_phrase=wake_phrase(cfg.wake),
+        aec=build_aec(cfg.audio.echo_cancel),
+    )
 
 
 def print_turn(turn: Turn, as_json: bool) -> None:
@@ -35,12 +47,17 @@ def print_turn(turn: Turn, as_json: bool) -> None:
     print(f"heard : {turn.transcript or '(nothing)'}")
     print(f"reply : {turn.reply or '(none)'}")
     t = turn.timings_ms
-    print("timings: " + ", ".join(f"{k} {v:.0f} ms" for k, v in t.items())
-          + "".join(f", {k} {v:.1f}" for k, v in turn.stats.items()), flush=True)
+    print(
+        "timings: "
+        + ", ".join(f"{k} {v:.0f} ms" for k, v in t.items())
+        + "".join(f", {k} {v:.1f}" for k, v in turn.stats.items()),
+        flush=True,
+    )
 
 
-def feed_frames(loop: VoiceLoop, mic: Iterable[tuple[np.ndarray, float]], stop: threading.Event,
-                wait_for_reply: bool) -> None:
+def feed_frames(
+    loop: VoiceLoop, mic: Iterable[tuple[np.ndarray, float]], stop: threading.Event, wait_for_reply: bool
+) -> None:
     for frame, t in mic:
         if stop.is_set():
             return
@@ -49,12 +66,19 @@ def feed_frames(loop: VoiceLoop, mic: Iterable[tuple[np.ndarray, float]], stop: 
             loop.wait_reply()
 
 
-def run_file(cfg: Config, input_path: Path, output_path: Path, as_json: bool, wake: bool = True,
-             realtime: bool = True, engines: Engines | None = None) -> list[Turn]:
+def run_file(
+    cfg: Config,
+    input_path: Path,
+    output_path: Path,
+    as_json: bool,
+    wake: bool = True,
+    realtime: bool = True,
+    engines: Engines | None = None,
+) -> list[Turn]:
     """The whole pipeline on a recording; the replies go to `output_path`. Returns the turns."""
     mic = FileMicrophone(input_path, realtime=realtime)  # read first: a bad file fails before models load
     engines = engines or load_all(cfg, use_wake=wake)
-    ear = FileEarpiece(output_path)
+    ear = FileEarpiece(output_path, realtime=realtime)
     turns: list[Turn] = []
 
     def on_turn(turn: Turn) -> None:
@@ -77,8 +101,9 @@ def run_live(cfg: Config, device: str | None = None) -> int:
     """The daemon: live microphone and earpiece until SIGINT/SIGTERM."""
     engines = load_all(cfg)
     name = cfg.audio.device if device is None else device
-    ear = PyAudioEarpiece(cfg.audio.output_device or name, cfg.audio.device_rate, cfg.audio.period_ms,
-                          cfg.audio.volume)
+    ear = PyAudioEarpiece(
+        cfg.audio.output_device or name, cfg.audio.device_rate, cfg.audio.period_ms, cfg.audio.volume
+    )
     try:
         mic = PyAudioMicrophone(cfg.audio.input_device or name, cfg.audio.device_rate, cfg.audio.period_ms)
     except Exception:
@@ -113,7 +138,7 @@ def demo(cfg: Config, out_dir: Path) -> int:
     out_dir.mkdir(parents=True, exist_ok=True)
     request = write_wav(out_dir / "request.wav", join(silence(0.5), piper_speech(text), silence(0.3)))
     reply = out_dir / "reply.wav"
-    print(f"request: \"{text}\" -> {request}", file=sys.stderr)
+    print(f'request: "{text}" -> {request}', file=sys.stderr)
     turns = run_file(cfg, request, reply, as_json=False)
     print(f"spoken reply written to {reply}")
     return 0 if turns and turns[0].reply else 1

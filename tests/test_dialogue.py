@@ -13,6 +13,8 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 
@@ -58,6 +60,12 @@ def model_dir() -> Path:
 @pytest.fixture(scope="module")
 def dialogue(model_dir: Path) -> OnnxDialogue:
     return OnnxDialogue(model_dir, DialogueSettings())
+
+
+@pytest.fixture(scope="module")
+def fresh(model_dir: Path) -> OnnxDialogue:
+    """The reference for prefix reuse: a new generator, with the whole prompt prefilled, every turn."""
+    return OnnxDialogue(model_dir, DialogueSettings(reuse_prefix=False))
 
 
 def ask(dlg: OnnxDialogue, system: str, user: str, **settings) -> str:
@@ -320,6 +328,150 @@ def test_old_turns_are_dropped_to_fit_the_context(dialogue: OnnxDialogue):
             dialogue.encode([Message("system", WARM * 10), Message("user", "Hi")])
         finally:
             dialogue.settings = base
+
+
+# ---- keeping the conversation's KV cache between turns -----------------------------------------
+
+
+@contextmanager
+def changed(*dialogues: OnnxDialogue, **settings) -> Iterator[None]:
+    bases = [d.settings for d in dialogues]
+    for d in dialogues:
+        d.settings = replace(d.settings, **settings)
+    try:
+        yield
+    finally:
+        for d, base in zip(dialogues, bases, strict=True):
+            d.settings = base
+
+
+def shared(a: list[int], b: list[int]) -> int:
+    return next((i for i, (x, y) in enumerate(zip(a, b, strict=False)) if x != y), min(len(a), len(b)))
+
+
+def same_reply(dlg: OnnxDialogue, ref: OnnxDialogue, history: list[Message]) -> str:
+    """dlg's reply (reusing its cache) must be exactly what a fresh generator says: greedy decoding."""
+    reply = dlg.reply(history)
+    expected = ref.reply(history)
+    assert ref.last_stats.reused_tokens == 0
+    assert reply == expected, f"with the cache: {reply!r}; fresh: {expected!r}"
+    assert dlg.last_stats.prompt_tokens == ref.last_stats.prompt_tokens
+    return reply
+
+
+def test_prefix_reuse_across_turns_matches_a_fresh_generator(dialogue: OnnxDialogue, fresh: OnnxDialogue):
+    system_tokens = len(dialogue.tokenizer.encode(WARM))
+    history = [Message("system", WARM), Message("user", "What is the capital of France?")]
+    turns = [
+        ("Tell me a long story about a dragon.", False),
+        ("Sorry, I interrupted you. Go on.", True),  # this turn's history has the reply cut short
+    ]
+    prompt = dialogue.encode(history)
+    reply = same_reply(dialogue, fresh, history)
+    for user, interrupt in turns:
+        if interrupt:  # as barge-in leaves it: only the words heard, about half of them
+            cut = reply[: len(reply) // 2].rsplit(" ", 1)[0]
+            assert 0 < len(cut) < len(reply)
+            history += [Message("assistant", cut, interrupted=True), Message("user", user)]
+        else:
+            history += [Message("assistant", reply), Message("user", user)]
+        previous, prompt = prompt, dialogue.encode(history)
+        reply = same_reply(dialogue, fresh, history)
+        reused = dialogue.last_stats.reused_tokens
+        # Everything the previous prompt shares with this one, except the two tokens always prefilled anew.
+        assert reused == min(shared(previous, prompt), len(prompt) - 2), (reused, len(previous), len(prompt))
+        assert system_tokens < reused <= len(previous)
+
+    # A new persona: reuse drops to what the prompts still share (the template's first tokens).
+    history[0] = Message("system", RULES)
+    previous, prompt = prompt, dialogue.encode(history)
+    reply = same_reply(dialogue, fresh, history)
+    assert dialogue.last_stats.reused_tokens == shared(previous, prompt) < system_tokens
+    # The same persona again: the cache now holds it.
+    history += [Message("assistant", reply), Message("user", "What do you like to do?")]
+    same_reply(dialogue, fresh, history)
+    assert dialogue.last_stats.reused_tokens > len(dialogue.tokenizer.encode(RULES))
+
+
+def test_reuse_when_old_turns_are_dropped_to_fit(dialogue: OnnxDialogue, fresh: OnnxDialogue):
+    history = [Message("system", WARM)]
+    for i in range(30):
+        history += [Message("user", f"Tell me fact number {i}."), Message("assistant", f"Fact {i} is nice.")]
+    history.append(Message("user", "What is the capital of France?"))
+    with changed(dialogue, fresh, context_tokens=256):  # another size: another generator
+        reply = same_reply(dialogue, fresh, history)
+        assert dialogue.last_stats.reused_tokens == 0
+        previous = dialogue.encode(history)
+        history += [Message("assistant", reply), Message("user", "And what is the capital of Spain?")]
+        same_reply(dialogue, fresh, history)
+    # The oldest kept turn was dropped: only the system prompt and what follows it up to there is reused.
+    reused = dialogue.last_stats.reused_tokens
+    assert len(dialogue.tokenizer.encode(WARM)) < reused < len(previous) - 20
+
+
+def test_a_cancelled_or_abandoned_stream_leaves_the_next_turn_working(
+    dialogue: OnnxDialogue, fresh: OnnxDialogue
+):
+    history = [Message("system", WARM), Message("user", "Tell me a long story about a dragon.")]
+    cancel = threading.Event()
+    heard = []
+    for piece in dialogue.stream(history, cancel):
+        heard.append(piece)
+        if len(heard) == 2:
+            cancel.set()
+    assert dialogue.last_stats.stop_reason == "cancel"
+    history += [Message("assistant", "".join(heard), interrupted=True), Message("user", "Sorry, go on.")]
+    reply = same_reply(dialogue, fresh, history)
+    assert dialogue.last_stats.reused_tokens > len(dialogue.tokenizer.encode(WARM))
+
+    # A stream left suspended mid-reply keeps its generator; a newer stream starts from a fresh one...
+    abandoned = dialogue.stream(history)
+    assert next(abandoned)
+    assert dialogue.reply(history) == reply and dialogue.last_stats.reused_tokens == 0
+    abandoned.close()  # ...and the old one closing late does not put its generator back over the newer one
+    assert dialogue.reply(history) == reply and dialogue.last_stats.reused_tokens > 0
+
+
+def test_genai_errors_fall_back_to_a_fresh_generator(dialogue: OnnxDialogue, fresh: OnnxDialogue):
+    history = [Message("system", WARM), Message("user", "What is the capital of France?")]
+    reply = same_reply(dialogue, fresh, history)
+
+    class Wrapped:
+        def __init__(self, real):
+            self.real = real
+
+        def __getattr__(self, name):
+            return getattr(self.real, name)
+
+    class Broken(Wrapped):
+        def rewind_to(self, n: int) -> None:
+            raise RuntimeError("boom")
+
+    dialogue._cache.generator = Broken(dialogue._cache.generator)  # the cached state has gone bad
+    assert dialogue.reply(history) == reply and dialogue.last_stats.reused_tokens == 0
+
+    class FailsMidReply(Wrapped):
+        def generate_next_token(self) -> None:
+            raise RuntimeError("boom")
+
+    dialogue._cache.generator = FailsMidReply(dialogue._cache.generator)
+    with pytest.raises(RuntimeError, match="boom"):
+        dialogue.reply(history)
+    assert dialogue.reply(history) == reply and dialogue.last_stats.reused_tokens == 0  # not the failed one
+    assert dialogue.reply(history) == reply and dialogue.last_stats.reused_tokens > 0
+
+
+def test_warm_prefills_the_system_prompt(model_dir: Path, fresh: OnnxDialogue):
+    dlg = OnnxDialogue(model_dir)  # a new engine, as at startup
+    cached: list[int] = []
+    warmer = threading.Thread(target=lambda: cached.append(dlg.warm(WARM)))
+    warmer.start()
+    warmer.join()
+    assert cached[0] > len(dlg.tokenizer.encode(WARM))
+    history = [Message("system", WARM), Message("user", "What is the capital of France?")]
+    same_reply(dlg, fresh, history)
+    assert dlg.last_stats.reused_tokens == cached[0]
+    assert fresh.warm(WARM) == 0  # reuse off: nothing is kept, so nothing to warm
 
 
 # ---- a broken model folder ----------------------------------------------------------------------

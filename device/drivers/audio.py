@@ -15,13 +15,14 @@ import queue
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import numpy as np
 import soxr
 
 from device.pipeline.audio import FRAME_SAMPLES, SAMPLE_RATE, frames, resample, to_int16
+from device.pipeline.echo import PlaybackLog
 from device.wavfile import read_wav, write_wav
 
 log = logging.getLogger("os1.audio")
@@ -38,8 +39,8 @@ class FileMicrophone:
     realtime=True paces frames at the microphone's speed, so timings match a live conversation.
     """
 
-    def __init__(self, path: str | Path, realtime: bool = True, tail_s: float = 3.0):
-        self.audio = read_wav(path)
+    def __init__(self, path: str | Path | np.ndarray, realtime: bool = True, tail_s: float = 3.0):
+        self.audio = path if isinstance(path, np.ndarray) else read_wav(path)
         self.realtime = realtime
         self.tail_s = tail_s
         self.duration_s = len(self.audio) / SAMPLE_RATE
@@ -57,27 +58,81 @@ class FileMicrophone:
 
 
 class FileEarpiece:
-    """Collects what would be played and writes it to a WAV on close (atomically)."""
+    """Plays into a WAV file (written atomically on close).
 
-    def __init__(self, path: str | Path):
+    realtime=True plays at the speed of a real earpiece: audio is scheduled back to back on the clock,
+    drain() waits for it, and stop() cuts it where it is, so barge-in and echo behave as on a device.
+    """
+
+    def __init__(self, path: str | Path, realtime: bool = True):
         self.path = Path(path)
+        self.realtime = realtime
+        self.playback = PlaybackLog()
         self.rate: int | None = None
-        self._parts: list[np.ndarray] = []
-        self.first_play_t: float | None = None
+        self._items: list[tuple[float, np.ndarray]] = []  # (start time, audio at self.rate)
+        self._end = 0.0
+        self._lock = threading.Lock()
+        self._stopped = threading.Event()
 
     def play(self, audio: np.ndarray, rate: int) -> None:
-        if self.first_play_t is None:
-            self.first_play_t = time.monotonic()
-        if self.rate is None:
-            self.rate = rate
-        self._parts.append(resample(to_int16(audio), rate, self.rate))
+        x = to_int16(audio)
+        with self._lock:
+            self.rate = self.rate or rate
+            now = time.monotonic()
+            start = max(now, self._end) if self.realtime else now
+            self._end = start + len(x) / rate if self.realtime else now
+            self._items.append((start, resample(x, rate, self.rate)))
+            if self.realtime:
+                self.playback.add(start, resample(x, rate, SAMPLE_RATE))
+            else:
+                self.playback.count(len(x) / rate)
+            self._stopped.clear()
 
     def drain(self) -> None:
-        pass
+        while (left := self._end - time.monotonic()) > 0:
+            if self._stopped.wait(min(left, 0.05)):
+                return
+
+    def stop(self) -> None:
+        now = time.monotonic()
+        with self._lock:
+            rate = self.rate or SAMPLE_RATE
+            kept = []
+            for start, audio in self._items:
+                if start < now:
+                    kept.append((start, audio[: int((now - start) * rate)]))
+            self._items = kept
+            self.playback.truncate(now)
+            self._end = min(self._end, now)
+            self._stopped.set()
 
     def close(self) -> Path:
-        audio = np.concatenate(self._parts) if self._parts else np.zeros(0, np.int16)
+        parts = [audio for _, audio in self._items]
+        audio = np.concatenate(parts) if parts else np.zeros(0, np.int16)
         return write_wav(self.path, audio, self.rate or SAMPLE_RATE)
+
+
+class EchoMicrophone:
+    """A microphone that also hears the earpiece: the reply, delayed and attenuated, mixed into the
+    frames, as bone conduction and small speakers leak into a lapel mic. For testing echo handling."""
+
+    def __init__(
+        self,
+        mic: Iterable[tuple[np.ndarray, float]],
+        earpiece_log: PlaybackLog,
+        gain_db: float = -12.0,
+        delay_ms: float = 40.0,
+    ):
+        self.mic, self.log = mic, earpiece_log
+        self.gain = 10 ** (gain_db / 20)
+        self.delay_s = delay_ms / 1000
+
+    def __iter__(self) -> Iterator[tuple[np.ndarray, float]]:
+        frame_s = FRAME_SAMPLES / SAMPLE_RATE
+        for frame, t in self.mic:
+            echo = self.log.reference(t - frame_s - self.delay_s, t - self.delay_s)[:FRAME_SAMPLES]
+            mixed = frame.astype(np.float32) + self.gain * echo.astype(np.float32)
+            yield np.clip(mixed, -32768, 32767).astype(np.int16), t
 
 
 # ---------------------------------------------------------------- PortAudio
@@ -218,44 +273,85 @@ class PyAudioMicrophone(_PortAudioStream):
 
 
 class PyAudioEarpiece(_PortAudioStream):
-    """Live playback on its own thread. The stream stays open and is fed silence between replies,
-    so the first words of a reply are never clipped by a device waking up."""
+    """Live playback on its own thread.
+
+    The stream stays open and is fed silence between replies, so the first words are never clipped by
+    a device waking up; but only a couple of periods are ever queued in the device, so a reply starts
+    (and a barge-in stops it) within about two periods instead of a whole ALSA buffer.
+    """
+
+    LEAD_PERIODS = 2  # how much audio sits in the device buffer ahead of the speaker
 
     def __init__(self, device: str = "", rate: int = 0, period_ms: int = 32, volume: float = 1.0):
         super().__init__(device, rate, period_ms, is_input=False)
         self.volume = volume
-        self._queue: queue.Queue[np.ndarray] = queue.Queue()
+        self.playback = PlaybackLog()
+        self._queue: queue.Queue[tuple[np.ndarray, np.ndarray]] = queue.Queue()
         self._pending = 0  # chunks queued but not yet written
         self._lock = threading.Lock()
         self._done = threading.Condition(self._lock)
+        self._stop_count = 0  # bumped by stop(): the writer drops the chunk it is on
         self._running = True
+        self._buffer_frames = max(self._period, self._stream.get_write_available())
         self._thread = threading.Thread(target=self._run, name="os1-earpiece", daemon=True)
         self._thread.start()
 
     def play(self, audio: np.ndarray, rate: int) -> None:
-        x = resample(to_int16(audio), rate, self.rate)
+        x = to_int16(audio)
+        x16 = resample(x, rate, SAMPLE_RATE)
+        dev = resample(x, rate, self.rate)
         if self.volume != 1.0:
-            x = to_int16(x.astype(np.float32) * self.volume / 32768.0)
+            dev = to_int16(dev.astype(np.float32) * self.volume / 32768.0)
         with self._lock:
             self._pending += 1
-        self._queue.put(x)
+        self._queue.put((dev, x16))
 
     def drain(self) -> None:
         with self._done:
             self._done.wait_for(lambda: self._pending == 0)
 
+    def stop(self) -> None:
+        with self._done:
+            self._stop_count += 1
+            while not self._queue.empty():
+                self._queue.get_nowait()
+                self._pending -= 1
+            self._done.wait_for(lambda: self._pending == 0, timeout=0.5)
+            self._done.notify_all()
+        self.playback.truncate(time.monotonic() + self._queued_s())
+
+    def _queued_s(self) -> float:
+        """Audio already in the device buffer, ahead of what is written next."""
+        try:
+            return max(0, self._buffer_frames - self._stream.get_write_available()) / self.rate
+        except OSError:
+            return 0.0
+
+    def _write(self, block: np.ndarray) -> float:
+        """Write one period once the device buffer is down to LEAD_PERIODS; returns when it will sound."""
+        while self._queued_s() > self.LEAD_PERIODS * self._period / self.rate:
+            time.sleep(self._period / self.rate / 4)
+        when = time.monotonic() + self._queued_s()
+        self._stream.write(block.tobytes())
+        return when
+
     def _run(self) -> None:
-        silence = np.zeros(self._period, np.int16).tobytes()
+        silence = np.zeros(self._period, np.int16)
+        p16 = max(1, self._period * SAMPLE_RATE // self.rate)
         while self._running:
             try:
-                x = self._queue.get(timeout=0.001)
+                dev, x16 = self._queue.get(timeout=0.001)
             except queue.Empty:
-                self._stream.write(silence)  # paced by the device: keeps the stream warm
+                self._write(silence)  # keeps the stream warm
                 continue
-            for i in range(0, len(x), self._period):  # period-sized writes keep the latency low
-                self._stream.write(x[i : i + self._period].tobytes())
+            generation = self._stop_count
+            for k, i in enumerate(range(0, len(dev), self._period)):
+                if self._stop_count != generation:
+                    break
+                when = self._write(dev[i : i + self._period])
+                self.playback.add(when, x16[k * p16 : (k + 1) * p16])
             with self._done:
-                self._pending -= 1
+                self._pending = max(0, self._pending - 1)
                 self._done.notify_all()
 
     def close(self) -> None:

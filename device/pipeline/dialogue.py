@@ -9,13 +9,16 @@ enough sentences have been said, or when the token budget is spent.
 from __future__ import annotations
 
 import json
+import logging
 import re
 import threading
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
+
+log = logging.getLogger(__name__)
 
 FIX = "re-run `os1 models convert`, or delete the folder so it is converted again"
 
@@ -41,12 +44,16 @@ class DialogueSettings:
     temperature: float = 0.0  # 0 = greedy, deterministic
     context_tokens: int = 2048  # prompt + reply; the oldest turns are dropped to fit
     threads: int | None = None  # onnxruntime intra-op threads; None = the runtime's choice
+    # Keep the KV cache of the conversation so far between turns, so a turn only prefills its new words.
+    # Costs a KV buffer sized for context_tokens, held for the engine's lifetime (see OnnxDialogue).
+    reuse_prefix: bool = True
 
 
 @dataclass
 class DialogueStats:
     prompt_tokens: int = 0
     new_tokens: int = 0
+    reused_tokens: int = 0  # prompt tokens whose KV came from the cache of earlier turns (not prefilled)
     first_token_s: float | None = None  # request -> first generated token (includes prefill)
     first_text_s: float | None = None  # request -> first text handed out (what the TTS waits for)
     tokens_per_s: float = 0.0  # decode rate after the first token
@@ -213,7 +220,52 @@ def _first_line(e: BaseException) -> str:
     return text.splitlines()[0] if text else type(e).__name__
 
 
+def common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
+    """How many leading tokens a and b share."""
+    n = 0
+    for x, y in zip(a, b, strict=False):
+        if x != y:
+            break
+        n += 1
+    return n
+
+
+@dataclass
+class _Cache:
+    """A generator kept between turns, and the tokens at the start of its KV cache that may be reused."""
+
+    generator: Any  # og.Generator, sized max_length=context_tokens
+    key: tuple  # the search options it was made with: another setting needs another generator
+    ids: list[int]
+
+
 class OnnxDialogue(Dialogue):
+    """SmolLM-style chat models through onnxruntime-genai.
+
+    With `reuse_prefix` (the default) one generator lives across turns. Each turn rewinds it to the
+    longest common prefix of the tokens it holds and the new prompt, and prefills only the rest: the
+    system prompt and the earlier turns are not recomputed, whatever the caller did to the history
+    (a reply cut short by barge-in, dropped old turns, a new system prompt: it rewinds further).
+
+    What is reused, exactly: only KV computed by a prefill of two or more tokens. genai's one-row path
+    (each generated token, or a one-token append) rounds differently from a batch prefill with these
+    int4 MatMulNBits weights (logits differ by up to ~1), so reusing the reply's generated KV would make
+    greedy replies drift from what a fresh generator gives. The previous reply is therefore prefilled
+    again as part of the next prompt (it is re-tokenized from text anyway), and at least the last two
+    prompt tokens are always prefilled anew. Greedy replies are then identical to a fresh generator's.
+
+    genai 0.18 details this relies on: `rewind_to(n)` also truncates the sequence the repetition penalty
+    looks at, so the penalty covers exactly this turn's prompt and reply, as with a fresh generator; an
+    EOS that ends an appended chunk is left pending (its logits are not computed until the next append),
+    so such a token is never counted as cached. The KV buffer is allocated at max_length=context_tokens
+    (SmolLM2-135M, fp32 KV: ~46 KB a token, ~94 MB at 2048) and stays allocated between turns.
+
+    `stream` is meant for one thread at a time; `cancel` may be set from any thread. A stream owns the
+    cached generator while it runs; a newer stream (say, after one was abandoned mid-iteration) starts
+    from a fresh generator rather than share it. Any genai error drops the cache and falls back to a
+    fresh generator.
+    """
+
     def __init__(self, model_dir: Path, settings: DialogueSettings | None = None):
         self.model_dir = Path(model_dir)
         self.settings = settings or DialogueSettings()
@@ -236,7 +288,11 @@ class OnnxDialogue(Dialogue):
         except Exception as e:  # onnxruntime raises bare RuntimeErrors with long messages
             why = _first_line(e)
             raise ModelLoadError(f"cannot load the LLM in {self.model_dir}: {why}; fix: {FIX}") from e
-        self._eos = set(self.tokenizer.eos_token_ids)
+        self._eos = {int(t) for t in self.tokenizer.eos_token_ids}
+        self._lock = threading.Lock()  # guards the three fields below
+        self._cache: _Cache | None = None
+        self._owner: int | None = None  # the stream that has the cache checked out
+        self._tickets = 0
 
     def _template(self, messages: Sequence[Message]) -> str:
         payload = json.dumps([{"role": m.role, "content": m.content} for m in messages])
@@ -257,8 +313,88 @@ class OnnxDialogue(Dialogue):
                 raise ValueError(f"a prompt of {len(ids)} tokens does not fit context_tokens={limit}")
             del msgs[oldest]
 
+    def warm(self, system_prompt: str) -> int:
+        """Prefill the system prompt now (say, at startup), so the first turn already reuses it.
+
+        Callable from any thread before the first `stream`; a stream that starts meanwhile waits for
+        it. Returns how many tokens are now cached (0 if reuse is off or a stream is running). Raises
+        ValueError, as `stream` would, if the system prompt alone does not fit context_tokens."""
+        s = self.settings
+        if not s.reuse_prefix:
+            return 0
+        # The tokens every prompt with this system prompt starts with, whatever the template puts
+        # around it: the common prefix of two prompts that differ only in the user's words.
+        a, b = (self.encode([Message("system", system_prompt), Message("user", q)]) for q in ("Hi.", "What?"))
+        ids = a[: common_prefix(a, b)]
+        while ids and ids[-1] in self._eos:
+            ids.pop()  # genai would leave a final EOS pending; the turn prefills it
+        if len(ids) < 2:
+            return 0
+        with self._lock:  # held through the prefill: a stream starting now waits for it
+            if self._owner is not None:
+                return 0
+            cache, self._cache = self._cache, None
+            self._cache, _ = self._prefill(cache, ids)
+            return len(self._cache.ids)
+
+    def _search_key(self) -> tuple:
+        s = self.settings
+        return (
+            s.context_tokens,
+            s.temperature > 0,
+            s.temperature if s.temperature > 0 else 1.0,
+            s.repetition_penalty,
+        )
+
+    def _new_generator(self, key: tuple, max_length: int) -> Any:
+        _, do_sample, temperature, repetition_penalty = key
+        params = self._og.GeneratorParams(self.model)
+        params.set_search_options(
+            max_length=max_length,
+            do_sample=do_sample,
+            temperature=temperature,
+            repetition_penalty=repetition_penalty,
+        )
+        return self._og.Generator(self.model, params)
+
+    def _prefill(self, cache: _Cache | None, ids: list[int]) -> tuple[_Cache, int]:
+        """Put ids into a kept generator, reusing cache's KV for the common prefix; (cache, tokens reused)."""
+        key = self._search_key()
+        # An appended chunk ending in EOS leaves that EOS pending in genai, so it is not counted as cached.
+        held = ids[:-1] if ids and ids[-1] in self._eos else list(ids)
+        if cache is not None and cache.key == key:
+            # Prefill at least two tokens: the logits after the last one are needed, and a one-token
+            # chunk takes genai's one-row path, which rounds differently from a batch prefill.
+            n = max(0, min(common_prefix(cache.ids, ids), len(ids) - 2))
+            try:
+                cache.ids = []  # until the append succeeds, nothing in it is trusted
+                cache.generator.rewind_to(n)
+                cache.generator.append_tokens(ids[n:])
+                cache.ids = held
+                return cache, n
+            except Exception as e:  # a stale or broken generator: start over below
+                log.warning("reusing the KV cache failed (%s); prefilling the whole prompt", _first_line(e))
+        if cache is not None:
+            cache.generator = None  # free the old KV buffer before allocating the new one
+        generator = self._new_generator(key, max(key[0], len(ids) + self.settings.max_new_tokens))
+        generator.append_tokens(ids)
+        return _Cache(generator, key, held), 0
+
+    def _checkout(self) -> tuple[_Cache | None, int]:
+        with self._lock:
+            self._tickets += 1
+            self._owner = self._tickets
+            cache, self._cache = self._cache, None
+            return cache, self._tickets
+
+    def _checkin(self, ticket: int, cache: _Cache | None) -> None:
+        with self._lock:
+            if self._owner == ticket:  # else a newer stream took over; its cache wins
+                self._owner = None
+                self._cache = cache
+
     def stream(self, messages: Sequence[Message], cancel: threading.Event | None = None) -> Iterator[str]:
-        og, s = self._og, self.settings
+        s = self.settings
         start = time.monotonic()
         stats = self.last_stats = DialogueStats(stop_reason="closed")
         system = "\n".join(m.content for m in messages if m.role == "system")
@@ -266,20 +402,26 @@ class OnnxDialogue(Dialogue):
         ids = self.encode(messages)
         stats.prompt_tokens = len(ids)
 
-        params = og.GeneratorParams(self.model)
-        # max_length also sizes the KV buffer, so keep it to what this reply can use.
-        params.set_search_options(
-            max_length=len(ids) + s.max_new_tokens,
-            do_sample=s.temperature > 0,
-            temperature=s.temperature if s.temperature > 0 else 1.0,
-            repetition_penalty=s.repetition_penalty,
-        )
-        generator = og.Generator(self.model, params)
         decoder = self.tokenizer.create_stream()
         first_token_at = None
         decode_s = 0.0  # time spent generating after the first token, not waiting on our consumer
+        if cancel is not None and cancel.is_set():
+            stats.stop_reason = "cancel"
+            return
+        cache, ticket = self._checkout() if s.reuse_prefix else (None, None)
+        generator = None
+        keep = False
         try:
-            generator.append_tokens(ids)  # prefill
+            if s.reuse_prefix:
+                cache, stats.reused_tokens = self._prefill(cache, ids)
+                generator, keep = cache.generator, True
+            else:
+                with self._lock:
+                    if self._owner is None:
+                        self._cache = None  # reuse was turned off: free the kept KV buffer
+                # max_length also sizes the KV buffer, so keep it to what this reply can use.
+                generator = self._new_generator(self._search_key(), len(ids) + s.max_new_tokens)
+                generator.append_tokens(ids)  # prefill
             while True:
                 if cancel is not None and cancel.is_set():
                     stats.stop_reason = "cancel"
@@ -304,7 +446,14 @@ class OnnxDialogue(Dialogue):
                 if guard.stop_reason:
                     stats.stop_reason = guard.stop_reason
                     return
+        except Exception:
+            keep = False  # don't trust a generator that raised; the next turn starts fresh
+            raise
         finally:
             if decode_s > 0:
                 stats.tokens_per_s = (stats.new_tokens - 1) / decode_s
-            del generator  # frees the KV cache now rather than at the next GC
+            if ticket is not None:
+                # The cached prefix is the prompt, which stays valid whatever was generated after it
+                # (also after a cancel or an abandoned iteration).
+                self._checkin(ticket, cache if keep else None)
+            del generator, cache  # without reuse: frees the KV cache now rather than at the next GC

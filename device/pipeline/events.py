@@ -24,6 +24,9 @@ class Turn:
     timings_ms: dict[str, float] = field(default_factory=dict)
     stats: dict[str, float] = field(default_factory=dict)
     wake_score: float | None = None
+    marks: dict[str, float] = field(default_factory=dict)  # when each stage started/ended (monotonic s)
+    interrupted: str | None = None  # what cut the reply off: "tap", "voice", …
+    follow_up: bool = False  # heard in the follow-up window, without the wake word
 
     def as_json(self) -> dict[str, object]:
         return {
@@ -32,4 +35,6 @@ class Turn:
             "reply": self.reply,
             "timings_ms": {k: round(v, 1) for k, v in self.timings_ms.items()},
             "stats": {k: round(v, 2) for k, v in self.stats.items()},
+            "interrupted": self.interrupted,
+            "follow_up": self.follow_up,
         }

@@ -1,9 +1,14 @@
 """The conversation state machine: mic frames in, spoken replies out.
 
-IDLE --wake word / tap--> LISTENING --end of turn--> THINKING --first audio--> SPEAKING --> IDLE.
-Frames arrive on the caller's thread (the microphone's). A reply is produced on a worker thread so
-capture never stalls: the LLM streams text into a chunker on one thread, and the first chunk is
-synthesized and handed to the earpiece while the LLM writes the rest.
+IDLE --wake word / tap--> LISTENING --end of turn--> THINKING --first audio--> SPEAKING
+  --reply done--> LISTENING for a follow-up (no wake word needed) --quiet--> IDLE.
+A tap, the user's voice (when it is not our own echo) or a stop phrase interrupts THINKING and
+SPEAKING: playback stops at once, the LLM and TTS work in flight is cancelled, only the words
+actually played stay in the history, and the companion listens.
+
+Frames arrive on the caller's thread (the microphone's). A reply is made on worker threads so capture
+never stalls: the LLM streams text into a chunker on one thread; the reply thread synthesizes each
+chunk and hands it to the earpiece while the LLM writes the rest.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ import numpy as np
 from device.pipeline.audio import FRAME_MS
 from device.pipeline.chunker import Chunker, speakable
 from device.pipeline.dialogue import Dialogue, Message
+from device.pipeline.echo import EchoGate, PlaybackLog
 from device.pipeline.events import State, Turn
 from device.pipeline.stt import SpeechToText
 from device.pipeline.tts import TextToSpeech
@@ -32,16 +38,28 @@ from device.pipeline.wake import WakeWord
 
 log = logging.getLogger("os1.loop")
 
+STOP_PHRASES = ("stop", "wait", "hang on", "hold on", "be quiet", "shh", "quiet", "never mind", "enough")
+
+
+class EchoCanceller(Protocol):
+    def process(self, mic: np.ndarray, reference: np.ndarray) -> np.ndarray: ...
+
 
 class AudioSink(Protocol):
     """The earpiece (or a file standing in for it)."""
+
+    playback: PlaybackLog  # what was played and when: the echo reference, and how much was heard
 
     def play(self, audio: np.ndarray, rate: int) -> None:
         """Queue int16 mono audio; returns at once."""
         ...
 
     def drain(self) -> None:
-        """Block until everything queued has been played."""
+        """Block until everything queued has been played (returns early after stop())."""
+        ...
+
+    def stop(self) -> None:
+        """Drop everything not yet played; returns once the device has stopped taking it."""
         ...
 
 
@@ -49,10 +67,16 @@ class AudioSink(Protocol):
 class LoopSettings:
     end_of_turn_ms: int = 600
     vad_threshold: float = 0.5
-    preroll_ms: int = 400
+    preroll_ms: int = 800
     listen_timeout_s: float = 6.0
     max_utterance_s: float = 15.0
     history_turns: int = 6  # user+assistant pairs kept in the prompt
+    follow_up_s: float = 5.0  # after a reply, listen this long without the wake word (0 = off)
+    barge_in: bool = True  # the user's voice interrupts a reply
+    barge_in_ms: int = 160  # speech (not echo) this long interrupts
+    stop_phrases: tuple[str, ...] = STOP_PHRASES
+    sequential: bool = False  # benchmark baseline: full transcript, full reply, full speech, then play
+    echo_gate: bool = True  # ignore our own voice in the mic (off only to show what it prevents)
 
 
 def strip_wake_phrase(transcript: str, phrase: str) -> str:
@@ -76,6 +100,39 @@ def strip_wake_phrase(transcript: str, phrase: str) -> str:
     return rest[:1].upper() + rest[1:] if best else transcript
 
 
+def is_stop_phrase(transcript: str, phrases: tuple[str, ...] = STOP_PHRASES) -> bool:
+    """ "Stop.", "Wait, wait", "OK hang on": a short request that only asks for quiet."""
+    words = re.sub(r"[^a-z ]", " ", transcript.lower()).split()
+    text = " ".join(w for w in words if w not in ("ok", "okay", "please", "no", "oh", "um", "jarvis", "hey"))
+    return bool(words) and len(words) <= 4 and any(text.startswith(p) or text == p for p in phrases)
+
+
+def heard_text(chunks: list[tuple[str, float]], heard_s: float) -> str:
+    """The words of the reply that were actually played, given each chunk's audio length."""
+    out: list[str] = []
+    for text, seconds in chunks:
+        if heard_s >= seconds - 0.05:
+            out.append(text)
+            heard_s -= seconds
+            continue
+        words = text.split()
+        keep = int(len(words) * max(0.0, heard_s) / seconds) if seconds > 0 else 0
+        if keep:
+            out.append(" ".join(words[:keep]))
+        break
+    return " ".join(out)
+
+
+@dataclass
+class _Reply:
+    """One reply in flight: its turn, its cancel switch, and what has been sent to the earpiece."""
+
+    turn: Turn
+    cancel: threading.Event = field(default_factory=threading.Event)
+    chunks: list[tuple[str, float]] = field(default_factory=list)  # (text, seconds of audio)
+    played_at_start: float = 0.0
+
+
 @dataclass
 class VoiceLoop:
     vad: SileroVad
@@ -89,6 +146,7 @@ class VoiceLoop:
     on_turn: Callable[[Turn], None] | None = None
     on_state: Callable[[State], None] | None = None
     wake_phrase: str = ""  # the words of the wake phrase, to strip from transcripts
+    aec: EchoCanceller | None = None  # takes the earpiece's echo out of the mic before anything listens
     clock: Callable[[], float] = time.monotonic
 
     state: State = field(default=State.IDLE, init=False)
@@ -100,37 +158,60 @@ class VoiceLoop:
             start_threshold=self.settings.vad_threshold,
             keep_threshold=max(0.05, self.settings.vad_threshold - 0.15),
         )
+        self._echo = EchoGate(self.sink.playback)
         self._preroll: deque[np.ndarray] = deque(maxlen=max(1, self.settings.preroll_ms // FRAME_MS))
+        self._lock = threading.RLock()  # state changes come from the mic thread, the reply thread and taps
         self._not_replying = threading.Event()  # cleared while a reply is being made
         self._not_replying.set()
-        self._worker: threading.Thread | None = None
-        self._speech_end_t = 0.0  # wall time of the last speech frame (start of the silence run)
+        self._reply: _Reply | None = None  # the reply in flight, until it ends or is interrupted
+        self._reply_thread: threading.Thread | None = None
+        self._speech_end_t = 0.0  # when the user's last speech ended (start of the silence run)
         self._last_speech_t = 0.0
         self._listen_start_t = 0.0
+        self._listen_timeout_s = self.settings.listen_timeout_s
+        self._barge_ms = 0
         self._turn: Turn | None = None
 
-    # ---- input side: called for every 32 ms frame, on the microphone's thread ----
+    # ---------------------------------------------------------------- input: every 32 ms frame
     def feed(self, frame: np.ndarray, t: float | None = None) -> None:
         t = self.clock() if t is None else t
+        if self.aec is not None:
+            frame_s = len(frame) / 16000
+            frame = self.aec.process(frame, self.sink.playback.reference(t - frame_s, t))
         p = self.vad.probability(frame)
-        speaking = p >= self.settings.vad_threshold
-        if speaking:
+        echo_possible = self.settings.echo_gate and self._echo.active(t)
+        speech = p >= self.settings.vad_threshold and (not echo_possible or self._echo.is_user(frame, t))
+        if speech:
             self._last_speech_t = t
-        if self.state is State.IDLE:
-            self._preroll.append(frame)
-            if self.wake is not None:
-                score = self.wake.process(frame)
-                if score is not None:
-                    self._on_wake(self.wake.name, score, t)
-        elif self.state is State.LISTENING:
-            self._listen(frame, p, t)
-        # THINKING / SPEAKING / MUTED: frames are not used yet (barge-in comes with echo handling).
+        with self._lock:
+            state = self.state
+            if state is State.IDLE:
+                self._preroll.append(frame)
+                # Gated while our own voice may be in the mic: the companion must not wake itself.
+                if self.wake is not None and not echo_possible:
+                    score = self.wake.process(frame)
+                    if score is not None:
+                        self._on_wake(self.wake.name, score, t)
+            elif state is State.LISTENING:
+                self._listen(frame, p if (speech or not echo_possible) else 0.0, t)
+            elif state in (State.THINKING, State.SPEAKING):
+                self._preroll.append(frame)
+                self._watch_for_barge_in(speech, t)
+
+    def tap(self, t: float | None = None) -> None:
+        """The button: attention when idle, an interrupt while thinking or speaking."""
+        with self._lock:
+            if self.state is State.IDLE:
+                self.addressed(t, source="tap")
+            elif self.state in (State.THINKING, State.SPEAKING):
+                self.interrupt("tap")
 
     def addressed(self, t: float | None = None, source: str = "tap") -> None:
         """Start listening without a wake word: a button tap, or a recording already addressed to us."""
-        if self.state is State.IDLE:
-            self._start_listening(None, None, self.clock() if t is None else t, preroll=False)
-            log.info("listening (%s)", source)
+        with self._lock:
+            if self.state is State.IDLE:
+                self._start_listening(None, None, self.clock() if t is None else t, preroll=False)
+                log.info("listening (%s)", source)
 
     def _on_wake(self, name: str, score: float, t: float) -> None:
         wake_delay_ms = max(0.0, (t - self._last_speech_t) * 1000) if self._last_speech_t else 0.0
@@ -138,15 +219,29 @@ class VoiceLoop:
         self._start_listening(name, score, t, preroll=True)
         assert self._turn is not None
         self._turn.timings_ms["wake"] = wake_delay_ms
+        self._turn.marks["wake"] = t
 
-    def _start_listening(self, wake: str | None, score: float | None, t: float, preroll: bool) -> None:
+    def _start_listening(
+        self,
+        wake: str | None,
+        score: float | None,
+        t: float,
+        preroll: bool,
+        timeout_s: float | None = None,
+        preroll_ms: int | None = None,
+    ) -> None:
         self._set_state(State.LISTENING)
         self._turn = Turn(wake=wake, transcript="", wake_score=score)
+        self._turn.marks["listen"] = t
         self._eot.reset()
         self.stt.start()
         self._listen_start_t = t
-        if preroll:  # the words said while the wake word was being recognised
-            for f in self._preroll:
+        self._listen_timeout_s = timeout_s or self.settings.listen_timeout_s
+        if preroll:  # the words said while the wake word was being recognised, or before a barge-in
+            frames = list(self._preroll)
+            if preroll_ms is not None:
+                frames = frames[-max(1, preroll_ms // FRAME_MS) :]
+            for f in frames:
                 self.stt.accept(f)
         self._preroll.clear()
 
@@ -154,116 +249,227 @@ class VoiceLoop:
         self.stt.accept(frame)
         was_speaking = self._eot.in_speech
         ended = self._eot.update(p)
+        assert self._turn is not None
+        if self._eot.in_speech and "speech_start" not in self._turn.marks:
+            self._turn.marks["speech_start"] = t - FRAME_MS / 1000
         if was_speaking and not self._eot.in_speech:
             self._speech_end_t = t - FRAME_MS / 1000  # speech ended at the start of this frame
             # A segment engine (Whisper) starts transcribing now, during the silence window, and
             # drops the guess if the user speaks again.
             speculate = getattr(self.stt, "speculate", None)
-            if speculate is not None:
+            if speculate is not None and not self.settings.sequential:
                 speculate()
         too_long = t - self._listen_start_t > self.settings.max_utterance_s
-        if not self._eot.heard_speech and t - self._listen_start_t > self.settings.listen_timeout_s:
-            log.info("no speech after the wake word; back to idle")
+        if not self._eot.heard_speech and t - self._listen_start_t > self._listen_timeout_s:
+            log.info("no speech; back to idle")
             self.stt.finish()
-            self._finish_turn(None)
+            self._set_state(State.IDLE)
             return
         if ended or too_long:
             if too_long and self._eot.in_speech:
                 self._speech_end_t = t
-            assert self._turn is not None
-            self._turn.timings_ms["end_of_turn"] = (t - self._speech_end_t) * 1000
+            turn = self._turn
+            turn.marks["speech_end"] = self._speech_end_t
+            turn.marks["end_of_turn"] = t
+            turn.timings_ms["end_of_turn"] = (t - self._speech_end_t) * 1000
             self._set_state(State.THINKING)
             self._not_replying.clear()
-            self._worker = threading.Thread(
-                target=self._respond, args=(self._turn, t), name="os1-reply", daemon=True
+            self._reply = _Reply(turn, played_at_start=self.sink.playback.played_s)
+            previous = self._reply_thread
+            self._reply_thread = threading.Thread(
+                target=self._respond, args=(self._reply, previous), name="os1-reply", daemon=True
             )
-            self._worker.start()
+            self._reply_thread.start()
 
-    # ---- output side: the reply, on a worker thread ----
-    def _respond(self, turn: Turn, t_end_of_turn: float) -> None:
+    def _watch_for_barge_in(self, speech: bool, t: float) -> None:
+        """The user talking over the reply (not our own echo) for long enough interrupts it."""
+        self._barge_ms = self._barge_ms + FRAME_MS if speech else 0
+        if self.settings.barge_in and self._barge_ms >= self.settings.barge_in_ms:
+            log.info("barge-in: the user is speaking")
+            self._barge_ms = 0
+            self.interrupt("voice", t)
+
+    # ---------------------------------------------------------------- interrupt
+    def interrupt(self, source: str, t: float | None = None) -> None:
+        """Stop the reply now: playback first, then the work in flight. Then listen to the user."""
+        with self._lock:
+            reply = self._reply
+            if reply is None or self.state not in (State.THINKING, State.SPEAKING):
+                return
+            t = self.clock() if t is None else t
+            reply.turn.marks["interrupt"] = t
+            reply.cancel.set()
+            self.sink.stop()
+            reply.turn.marks["playback_stopped"] = self.clock()
+            reply.turn.interrupted = source
+            self._reply = None
+            log.info("interrupted by %s", source)
+            # Listen at once; the speech that triggered a voice barge-in is in the pre-roll.
+            # Only the speech that triggered it: earlier frames hold the reply's own echo.
+            self._start_listening(
+                None, None, t, preroll=source == "voice", preroll_ms=self.settings.barge_in_ms + 320
+            )
+            if source == "voice":  # the user is mid-sentence: the turn has speech already
+                self._eot.in_speech = True
+                self._eot.speech_ms = self.settings.barge_in_ms
+                assert self._turn is not None
+                self._turn.marks["speech_start"] = t - self.settings.barge_in_ms / 1000
+
+    # ---------------------------------------------------------------- output: the reply thread
+    def _respond(self, reply: _Reply, previous: threading.Thread | None) -> None:
+        turn = reply.turn
         try:
+            if previous is not None:  # an interrupted reply still writing its part of the history
+                previous.join()
             t0 = self.clock()
             raw = self.stt.finish()
-            turn.timings_ms["stt"] = (self.clock() - t0) * 1000
+            turn.marks["transcript"] = self.clock()
+            turn.timings_ms["stt"] = (turn.marks["transcript"] - t0) * 1000
             turn.transcript = strip_wake_phrase(raw, self.wake_phrase or (turn.wake or ""))
             log.info("heard: %r", turn.transcript)
-            if not turn.transcript.strip():
-                self._finish_turn(turn)
+            if not turn.transcript.strip() or is_stop_phrase(turn.transcript, self.settings.stop_phrases):
+                self._finish_reply(reply, follow_up=False)  # nothing to say, or asked for quiet
                 return
-            turn.reply = self._speak_reply(turn)
-            self.history += [Message("user", turn.transcript), Message("assistant", turn.reply)]
-            self._finish_turn(turn)
+            if self.settings.sequential:
+                self._speak_sequential(reply)
+            else:
+                self._speak_streaming(reply)
+            self._record_history(reply)
+            self._finish_reply(reply, follow_up=not reply.cancel.is_set())
         except Exception:
             log.exception("the reply failed; back to idle")
-            self._finish_turn(None)
+            self._finish_reply(reply, follow_up=False)
 
-    def _speak_reply(self, turn: Turn) -> str:
-        """Stream LLM text -> chunks -> TTS -> earpiece, with the LLM running ahead on its own thread."""
+    def _messages(self, turn: Turn) -> list[Message]:
+        history = self.history[-2 * self.settings.history_turns :]
+        return [Message("system", self.system_prompt), *history, Message("user", turn.transcript)]
+
+    def _speak_streaming(self, reply: _Reply) -> None:
+        """LLM text -> chunks -> TTS -> earpiece, with the LLM running ahead on its own thread."""
         chunks: queue.Queue[str | None] = queue.Queue()
-        messages = [
-            Message("system", self.system_prompt),
-            *self.history[-2 * self.settings.history_turns :],
-            Message("user", turn.transcript),
-        ]
-        t_llm = self.clock()
-        first_token: list[float] = []
+        turn, cancel = reply.turn, reply.cancel
+        messages = self._messages(turn)
+        turn.marks["llm_start"] = self.clock()
 
         def produce() -> None:
             chunker = Chunker()
             try:
-                for piece in self.dialogue.stream(messages):
-                    if not first_token:
-                        first_token.append(self.clock())
+                for piece in self.dialogue.stream(messages, cancel=cancel):
+                    turn.marks.setdefault("llm_first_token", self.clock())
                     for c in chunker.feed(piece):
                         chunks.put(c)
-                for c in chunker.flush():
-                    chunks.put(c)
+                if not cancel.is_set():
+                    for c in chunker.flush():
+                        chunks.put(c)
             finally:
+                turn.marks["llm_done"] = self.clock()
                 chunks.put(None)
 
         producer = threading.Thread(target=produce, name="os1-llm", daemon=True)
         producer.start()
-        spoken: list[str] = []
-        first_audio_t: float | None = None
-        tts_first_ms: float | None = None
-        audio_s = tts_s = 0.0
-        while (raw_chunk := chunks.get()) is not None:
-            chunk = speakable(raw_chunk)
-            if not chunk:
-                continue
-            t_chunk = self.clock()
-            for audio in self.tts.synthesize(chunk):
-                now = self.clock()
-                tts_s += now - t_chunk
-                audio_s += len(audio) / self.tts.sample_rate
-                if first_audio_t is None:
-                    first_audio_t, tts_first_ms = now, (now - t_chunk) * 1000
-                    self._set_state(State.SPEAKING)
-                self.sink.play(audio, self.tts.sample_rate)
-                t_chunk = self.clock()
-            spoken.append(chunk)
+        while (raw_chunk := chunks.get()) is not None and not cancel.is_set():
+            self._say_chunk(reply, raw_chunk)
         producer.join()
-        self.sink.drain()
-        stats = getattr(self.dialogue, "last_stats", None)
-        tm = turn.timings_ms
-        if first_token:
-            tm["llm_first_token"] = (first_token[0] - t_llm) * 1000
-        if tts_first_ms is not None and first_audio_t is not None:
-            tm["tts_first_audio"] = tts_first_ms
-            tm["response_gap"] = (first_audio_t - self._speech_end_t) * 1000
-            turn.stats["tts_real_time_factor"] = tts_s / audio_s if audio_s else 0.0
-        if stats is not None:
-            turn.stats["llm_tokens_per_s"] = float(getattr(stats, "tokens_per_s", 0.0))
-            turn.stats["llm_new_tokens"] = float(getattr(stats, "new_tokens", 0))
-        return " ".join(spoken)
+        self._after_speaking(reply)
 
-    def _finish_turn(self, turn: Turn | None) -> None:
-        if self.wake is not None:
-            self.wake.reset()
-        self._set_state(State.IDLE)
-        self._not_replying.set()
-        if turn is not None and self.on_turn is not None:
-            self.on_turn(turn)
+    def _speak_sequential(self, reply: _Reply) -> None:
+        """The cascade without overlap, for `os1 bench --sequential`: each stage waits for the last."""
+        turn, cancel = reply.turn, reply.cancel
+        turn.marks["llm_start"] = self.clock()
+        pieces = []
+        for piece in self.dialogue.stream(self._messages(turn), cancel=cancel):
+            turn.marks.setdefault("llm_first_token", self.clock())
+            pieces.append(piece)
+        turn.marks["llm_done"] = self.clock()
+        text = speakable("".join(pieces))
+        if text and not cancel.is_set():
+            turn.marks["tts_start"] = self.clock()
+            audio = [a for a in self.tts.synthesize(text)]
+            if audio:
+                self._play(reply, text, np.concatenate(audio), turn.marks["tts_start"])
+        self._after_speaking(reply)
+
+    def _say_chunk(self, reply: _Reply, raw_chunk: str) -> None:
+        chunk = speakable(raw_chunk)
+        if not chunk:
+            return
+        t_chunk = self.clock()
+        reply.turn.marks.setdefault("tts_start", t_chunk)
+        for audio in self.tts.synthesize(chunk):
+            if reply.cancel.is_set():
+                return
+            self._play(reply, chunk, audio, t_chunk)
+            t_chunk = self.clock()
+
+    def _play(self, reply: _Reply, text: str, audio: np.ndarray, t_synth_start: float) -> None:
+        turn = reply.turn
+        now = self.clock()
+        seconds = len(audio) / self.tts.sample_rate
+        turn.stats["tts_busy_s"] = turn.stats.get("tts_busy_s", 0.0) + (now - t_synth_start)
+        turn.stats["reply_audio_s"] = turn.stats.get("reply_audio_s", 0.0) + seconds
+        with self._lock:
+            if reply.cancel.is_set():
+                return
+            if "first_audio" not in turn.marks:
+                turn.marks["first_audio"] = now
+                turn.timings_ms["tts_first_audio"] = (now - turn.marks["tts_start"]) * 1000
+                turn.timings_ms["response_gap"] = (now - turn.marks["speech_end"]) * 1000
+                self._set_state(State.SPEAKING)
+            reply.chunks.append((text, seconds))
+            self.sink.play(audio, self.tts.sample_rate)
+
+    def _after_speaking(self, reply: _Reply) -> None:
+        if not reply.cancel.is_set():
+            self.sink.drain()
+        turn = reply.turn
+        turn.marks["playback_done"] = self.clock()
+        tm, stats = turn.timings_ms, turn.stats
+        if "llm_first_token" in turn.marks:
+            tm["llm_first_token"] = (turn.marks["llm_first_token"] - turn.marks["llm_start"]) * 1000
+        if stats.get("reply_audio_s"):
+            stats["tts_real_time_factor"] = stats["tts_busy_s"] / stats["reply_audio_s"]
+        if "interrupt" in turn.marks:
+            tm["barge_in_stop"] = (turn.marks["playback_stopped"] - turn.marks["interrupt"]) * 1000
+        llm = getattr(self.dialogue, "last_stats", None)
+        if llm is not None:
+            stats["llm_tokens_per_s"] = float(getattr(llm, "tokens_per_s", 0.0))
+            stats["llm_new_tokens"] = float(getattr(llm, "new_tokens", 0))
+
+    def _record_history(self, reply: _Reply) -> None:
+        """Only what the user actually heard goes into the history; a cut reply is marked as such."""
+        turn = reply.turn
+        said = " ".join(text for text, _ in reply.chunks)
+        if reply.cancel.is_set():
+            heard_s = self.sink.playback.played_s - reply.played_at_start
+            said = heard_text(reply.chunks, heard_s)
+            turn.reply = said
+            content = f"{said} …" if said else "…"
+            self.history += [
+                Message("user", turn.transcript),
+                Message("assistant", content, interrupted=True),
+            ]
+        else:
+            turn.reply = said
+            self.history += [Message("user", turn.transcript), Message("assistant", said)]
+
+    def _finish_reply(self, reply: _Reply, follow_up: bool) -> None:
+        with self._lock:
+            if self.wake is not None:
+                self.wake.reset()
+            if self._reply is reply:  # not interrupted (an interrupt already moved on to listening)
+                self._reply = None
+                if follow_up and self.settings.follow_up_s > 0:
+                    self._start_listening(
+                        None, None, self.clock(), preroll=False, timeout_s=self.settings.follow_up_s
+                    )
+                    assert self._turn is not None
+                    self._turn.follow_up = True
+                else:
+                    self._set_state(State.IDLE)
+            if self._reply is None:
+                self._not_replying.set()
+        if self.on_turn is not None:
+            self.on_turn(reply.turn)
 
     def _set_state(self, state: State) -> None:
         if state is not self.state:
@@ -273,5 +479,5 @@ class VoiceLoop:
                 self.on_state(state)
 
     def wait_reply(self, timeout_s: float | None = None) -> bool:
-        """Block until the reply being made (if any) has been spoken."""
+        """Block until the reply being made (if any) has been spoken or cut off."""
         return self._not_replying.wait(timeout_s)
