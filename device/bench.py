@@ -21,8 +21,10 @@ Nothing is asserted: the targets from the issue are printed next to the measured
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import json
 import logging
+import os
 import re
 import resource
 import shlex
@@ -89,7 +91,7 @@ REQUEST_FIELDS = (
     "index", "name", "voice", "noise_dbfs", "text", "audio_s", "mode", "woke", "wake_ms",
     "eos_to_transcript_ms", "end_of_turn_ms", "stt_ms", "llm_first_token_ms", "llm_tokens_per_s",
     "llm_new_tokens", "tts_first_audio_ms", "tts_rtf", "response_gap_ms", "barge_in", "barge_in_stop_ms",
-    "peak_rss_mb", "transcript", "reply", "marks_ms", "error",
+    "peak_rss_mb", "other_cpu_pct", "transcript", "reply", "marks_ms", "error",
 )  # fmt: skip
 
 
@@ -212,10 +214,39 @@ class Outcome:
     woke: bool  # the wake word fired (else the request was run again as if tapped in)
     turn: Turn | None
     peak_rss_mb: float
+    other_cpu_pct: float | None = None  # other processes' CPU meanwhile, % of one core
 
 
 def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
+
+
+def busy_cpu_s() -> float | None:
+    """CPU time every process on the machine has used (Linux /proc/stat), to spot other load."""
+    try:
+        fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]
+    except OSError:
+        return None
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (int(x) for x in fields[:8])
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+
+
+class OtherLoad:
+    """How busy the rest of the machine was while a block ran: other processes' CPU, in % of one core.
+
+    The box has two cores, so anyone else's test run changes the timings; this says when it did."""
+
+    def __enter__(self) -> OtherLoad:
+        self.busy0, self.cpu0, self.t0 = busy_cpu_s(), time.process_time(), time.monotonic()
+        self.percent: float | None = None
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        busy = busy_cpu_s()
+        wall = time.monotonic() - self.t0
+        if busy is not None and self.busy0 is not None and wall > 0:
+            others = (busy - self.busy0) - (time.process_time() - self.cpu0)
+            self.percent = round(max(0.0, others) / wall * 100, 1)
 
 
 def wake_fires(engines: Engines, audio: np.ndarray) -> bool:
@@ -300,11 +331,12 @@ def run_request(cfg: Config, engines: Engines, req: Request, sequential: bool, o
     out_wav = out_dir / f"{req.index:02d}-{mode}.wav"
     woke = wake_fires(engines, req.audio)
     turn = None
-    if woke:
-        woke, turn = one_pass(cfg, engines, req, sequential, tap_first=False, out_wav=out_wav)
-    if not woke:  # missed: measure the rest as if the button had been tapped before the request
-        _, turn = one_pass(cfg, engines, req, sequential, tap_first=True, out_wav=out_wav)
-    return Outcome(req, mode, woke, turn, peak_rss_mb())
+    with OtherLoad() as load:
+        if woke:
+            woke, turn = one_pass(cfg, engines, req, sequential, tap_first=False, out_wav=out_wav)
+        if not woke:  # missed: measure the rest as if the button had been tapped before the request
+            _, turn = one_pass(cfg, engines, req, sequential, tap_first=True, out_wav=out_wav)
+    return Outcome(req, mode, woke, turn, peak_rss_mb(), load.percent)
 
 
 def run_set(
@@ -327,7 +359,9 @@ def _progress(row: dict) -> str:
         return row["error"]
     gap = row["response_gap_ms"]
     wake = "wake" if row["woke"] else "wake MISSED, tapped in"
-    return f"{wake}; heard {row['transcript']!r}; gap {_fmt(gap)} ms"
+    load = row["other_cpu_pct"]
+    busy = f" (other processes used {load:.0f}% of a core meanwhile)" if load and load >= 10 else ""
+    return f"{wake}; heard {row['transcript']!r}; gap {_fmt(gap)} ms{busy}"
 
 
 # ================================================================================ metrics
@@ -345,7 +379,7 @@ def request_row(o: Outcome) -> dict[str, Any]:
     row: dict[str, Any] = dict.fromkeys(REQUEST_FIELDS)
     row.update(index=req.index, name=req.name, voice=req.voice, noise_dbfs=req.noise_dbfs, text=req.text,
                audio_s=round(req.seconds, 2), mode=o.mode, woke=o.woke, barge_in=req.barge_in,
-               peak_rss_mb=round(o.peak_rss_mb, 1), marks_ms={})  # fmt: skip
+               peak_rss_mb=round(o.peak_rss_mb, 1), other_cpu_pct=o.other_cpu_pct, marks_ms={})  # fmt: skip
     if turn is None:
         row["error"] = "no turn (nothing heard after the wake/tap)"
         return row
@@ -579,7 +613,7 @@ def _fmt(v: float | None, digits: int = 0) -> str:
 
 def request_table(rows: list[dict]) -> str:
     head = (f"{'#':>2} {'voice':<26} {'wake':>5} {'eos>txt':>7} {'stt':>5} {'llm1st':>6} {'tok/s':>5} "
-            f"{'tts1st':>6} {'rtf':>5} {'gap':>5} {'stop':>4}  heard")  # fmt: skip
+            f"{'tts1st':>6} {'rtf':>5} {'gap':>5} {'stop':>4} {'oth%':>4}  heard")  # fmt: skip
     lines = [head]
     for r in rows:
         wake = _fmt(r["wake_ms"]) if r["woke"] else "miss"
@@ -588,7 +622,7 @@ def request_table(rows: list[dict]) -> str:
             f"{r['index'] + 1:>2} {r['name'][:26]:<26} {wake:>5} {_fmt(r['eos_to_transcript_ms']):>7} "
             f"{_fmt(r['stt_ms']):>5} {_fmt(r['llm_first_token_ms']):>6} {_fmt(r['llm_tokens_per_s']):>5} "
             f"{_fmt(r['tts_first_audio_ms']):>6} {_fmt(r['tts_rtf'], 2):>5} {_fmt(r['response_gap_ms']):>5} "
-            f"{_fmt(r['barge_in_stop_ms']):>4}  {(heard or '')[:48]}"
+            f"{_fmt(r['barge_in_stop_ms']):>4} {_fmt(r['other_cpu_pct']):>4}  {(heard or '')[:44]}"
         )
     return "\n".join(lines)
 
@@ -671,6 +705,8 @@ def extra_lines(result: dict[str, Any]) -> list[str]:
     out.append(f"peak RSS: {rss:.0f} MB after the pipeline runs, {rss_all:.0f} MB with the comparisons")
     w = result["wake"]
     out.append(f"wake word: fired on {w['fired']}/{w['requests']} requests; the missed ones were tapped in")
+    if (load := result.get("other_cpu_pct")) is not None:
+        out.append(f"other processes used {load:.0f}% of one core during the bench (timings assume ~0)")
     if llm := result.get("llm_overhead"):
         out.append(_llm_line(llm))
     if tts := result.get("tts_overhead"):
@@ -707,7 +743,9 @@ def _panel(ax: Any, row: dict, title: str) -> None:
         gap = m["first_audio"]
         ax.axvline(gap, color="red", lw=1)
         ax.annotate("", xy=(gap, -0.8), xytext=(0, -0.8), arrowprops={"arrowstyle": "<->", "color": "red"})
-        ax.text(gap / 2, -1.2, f"response gap {gap:.0f} ms", color="red", ha="center", va="top", fontsize=9)
+        ax.text(
+            gap / 2, -0.95, f"response gap {gap:.0f} ms", color="red", ha="center", va="bottom", fontsize=9
+        )
     ax.set_yticks(range(len(labels)), labels)
     ax.set_ylim(-1.8, len(STAGES) - 0.2)
     ax.invert_yaxis()
@@ -825,7 +863,8 @@ def compare_engines(
 def report(result: dict[str, Any]) -> str:
     parts = [f"command: {result['command']}", ""]
     for mode, rows in result["requests"].items():
-        parts += [f"{mode} (ms unless noted; 'stop' = barge-in stop)", request_table(rows), ""]
+        legend = "ms unless noted; stop = barge-in stop; oth% = other processes' CPU meanwhile"
+        parts += [f"{mode} ({legend})", request_table(rows), ""]
     parts += ["summary (medians and p90 over the requests)", summary_table(result["summary"]), ""]
     parts += extra_lines(result)
     return "\n".join(parts)
@@ -834,6 +873,11 @@ def report(result: dict[str, Any]) -> str:
 def run(cfg: Config, opts: BenchOptions) -> int:
     if opts.requests is not None and opts.requests < 1:
         print("os1: --requests must be at least 1", file=sys.stderr)
+        return 2
+    if opts.plot_path is not None and importlib.util.find_spec("matplotlib") is None:
+        print(
+            "os1: --plot needs matplotlib; install it with: pip install matplotlib==3.11.2", file=sys.stderr
+        )
         return 2
     if opts.stt:
         cfg.stt.engine = opts.stt  # type: ignore[assignment]
@@ -848,8 +892,9 @@ def run(cfg: Config, opts: BenchOptions) -> int:
     else:
         print(f"synthesizing requests (cache: {opts.cache_dir}) ...", file=sys.stderr)
         requests = synthesized_requests(opts.requests, opts.cache_dir)
-    with tempfile.TemporaryDirectory(prefix="os1-bench-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="os1-bench-") as tmp, OtherLoad() as load:
         result = measure(cfg, opts, requests, Path(tmp))
+    result["other_cpu_pct"] = load.percent
     result = {"command": shlex.join(["os1", *sys.argv[1:]]), **result}
     result["config"] = {
         "stt": cfg.stt.engine,

@@ -14,6 +14,7 @@ import numpy as np
 
 from device.config import Config
 from device.drivers.audio import FileEarpiece, FileMicrophone, PyAudioEarpiece, PyAudioMicrophone
+from device.drivers.button import Button
 from device.engines import Engines, build_aec, load_all, loop_settings, persona, wake_phrase
 from device.pipeline.events import State, Turn
 from device.pipeline.loop import VoiceLoop
@@ -97,8 +98,9 @@ def run_file(
     return turns
 
 
-def run_live(cfg: Config, device: str | None = None) -> int:
-    """The daemon: live microphone and earpiece until SIGINT/SIGTERM."""
+def run_live(cfg: Config, device: str | None = None, button: Button | None = None) -> int:
+    """The daemon: live microphone and earpiece until SIGINT/SIGTERM. A tap on `button` asks for
+    attention, or interrupts a reply."""
     engines = load_all(cfg)
     name = cfg.audio.device if device is None else device
     ear = PyAudioEarpiece(
@@ -118,6 +120,8 @@ def run_live(cfg: Config, device: str | None = None) -> int:
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
     loop = make_loop(cfg, engines, ear, lambda t: log.info("turn %s", json.dumps(t.as_json())))
+    if button is not None:
+        button.on_tap = loop.tap
     log.info("ready: say '%s'", wake_phrase(cfg.wake) if engines.wake else "(wake word off)")
     try:
         feed_frames(loop, mic, stop, wait_for_reply=False)

@@ -14,6 +14,7 @@ import pytest
 
 from device.config import Config
 from device.drivers.audio import EchoMicrophone, FileEarpiece, FileMicrophone
+from device.drivers.button import SimulatedButton
 from device.engines import Engines, load_all
 from device.pipeline.events import State, Turn
 from device.pipeline.loop import VoiceLoop, heard_text, is_stop_phrase, strip_wake_phrase
@@ -148,9 +149,11 @@ def test_tap_interrupts_and_history_keeps_only_what_was_heard(engines: Engines, 
     s.loop.addressed()
     feeder = threading.Thread(target=s.feed, args=(join(silence(0.3), piper_speech(STORY), silence(6.0)),))
     feeder.start()
+    button = SimulatedButton()
+    button.on_tap = s.loop.tap
     s.wait_for(State.SPEAKING)
     time.sleep(1.0)
-    s.loop.tap()
+    button.tap()
     assert s.loop.state is State.LISTENING  # listening to the user at once
     assert s.loop.wait_reply(timeout_s=30)
     feeder.join()

@@ -238,7 +238,14 @@ class _PortAudioStream:
                 f"cannot open the {what} '{device or 'default'}' ({e}); "
                 "check `os1 doctor` and audio.device in the config"
             ) from e
-        log.info("%s open: %s at %d Hz", what, device or "default", self.rate)
+        latency = self._stream.get_input_latency() if is_input else self._stream.get_output_latency()
+        log.info(
+            "%s open: %s at %d Hz, %.0f ms device latency",
+            what,
+            device or "default",
+            self.rate,
+            latency * 1000,
+        )
 
     def _close_stream(self) -> None:
         try:
@@ -254,12 +261,14 @@ class PyAudioMicrophone(_PortAudioStream):
     def __init__(self, device: str = "", rate: int = 0, period_ms: int = 32):
         super().__init__(device, rate, period_ms, is_input=True)
         self._resampler = soxr.ResampleStream(self.rate, SAMPLE_RATE, 1, dtype="int16")
+        # A block reaches us this long after its last sample was captured: timestamps say when it was.
+        self._latency_s = self._stream.get_input_latency()
 
     def __iter__(self) -> Iterator[tuple[np.ndarray, float]]:
         buf = np.zeros(0, np.int16)
         while True:
             raw = self._stream.read(self._period, exception_on_overflow=False)
-            t = time.monotonic()
+            t = time.monotonic() - self._latency_s
             x = np.frombuffer(raw, np.int16)
             if self.rate != SAMPLE_RATE:
                 x = self._resampler.resample_chunk(x)
@@ -283,7 +292,8 @@ class PyAudioEarpiece(_PortAudioStream):
     LEAD_PERIODS = 2  # how much audio sits in the device buffer ahead of the speaker
 
     def __init__(self, device: str = "", rate: int = 0, period_ms: int = 32, volume: float = 1.0):
-        super().__init__(device, rate, period_ms, is_input=False)
+        # Short writes: the reply starts (and a barge-in stops it) within a couple of these.
+        super().__init__(device, rate, min(period_ms, 10), is_input=False)
         self.volume = volume
         self.playback = PlaybackLog()
         self._queue: queue.Queue[tuple[np.ndarray, np.ndarray]] = queue.Queue()

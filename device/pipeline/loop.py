@@ -107,6 +107,22 @@ def is_stop_phrase(transcript: str, phrases: tuple[str, ...] = STOP_PHRASES) -> 
     return bool(words) and len(words) <= 4 and any(text.startswith(p) or text == p for p in phrases)
 
 
+def speech_end_time(recent: list[np.ndarray], t: float, block: int = 160) -> float:
+    """When speech really ended, given the last frames (the newest ends at `t`) and that the VAD has
+    just called it over: the end of the last 10 ms block within 30 dB of the loudest (and above
+    -40 dBFS), as a loudness envelope would put it."""
+    audio = np.concatenate(recent) if recent else np.zeros(0, np.int16)
+    n = len(audio) // block
+    if n == 0:
+        return t
+    x = audio[len(audio) - n * block :].astype(np.float32) / 32768.0
+    db = 10 * np.log10(np.mean(x.reshape(n, block) ** 2, axis=1) + 1e-12)
+    loud = np.flatnonzero(db > max(-40.0, float(db.max()) - 30.0))
+    if len(loud) == 0:
+        return t - len(recent[-1]) / 16000
+    return t - (n - loud[-1] - 1) * block / 16000
+
+
 def heard_text(chunks: list[tuple[str, float]], heard_s: float) -> str:
     """The words of the reply that were actually played, given each chunk's audio length."""
     out: list[str] = []
@@ -160,6 +176,7 @@ class VoiceLoop:
         )
         self._echo = EchoGate(self.sink.playback)
         self._preroll: deque[np.ndarray] = deque(maxlen=max(1, self.settings.preroll_ms // FRAME_MS))
+        self._recent: deque[np.ndarray] = deque(maxlen=10)  # the last 320 ms, to time the end of speech
         self._lock = threading.RLock()  # state changes come from the mic thread, the reply thread and taps
         self._not_replying = threading.Event()  # cleared while a reply is being made
         self._not_replying.set()
@@ -178,6 +195,7 @@ class VoiceLoop:
         if self.aec is not None:
             frame_s = len(frame) / 16000
             frame = self.aec.process(frame, self.sink.playback.reference(t - frame_s, t))
+        self._recent.append(frame)
         p = self.vad.probability(frame)
         echo_possible = self.settings.echo_gate and self._echo.active(t)
         speech = p >= self.settings.vad_threshold and (not echo_possible or self._echo.is_user(frame, t))
@@ -253,7 +271,8 @@ class VoiceLoop:
         if self._eot.in_speech and "speech_start" not in self._turn.marks:
             self._turn.marks["speech_start"] = t - FRAME_MS / 1000
         if was_speaking and not self._eot.in_speech:
-            self._speech_end_t = t - FRAME_MS / 1000  # speech ended at the start of this frame
+            # Silero lets go of speech ~100 ms late; the loudness envelope says when the words stopped.
+            self._speech_end_t = speech_end_time(list(self._recent), t)
             # A segment engine (Whisper) starts transcribing now, during the silence window, and
             # drops the guess if the user speaks again.
             speculate = getattr(self.stt, "speculate", None)
