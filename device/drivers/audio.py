@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import soxr
 
-from device.pipeline.audio import FRAME_SAMPLES, SAMPLE_RATE, frames, resample, to_int16
+from device.pipeline.audio import FRAME_SAMPLES, SAMPLE_RATE, resample, to_int16
 from device.pipeline.echo import PlaybackLog
 from device.wavfile import read_wav, write_wav
 
@@ -44,14 +44,19 @@ class FileMicrophone:
         self.realtime = realtime
         self.tail_s = tail_s
         self.duration_s = len(self.audio) / SAMPLE_RATE
+        self.started_at: float | None = None
 
     def __iter__(self) -> Iterator[tuple[np.ndarray, float]]:
-        silence = np.zeros(FRAME_SAMPLES, np.int16)
-        recording = frames(self.audio)
-        tail = [silence] * int(self.tail_s * SAMPLE_RATE / FRAME_SAMPLES)
-        start = time.monotonic()
-        for i, frame in enumerate(recording + tail):
-            due = start + (i + 1) * FRAME_SAMPLES / SAMPLE_RATE  # a frame exists once its last sample is in
+        # Frames are cut from self.audio as they come due, so a test can mix a voice in while it runs.
+        self.started_at = start = time.monotonic()
+        tail = int(self.tail_s * SAMPLE_RATE)
+        i = 0
+        while i * FRAME_SAMPLES < len(self.audio) + tail:
+            frame = self.audio[i * FRAME_SAMPLES : (i + 1) * FRAME_SAMPLES]
+            if len(frame) < FRAME_SAMPLES:
+                frame = np.concatenate([frame, np.zeros(FRAME_SAMPLES - len(frame), np.int16)])
+            i += 1
+            due = start + i * FRAME_SAMPLES / SAMPLE_RATE  # a frame exists once its last sample is in
             if self.realtime:
                 time.sleep(max(0.0, due - time.monotonic()))
             yield frame, time.monotonic()
