@@ -24,6 +24,7 @@ import hashlib
 import importlib.util
 import json
 import logging
+import multiprocessing
 import os
 import re
 import resource
@@ -34,6 +35,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -176,27 +178,30 @@ def render(recipe: Recipe) -> np.ndarray:
     return clip
 
 
-def cached_render(recipe: Recipe, cache_dir: Path) -> np.ndarray:
-    key = hashlib.sha1(
-        repr((CACHE_VERSION, recipe.text, recipe.voice, recipe.noise_dbfs)).encode()
-    ).hexdigest()
-    path = cache_dir / f"{_slug(recipe.text)}-{key[:10]}.wav"
-    if path.is_file():
-        return read_wav(path)
+def _cache_path(recipe: Recipe, cache_dir: Path) -> Path:
+    key = repr((CACHE_VERSION, recipe.text, recipe.voice, recipe.noise_dbfs))
+    return cache_dir / f"{_slug(recipe.text)}-{hashlib.sha1(key.encode()).hexdigest()[:10]}.wav"
+
+
+def render_to_cache(recipes: list[Recipe], cache_dir: Path) -> None:
     cache_dir.mkdir(parents=True, exist_ok=True)
-    audio = render(recipe)
-    write_wav(path, audio)
-    return audio
+    for recipe in recipes:
+        write_wav(_cache_path(recipe, cache_dir), render(recipe))
 
 
 def synthesized_requests(count: int | None, cache_dir: Path) -> list[Request]:
+    """The first `count` recipes, rendered once into the cache. Rendering runs in a child process, so
+    the Piper voices it loads do not count in this process's peak RSS."""
+    recipes = list(RECIPES[:count])
+    missing = [r for r in recipes if not _cache_path(r, cache_dir).is_file()]
+    if missing:
+        with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:
+            pool.submit(render_to_cache, missing, cache_dir).result()
     out = []
-    for i, r in enumerate(RECIPES[:count]):
-        noisy = " +noise" if r.noise_dbfs is not None else ""
-        audio = cached_render(r, cache_dir)
-        out.append(
-            Request(i, f"{r.voice.label}{noisy}", r.voice.label, r.text, audio, r.noise_dbfs, r.barge_in)
-        )
+    for i, r in enumerate(recipes):
+        audio = read_wav(_cache_path(r, cache_dir))
+        name = r.voice.label + (" +noise" if r.noise_dbfs is not None else "")
+        out.append(Request(i, name, r.voice.label, r.text, audio, r.noise_dbfs, r.barge_in))
     return out
 
 
@@ -219,6 +224,16 @@ class Outcome:
 
 def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
+
+
+def rss_mb() -> float | None:
+    """This process's resident memory now (Linux)."""
+    try:
+        status = Path("/proc/self/status").read_text()
+    except OSError:
+        return None
+    found = re.search(r"^VmRSS:\s+(\d+) kB", status, re.M)
+    return int(found.group(1)) / 1024 if found else None
 
 
 def busy_cpu_s() -> float | None:
@@ -424,6 +439,39 @@ def summarize(rows: list[dict]) -> dict[str, dict[str, float | int | None]]:
             "n": len(values),
         }
     return out
+
+
+GAP_SEGMENTS = (  # (label, from mark, to mark): the response gap, stage by stage
+    ("end-of-turn silence window", "speech_end", "end_of_turn"),
+    ("STT final transcript", "end_of_turn", "transcript"),
+    ("LLM first token", "transcript", "llm_first_token"),
+    ("LLM writing the first chunk", "llm_first_token", "tts_start"),
+    ("TTS first chunk", "tts_start", "first_audio"),
+)
+QUIET_OTHER_CPU_PCT = 20.0  # a request is "quiet" if other processes used less than this of a core
+
+
+def gap_breakdown(rows: list[dict]) -> dict[str, float | None]:
+    """The median of each part of the response gap (they add up to about the median gap)."""
+    out: dict[str, float | None] = {}
+    for label, start, end in GAP_SEGMENTS:
+        parts = [
+            r["marks_ms"][end] - r["marks_ms"][start] for r in rows if {start, end} <= set(r["marks_ms"])
+        ]
+        out[label] = _round(statistics.median(parts)) if parts else None
+    return out
+
+
+def quiet_gap(rows: list[dict]) -> dict[str, float | int | None]:
+    """The median response gap over the requests the rest of the machine left alone."""
+    gaps = [
+        r["response_gap_ms"]
+        for r in rows
+        if r["response_gap_ms"] is not None
+        and r["other_cpu_pct"] is not None
+        and r["other_cpu_pct"] < QUIET_OTHER_CPU_PCT
+    ]
+    return {"median": _round(statistics.median(gaps)) if gaps else None, "n": len(gaps)}
 
 
 # ================================================================================ idle CPU
@@ -649,6 +697,18 @@ def summary_table(summaries: dict[str, dict]) -> str:
     return "\n".join(lines)
 
 
+def breakdown_table(result: dict[str, Any]) -> str:
+    parts, modes = result["gap_breakdown_ms"], list(result["gap_breakdown_ms"])
+    lines = [f"{'part':<36}" + "".join(f"{m:>16}" for m in modes)]
+    for label, _, _ in GAP_SEGMENTS:
+        lines.append(f"{label:<36}" + "".join(f"{_fmt(parts[m][label]):>16}" for m in modes))
+    quiet = result["quiet_response_gap_ms"]
+    label = f"gap, quiet requests only (oth% < {QUIET_OTHER_CPU_PCT:.0f})"
+    cells = [f"{_fmt(quiet[m]['median'])} (n={quiet[m]['n']})" for m in modes]
+    lines.append(f"{label:<36}" + "".join(f"{c:>16}" for c in cells))
+    return "\n".join(lines)
+
+
 def _verdict(value: float | None, target: float) -> str:
     if value is None:
         return "n/a"
@@ -701,8 +761,14 @@ def extra_lines(result: dict[str, Any]) -> list[str]:
         f"{IDLE_NOISE_DBFS:.0f} dBFS, {idle['false_wakes']} false wakes) "
         f"(target <= {t}: {_verdict(idle['cpu_s_per_audio_s'], t)})"
     )
-    rss, rss_all = result["peak_rss_mb"], result["peak_rss_mb_total"]
-    out.append(f"peak RSS: {rss:.0f} MB after the pipeline runs, {rss_all:.0f} MB with the comparisons")
+    rss, rss_all, warm = result["peak_rss_mb"], result["peak_rss_mb_total"], result["rss_after_warm_up_mb"]
+    out.append(
+        f"peak RSS: {rss:.0f} MB over the pipeline runs ({_fmt(warm)} MB once loaded and warm), "
+        f"{rss_all:.0f} MB with the comparisons"
+    )
+    out.append(
+        "barge-in stop is timed on the file earpiece (stop() is immediate); a sound card adds its buffer"
+    )
     w = result["wake"]
     out.append(f"wake word: fired on {w['fired']}/{w['requests']} requests; the missed ones were tapped in")
     if (load := result.get("other_cpu_pct")) is not None:
@@ -825,6 +891,7 @@ def measure(cfg: Config, opts: BenchOptions, requests: list[Request], out_dir: P
     engines = load_all(cfg)
     system_prompt = persona(cfg).system_prompt()
     warm_up(engines, system_prompt, requests[0].audio)
+    rss_warm = rss_mb()
     print(f"idle CPU: {opts.idle_s:g} s of background noise ...", file=sys.stderr)
     idle = idle_cpu(cfg, engines, opts.idle_s, out_dir)
     modes = {"streaming": False, **({"sequential": True} if opts.sequential else {})}
@@ -838,6 +905,9 @@ def measure(cfg: Config, opts: BenchOptions, requests: list[Request], out_dir: P
         "summary": summaries,
         "ratio_streaming_sequential": _ratio(summaries),
         "idle": idle,
+        "gap_breakdown_ms": {mode: gap_breakdown(r) for mode, r in rows.items()},
+        "quiet_response_gap_ms": {mode: quiet_gap(r) for mode, r in rows.items()},
+        "rss_after_warm_up_mb": _round(rss_warm),
         "peak_rss_mb": round(peak_rss_mb(), 1),
         "wake": {"requests": len(rows["streaming"]), "fired": sum(r["woke"] for r in rows["streaming"])},
     }
@@ -866,6 +936,7 @@ def report(result: dict[str, Any]) -> str:
         legend = "ms unless noted; stop = barge-in stop; oth% = other processes' CPU meanwhile"
         parts += [f"{mode} ({legend})", request_table(rows), ""]
     parts += ["summary (medians and p90 over the requests)", summary_table(result["summary"]), ""]
+    parts += ["where the response gap goes (median of each part)", breakdown_table(result), ""]
     parts += extra_lines(result)
     return "\n".join(parts)
 

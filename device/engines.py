@@ -79,6 +79,7 @@ def persona(cfg: Config) -> Persona:
 def loop_settings(cfg: Config) -> LoopSettings:
     return LoopSettings(
         end_of_turn_ms=cfg.vad.end_of_turn_ms,
+        quick_end_of_turn_ms=cfg.vad.quick_end_of_turn_ms,
         vad_threshold=cfg.vad.threshold,
         preroll_ms=cfg.wake.preroll_ms,
         listen_timeout_s=cfg.vad.listen_timeout_s,

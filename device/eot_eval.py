@@ -8,12 +8,16 @@ last words) in several voices, and counts, for each window, how many requests wo
 from __future__ import annotations
 
 import argparse
+import statistics
+import time
 from dataclasses import dataclass
 
 import numpy as np
 
 from device.models import resolve
 from device.pipeline.audio import FRAME_MS, frames
+from device.pipeline.loop import looks_complete
+from device.pipeline.stt import WhisperSTT
 from device.pipeline.vad import EndOfTurn, SileroVad
 from device.synth import espeak_speech, join, mix, noise, piper_speech, silence
 
@@ -65,28 +69,57 @@ def build_clips() -> list[Clip]:
     return clips
 
 
-def cut_offs(vad: SileroVad, clips: list[Clip], window_ms: int) -> int:
-    """How many clips the rule ends before their last word is over."""
-    cut = 0
-    for clip in clips:
-        vad.reset()
-        eot = EndOfTurn(silence_ms=window_ms)
-        for i, f in enumerate(frames(clip.audio)):
-            if eot.update(vad.probability(f)):
-                cut += (i + 1) * FRAME_MS / 1000 < clip.speech_end_s - 0.05
-                break
-    return cut
+def end_of_turn(vad: SileroVad, clip: Clip, window_ms: int, stt: WhisperSTT | None, quick_ms: int) -> float:
+    """When the turn ends, in seconds into the clip. With `stt`, the loop's quick rule applies too:
+    Whisper transcribes from the start of each pause (taking as long as it takes here), and a
+    finished-looking sentence ends the turn after `quick_ms` of silence."""
+    vad.reset()
+    eot = EndOfTurn(silence_ms=window_ms)
+    if stt is not None:
+        stt.start()
+    ready_at_ms, hypothesis = 0.0, ""
+    for i, f in enumerate(frames(clip.audio)):
+        was = eot.in_speech
+        ended = eot.update(vad.probability(f))
+        if stt is not None:
+            stt.accept(f)
+            if was and not eot.in_speech:  # a pause begins: speculate, and note when the guess is ready
+                t0 = time.monotonic()
+                stt.speculate()
+                hypothesis = _wait_partial(stt)
+                ready_at_ms = (time.monotonic() - t0) * 1000
+            silent_ms = eot.silence_run_ms
+            if not eot.in_speech and eot.heard_speech and silent_ms >= max(quick_ms, ready_at_ms):
+                ended = ended or looks_complete(hypothesis)
+        if ended:
+            return (i + 1) * FRAME_MS / 1000
+    return len(clip.audio) / 16000
+
+
+def _wait_partial(stt: WhisperSTT) -> str:
+    for _ in range(500):
+        text = stt.partial()
+        if text:
+            return text
+        time.sleep(0.01)
+    return ""
 
 
 def main() -> None:
     argparse.ArgumentParser(description=__doc__).parse_args()
     vad = SileroVad(resolve("silero-vad"))
+    stt = WhisperSTT(resolve("whisper-tiny.en"))
     clips = build_clips()
     print(f"{len(clips)} requests with a mid-sentence pause of 0.25–0.6 s (3 voices, clean and noisy)\n")
-    print("| end_of_turn_ms | cut off | share |\n|---|---|---|")
-    for w in WINDOWS_MS:
-        n = cut_offs(vad, clips, w)
-        print(f"| {w} | {n}/{len(clips)} | {100 * n / len(clips):.0f}% |")
+    print("| rule | cut off | end of speech → end of turn (median) |\n|---|---|---|")
+    rules = [(f"silence {w} ms", w, None, 0) for w in WINDOWS_MS]
+    for quick in (250, 400):
+        rules.append((f"silence 600 ms, or {quick} ms after a finished sentence", 600, stt, quick))
+    for name, window, engine, quick in rules:
+        ends = [end_of_turn(vad, c, window, engine, quick) for c in clips]
+        cut = sum(e < c.speech_end_s - 0.05 for e, c in zip(ends, clips, strict=True))
+        delay = statistics.median(1000 * (e - c.speech_end_s) for e, c in zip(ends, clips, strict=True))
+        print(f"| {name} | {cut}/{len(clips)} ({100 * cut / len(clips):.0f}%) | {delay:.0f} ms |")
 
 
 if __name__ == "__main__":

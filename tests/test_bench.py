@@ -60,6 +60,10 @@ def test_bench_summary_ratio_and_extras(bench_run: tuple) -> None:
         assert summary["response_gap_ms"]["median"] is not None
         assert summary["response_gap_ms"]["p90"] >= summary["response_gap_ms"]["median"]
     assert result["ratio_streaming_sequential"] > 0
+    for mode in ("streaming", "sequential"):
+        parts = result["gap_breakdown_ms"][mode]
+        assert [label for label, _, _ in bench.GAP_SEGMENTS] == list(parts)
+        assert all(v is not None and v >= 0 for v in parts.values()), parts
     assert result["idle"]["cpu_s_per_audio_s"] > 0
     assert result["peak_rss_mb"] > 0
     assert result["llm_overhead"]["first_token_ratio"] > 0

@@ -66,6 +66,7 @@ class AudioSink(Protocol):
 @dataclass
 class LoopSettings:
     end_of_turn_ms: int = 600
+    quick_end_of_turn_ms: int = 0  # when the words so far make a finished sentence (0 = off)
     vad_threshold: float = 0.5
     preroll_ms: int = 800
     listen_timeout_s: float = 6.0
@@ -105,6 +106,48 @@ def is_stop_phrase(transcript: str, phrases: tuple[str, ...] = STOP_PHRASES) -> 
     words = re.sub(r"[^a-z ]", " ", transcript.lower()).split()
     text = " ".join(w for w in words if w not in ("ok", "okay", "please", "no", "oh", "um", "jarvis", "hey"))
     return bool(words) and len(words) <= 4 and any(text.startswith(p) or text == p for p in phrases)
+
+
+_TRAILING = {
+    "a",
+    "an",
+    "the",
+    "of",
+    "to",
+    "and",
+    "or",
+    "but",
+    "with",
+    "my",
+    "your",
+    "in",
+    "on",
+    "at",
+    "for",
+    "from",
+    "about",
+    "is",
+    "are",
+    "was",
+    "um",
+    "uh",
+    "like",
+    "so",
+    "because",
+    "that",
+    "if",
+    "when",
+}
+
+
+def looks_complete(hypothesis: str) -> bool:
+    """Whether a transcript reads as a finished request: it ends a sentence, and not on a word that
+    needs more after it ("the", "of", "and")."""
+    text = hypothesis.strip()
+    if not text or text[-1] not in ".?!" or text.endswith(("...", "…")):
+        return False
+    words = re.sub(r"[^a-z' ]", " ", text.lower()).split()
+    return len(words) >= 2 and words[-1] not in _TRAILING
 
 
 def speech_end_time(recent: list[np.ndarray], t: float, block: int = 160) -> float:
@@ -278,6 +321,8 @@ class VoiceLoop:
             speculate = getattr(self.stt, "speculate", None)
             if speculate is not None and not self.settings.sequential:
                 speculate()
+        if not ended and self._quick_end(t):
+            ended = True
         too_long = t - self._listen_start_t > self.settings.max_utterance_s
         if not self._eot.heard_speech and t - self._listen_start_t > self._listen_timeout_s:
             log.info("no speech; back to idle")
@@ -299,6 +344,16 @@ class VoiceLoop:
                 target=self._respond, args=(self._reply, previous), name="os1-reply", daemon=True
             )
             self._reply_thread.start()
+
+    def _quick_end(self, t: float) -> bool:
+        """A finished sentence ends the turn after a short pause; an unfinished one ("What is the
+        capital of…") gets the full silence window. The sentence is the STT's current hypothesis."""
+        quick_ms = self.settings.quick_end_of_turn_ms
+        if not quick_ms or self._eot.in_speech or not self._eot.heard_speech:
+            return False
+        if (t - self._speech_end_t) * 1000 < quick_ms:
+            return False
+        return looks_complete(self.stt.partial())
 
     def _watch_for_barge_in(self, speech: bool, t: float) -> None:
         """The user talking over the reply (not our own echo) for long enough interrupts it."""
