@@ -7,11 +7,12 @@ the microphone's real-time pace and the reply played at the earpiece's pace (the
 The requests are synthesized ("Hey Jarvis. <request>") in the Piper voice at several speeds and in
 espeak-ng voices, some over white noise, and cached as WAVs in a temp dir (nothing is committed).
 
-When the wake word misses a request (openWakeWord misses some espeak-ng voices), the request is run again
-as if the button had been tapped before it (`loop.addressed()`), so every other stage is still measured;
-the misses are counted. A few requests are cut off with `loop.tap()` one second into the reply to time
-barge-in. The whole set runs twice, streaming and sequential (`LoopSettings.sequential`: full transcript,
-full reply, full speech, then play), and the ratio of their median response gaps is reported.
+Each clip first goes through the wake word alone (fast). One it misses (openWakeWord misses some
+espeak-ng voices) is run as if the button had been tapped before it (`loop.addressed()`), so every other
+stage is still measured; the misses are counted. A few requests are cut off with `loop.tap()` one second
+into the reply to time barge-in. The whole set runs twice, streaming and sequential
+(`LoopSettings.sequential`: full transcript, full reply, full speech, then play), and the ratio of their
+median response gaps is reported.
 
 Then, on the same inputs: raw onnxruntime-genai and Piper calls against our dialogue and TTS wrappers (our
 overhead), the other STT engine offline, idle CPU with only VAD and wake word running, and peak RSS.
@@ -46,9 +47,10 @@ from device import paths
 from device.config import Config
 from device.drivers.audio import FileEarpiece, FileMicrophone
 from device.engines import Engines, build_stt, load_all, persona
-from device.pipeline.audio import SAMPLE_RATE, frames
+from device.pipeline.audio import FRAME_SAMPLES, SAMPLE_RATE, frames
 from device.pipeline.dialogue import Message, OnnxDialogue
 from device.pipeline.events import State, Turn
+from device.pipeline.loop import VoiceLoop
 from device.pipeline.tts import PiperTTS
 from device.runner import feed_frames, make_loop
 from device.synth import espeak_speech, join, mix, noise, piper_speech, silence
@@ -75,8 +77,7 @@ TARGETS = {
     "idle_cpu_s_per_audio_s": 0.05,
 }
 
-# (key in a request row, label, unit, target or None). Time metrics are medians; lower is better
-# except tokens per second.
+# (key in a request row, label, target or None): summarized as median and p90 over the requests.
 METRICS: tuple[tuple[str, str, float | None], ...] = (
     ("wake_ms", "wake delay after the phrase (ms)", None),
     ("eos_to_transcript_ms", "end of speech -> transcript (ms)", None),
@@ -86,14 +87,16 @@ METRICS: tuple[tuple[str, str, float | None], ...] = (
     ("tts_first_audio_ms", "TTS first audio (ms)", TARGETS["tts_first_audio_ms"]),
     ("tts_rtf", "TTS real-time factor", None),
     ("response_gap_ms", "response gap (ms)", TARGETS["response_gap_ms"]),
+    ("gap_from_last_sample_ms", "  gap from the clip's last speech (ms)", None),
     ("barge_in_stop_ms", "barge-in stop (ms)", TARGETS["barge_in_stop_ms"]),
 )
 
 REQUEST_FIELDS = (
     "index", "name", "voice", "noise_dbfs", "text", "audio_s", "mode", "woke", "wake_ms",
     "eos_to_transcript_ms", "end_of_turn_ms", "stt_ms", "llm_first_token_ms", "llm_tokens_per_s",
-    "llm_new_tokens", "tts_first_audio_ms", "tts_rtf", "response_gap_ms", "barge_in", "barge_in_stop_ms",
-    "peak_rss_mb", "other_cpu_pct", "transcript", "reply", "marks_ms", "error",
+    "llm_new_tokens", "tts_first_audio_ms", "tts_rtf", "response_gap_ms", "gap_from_last_sample_ms",
+    "barge_in", "barge_in_stop_ms", "peak_rss_mb", "other_cpu_pct", "transcript", "reply", "marks_ms",
+    "error",
 )  # fmt: skip
 
 
@@ -134,6 +137,7 @@ class Request:
     audio: np.ndarray  # int16 16 kHz, the whole clip
     noise_dbfs: float | None = None
     barge_in: bool = False
+    speech_end_sample: int | None = None  # where the speech ends in `audio`, if known
 
     @property
     def seconds(self) -> float:
@@ -201,7 +205,8 @@ def synthesized_requests(count: int | None, cache_dir: Path) -> list[Request]:
     for i, r in enumerate(recipes):
         audio = read_wav(_cache_path(r, cache_dir))
         name = r.voice.label + (" +noise" if r.noise_dbfs is not None else "")
-        out.append(Request(i, name, r.voice.label, r.text, audio, r.noise_dbfs, r.barge_in))
+        end = len(audio) - int(TRAIL_S * SAMPLE_RATE)
+        out.append(Request(i, name, r.voice.label, r.text, audio, r.noise_dbfs, r.barge_in, end))
     return out
 
 
@@ -220,6 +225,7 @@ class Outcome:
     turn: Turn | None
     peak_rss_mb: float
     other_cpu_pct: float | None = None  # other processes' CPU meanwhile, % of one core
+    last_speech_fed_t: float | None = None  # when the clip's last speech sample went into the loop
 
 
 def peak_rss_mb() -> float:
@@ -293,7 +299,7 @@ def _microphone(req: Request) -> FileMicrophone:
     return FileMicrophone(join(req.audio, background), realtime=True, tail_s=0.0)
 
 
-def _tap_into_reply(loop: Any, done: threading.Event) -> None:
+def _tap_into_reply(loop: VoiceLoop, done: threading.Event) -> None:
     """Barge-in by button: tap BARGE_IN_AFTER_S after the reply starts playing (if it still is)."""
     if _wait(lambda: loop.state is State.SPEAKING or done.is_set(), TURN_TIMEOUT_S) and not done.is_set():
         time.sleep(BARGE_IN_AFTER_S)
@@ -301,10 +307,27 @@ def _tap_into_reply(loop: Any, done: threading.Event) -> None:
             loop.tap()
 
 
+def _noting_when_fed(
+    mic: Iterable[tuple[np.ndarray, float]], sample: int | None, fed: dict[str, float]
+) -> Iterator[tuple[np.ndarray, float]]:
+    """The microphone's frames, noting when the frame holding `sample` went in."""
+    for i, (frame, t) in enumerate(mic):
+        if sample is not None and "last_speech" not in fed and (i + 1) * FRAME_SAMPLES >= sample:
+            fed["last_speech"] = t
+        yield frame, t
+
+
+@dataclass
+class Pass:
+    woke: bool  # the wake word fired, or the pass started with a tap
+    turn: Turn | None = None
+    last_speech_fed_t: float | None = None
+
+
 def one_pass(
     cfg: Config, engines: Engines, req: Request, sequential: bool, tap_first: bool, out_wav: Path
-) -> tuple[bool, Turn | None]:
-    """Feed one request in real time to a fresh loop. Returns (woke or tapped in, the turn if any)."""
+) -> Pass:
+    """Feed one request in real time to a fresh loop and wait for its turn."""
     turns: list[Turn] = []
     done = threading.Event()
 
@@ -318,16 +341,17 @@ def one_pass(
     loop.settings.follow_up_s = 0.0  # one turn per request; the next request gets a fresh loop
     if engines.wake is not None:
         engines.wake.reset()
-    stop = threading.Event()
+    stop, fed = threading.Event(), {}
+    mic = _noting_when_fed(_microphone(req), req.speech_end_sample, fed)
     feeder = threading.Thread(
-        target=feed_frames, args=(loop, _microphone(req), stop, False), name="bench-mic", daemon=True
+        target=feed_frames, args=(loop, mic, stop, False), name="bench-mic", daemon=True
     )
     if tap_first:
         loop.addressed(source="bench tap")
     feeder.start()
     try:
         if not tap_first and not _wait(lambda: loop.state is not State.IDLE, req.seconds + WAKE_GRACE_S):
-            return False, None
+            return Pass(False)
         if req.barge_in:
             _tap_into_reply(loop, done)
         # A turn ends with on_turn, or back in IDLE without one (nothing was said after the wake).
@@ -338,20 +362,19 @@ def one_pass(
         stop.set()
         feeder.join()
         ear.close()
-    return True, (turns[0] if turns else None)
+    return Pass(True, turns[0] if turns else None, fed.get("last_speech"))
 
 
 def run_request(cfg: Config, engines: Engines, req: Request, sequential: bool, out_dir: Path) -> Outcome:
     mode = "sequential" if sequential else "streaming"
     out_wav = out_dir / f"{req.index:02d}-{mode}.wav"
-    woke = wake_fires(engines, req.audio)
-    turn = None
+    woke = wake_fires(engines, req.audio)  # fed fast first: a clip the wake word misses is tapped in
     with OtherLoad() as load:
-        if woke:
-            woke, turn = one_pass(cfg, engines, req, sequential, tap_first=False, out_wav=out_wav)
-        if not woke:  # missed: measure the rest as if the button had been tapped before the request
-            _, turn = one_pass(cfg, engines, req, sequential, tap_first=True, out_wav=out_wav)
-    return Outcome(req, mode, woke, turn, peak_rss_mb(), load.percent)
+        result = one_pass(cfg, engines, req, sequential, tap_first=not woke, out_wav=out_wav)
+        if not result.woke:  # missed when fed in real time after all: measure the rest as if tapped in
+            result = one_pass(cfg, engines, req, sequential, tap_first=True, out_wav=out_wav)
+            woke = False
+    return Outcome(req, mode, woke, result.turn, peak_rss_mb(), load.percent, result.last_speech_fed_t)
 
 
 def run_set(
@@ -412,6 +435,7 @@ def request_row(o: Outcome) -> dict[str, Any]:
         tts_first_audio_ms=tm.get("tts_first_audio"),
         tts_rtf=st.get("tts_real_time_factor"),
         response_gap_ms=tm.get("response_gap"),
+        gap_from_last_sample_ms=_ms(o.last_speech_fed_t, m.get("first_audio")),
         barge_in_stop_ms=tm.get("barge_in_stop"),
     )
     for key, _, _ in METRICS:
@@ -451,6 +475,10 @@ GAP_SEGMENTS = (  # (label, from mark, to mark): the response gap, stage by stag
 QUIET_OTHER_CPU_PCT = 20.0  # a request is "quiet" if other processes used less than this of a core
 
 
+def _quiet(row: dict) -> bool:
+    return row["other_cpu_pct"] is not None and row["other_cpu_pct"] < QUIET_OTHER_CPU_PCT
+
+
 def gap_breakdown(rows: list[dict]) -> dict[str, float | None]:
     """The median of each part of the response gap (they add up to about the median gap)."""
     out: dict[str, float | None] = {}
@@ -464,13 +492,7 @@ def gap_breakdown(rows: list[dict]) -> dict[str, float | None]:
 
 def quiet_gap(rows: list[dict]) -> dict[str, float | int | None]:
     """The median response gap over the requests the rest of the machine left alone."""
-    gaps = [
-        r["response_gap_ms"]
-        for r in rows
-        if r["response_gap_ms"] is not None
-        and r["other_cpu_pct"] is not None
-        and r["other_cpu_pct"] < QUIET_OTHER_CPU_PCT
-    ]
+    gaps = [r["response_gap_ms"] for r in rows if r["response_gap_ms"] is not None and _quiet(r)]
     return {"median": _round(statistics.median(gaps)) if gaps else None, "n": len(gaps)}
 
 
@@ -752,8 +774,13 @@ def extra_lines(result: dict[str, Any]) -> list[str]:
     out = []
     ratio, t = result["ratio_streaming_sequential"], TARGETS["streaming_over_sequential"]
     if ratio is not None:
+        quiet = result["ratio_streaming_sequential_quiet"]
+        also = (
+            f"; {quiet['ratio']:.2f} over the {quiet['n']} requests quiet in both runs" if quiet["n"] else ""
+        )
         out.append(
-            f"streaming/sequential median response gap: {ratio:.2f} (target <= {t}: {_verdict(ratio, t)})"
+            f"streaming/sequential median response gap: {ratio:.2f}{also} "
+            f"(target <= {t}: {_verdict(ratio, t)})"
         )
     idle, t = result["idle"], TARGETS["idle_cpu_s_per_audio_s"]
     out.append(
@@ -770,7 +797,9 @@ def extra_lines(result: dict[str, Any]) -> list[str]:
         "barge-in stop is timed on the file earpiece (stop() is immediate); a sound card adds its buffer"
     )
     w = result["wake"]
-    out.append(f"wake word: fired on {w['fired']}/{w['requests']} requests; the missed ones were tapped in")
+    missed = w["requests"] - w["fired"]
+    tapped = f"; the {missed} missed were tapped in (wake_ms '-', 'miss' in the tables)" if missed else ""
+    out.append(f"wake word: fired on {w['fired']}/{w['requests']} requests{tapped}")
     if (load := result.get("other_cpu_pct")) is not None:
         out.append(f"other processes used {load:.0f}% of one core during the bench (timings assume ~0)")
     if llm := result.get("llm_overhead"):
@@ -799,8 +828,10 @@ def _panel(ax: Any, row: dict, title: str) -> None:
     for y, (_, start, end, colour) in enumerate(STAGES):
         if m.get(start) is not None and m.get(end) is not None:
             ax.barh(y, max(m[end] - m[start], 2.0), left=m[start], color=colour, edgecolor="black", lw=0.5)
+            ax.text(m[end], y, f" {m[end] - m[start]:.0f} ms", va="center", fontsize=8)
     if "llm_first_token" in m:
-        ax.plot([m["llm_first_token"]], [3], marker="|", color="black", ms=14, label="LLM first token")
+        ax.plot([m["llm_first_token"]], [3], marker="|", color="black", ms=14)
+        ax.text(m["llm_first_token"], 3.45, "first token", ha="center", va="top", fontsize=7)
     if "wake" in m:
         ax.axvline(m["wake"], color="purple", ls=":", lw=1)
         ax.text(m["wake"], len(STAGES) - 0.4, " wake", color="purple", fontsize=8)
@@ -878,6 +909,21 @@ def warm_up(engines: Engines, system_prompt: str, audio: np.ndarray) -> None:
     wake_fires(engines, audio[:SAMPLE_RATE])
 
 
+def quiet_ratio(rows: dict[str, list[dict]]) -> dict[str, float | int | None]:
+    """Streaming/sequential median gap over the requests that were quiet (and answered) in both runs."""
+    if "sequential" not in rows:
+        return {"ratio": None, "n": 0}
+    pairs = [
+        (a["response_gap_ms"], b["response_gap_ms"])
+        for a, b in zip(rows["streaming"], rows["sequential"], strict=True)
+        if _quiet(a) and _quiet(b) and a["response_gap_ms"] is not None and b["response_gap_ms"] is not None
+    ]
+    if not pairs:
+        return {"ratio": None, "n": 0}
+    ratio = statistics.median(a for a, _ in pairs) / statistics.median(b for _, b in pairs)
+    return {"ratio": _round(ratio, 3), "n": len(pairs)}
+
+
 def _ratio(summaries: dict[str, dict]) -> float | None:
     if "sequential" not in summaries:
         return None
@@ -904,6 +950,7 @@ def measure(cfg: Config, opts: BenchOptions, requests: list[Request], out_dir: P
         "requests": rows,
         "summary": summaries,
         "ratio_streaming_sequential": _ratio(summaries),
+        "ratio_streaming_sequential_quiet": quiet_ratio(rows),
         "idle": idle,
         "gap_breakdown_ms": {mode: gap_breakdown(r) for mode, r in rows.items()},
         "quiet_response_gap_ms": {mode: quiet_gap(r) for mode, r in rows.items()},

@@ -39,7 +39,8 @@ def test_bench_json_has_every_field_per_request(bench_run: tuple) -> None:
             assert row["mode"] == mode
             assert row["error"] is None, row
             for key in ("eos_to_transcript_ms", "stt_ms", "llm_first_token_ms", "llm_tokens_per_s",
-                        "tts_first_audio_ms", "tts_rtf", "response_gap_ms", "peak_rss_mb"):  # fmt: skip
+                        "tts_first_audio_ms", "tts_rtf", "response_gap_ms", "gap_from_last_sample_ms",
+                        "peak_rss_mb"):  # fmt: skip
                 assert isinstance(row[key], float), (mode, key, row[key])
             assert row["wake_ms"] is not None or not row["woke"]
             # The response gap runs from the end of speech, so it includes the end-of-turn window.

@@ -1,3 +1,5 @@
+import re
+
 import pytest
 
 from device.pipeline.chunker import Chunker, chunk_text, speakable
@@ -19,7 +21,9 @@ def stream(text: str) -> list[str]:
     ],
 )
 def test_never_splits_inside_numbers_or_abbreviations(text: str) -> None:
-    assert chunk_text(stream(text)) == [text]
+    chunks = chunk_text(stream(text))
+    assert " ".join(chunks) == text
+    assert all(not re.search(r"[\d.]$", c) for c in chunks[:-1]), chunks  # no cut after "Dr." or "3.5"
 
 
 def test_sentences_split_and_first_clause_comes_early() -> None:
@@ -60,3 +64,20 @@ def test_chunk_is_emitted_before_the_stream_ends() -> None:
 )
 def test_speakable_drops_stage_directions_and_markup(raw: str, spoken: str) -> None:
     assert speakable(raw) == spoken
+
+
+def test_a_long_first_sentence_is_cut_early_and_the_rest_stays_whole() -> None:
+    text = (
+        "The capital of France is the beautiful city of Paris on the Seine. It has many bridges and museums."
+    )
+    chunks = chunk_text(stream(text))
+    assert chunks == [
+        "The capital of France is the beautiful",
+        "city of Paris on the Seine.",
+        "It has many bridges and museums.",
+    ]
+
+
+def test_the_early_cut_never_splits_a_number_or_abbreviation() -> None:
+    chunks = chunk_text(stream("It weighs about 3.25 kilos says Dr. Smith from the lab. Yes."))
+    assert chunks[0].split()[-1] not in ("3.", "Dr.") and " ".join(chunks[:-1]).count("3.25") == 1

@@ -17,7 +17,7 @@ from device.drivers.audio import EchoMicrophone, FileEarpiece, FileMicrophone
 from device.drivers.button import SimulatedButton
 from device.engines import Engines, load_all
 from device.pipeline.events import State, Turn
-from device.pipeline.loop import VoiceLoop, heard_text, is_stop_phrase, strip_wake_phrase
+from device.pipeline.loop import VoiceLoop, heard_text, is_stop_phrase, looks_complete, strip_wake_phrase
 from device.runner import feed_frames, make_loop
 from device.synth import espeak_speech, join, noise, piper_speech, silence
 from device.wavfile import read_wav, write_wav
@@ -280,3 +280,19 @@ def test_heard_text_cuts_at_what_was_played() -> None:
     assert heard_text(chunks, 4.0) == "The capital of France is Paris, a city of lights and bridges."
     assert heard_text(chunks, 3.0) == "The capital of France is Paris, a city of"
     assert heard_text(chunks, 0.2) == ""
+
+
+@pytest.mark.parametrize(
+    "hypothesis, complete",
+    [
+        ("What is the capital of France?", True),
+        ("What is the capital of", False),
+        ("What is the capital of?", False),
+        ("Tell me about the", False),
+        ("Stop.", False),
+        ("Remind me to call Anna.", True),
+        ("Well...", False),
+    ],
+)
+def test_looks_complete(hypothesis: str, complete: bool) -> None:
+    assert looks_complete(hypothesis) is complete

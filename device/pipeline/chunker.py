@@ -70,6 +70,7 @@ class Chunker:
     """
 
     first_min_words: int = 4
+    first_max_words: int = 7  # a long first sentence is cut here, at a word boundary, so speech starts early
     first_clause: bool = True
     _buf: str = field(default="", init=False)
     _emitted: int = field(default=0, init=False)
@@ -100,6 +101,11 @@ class Chunker:
                 before = self._buf[: m.start()]
                 if len(before.split()) >= self.first_min_words and not re.search(r"\d$", before):
                     return m.end()
+            # Whole words only: the word after the cut must have started, so the last one is complete.
+            words = list(re.finditer(r"\S+(?=\s+\S)", self._buf))
+            for w in words[self.first_max_words - 1 :] if self.first_max_words else []:
+                if not re.search(r"[\d.]$", w.group()):  # not after "Dr." or "3" ("3 kilos" stays together)
+                    return w.end()
         return None
 
 
