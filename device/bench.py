@@ -798,7 +798,7 @@ def extra_lines(result: dict[str, Any]) -> list[str]:
     )
     w = result["wake"]
     missed = w["requests"] - w["fired"]
-    tapped = f"; the {missed} missed were tapped in (wake_ms '-', 'miss' in the tables)" if missed else ""
+    tapped = f"; {missed} missed, so tapped in instead ('miss' in the tables)" if missed else ""
     out.append(f"wake word: fired on {w['fired']}/{w['requests']} requests{tapped}")
     if (load := result.get("other_cpu_pct")) is not None:
         out.append(f"other processes used {load:.0f}% of one core during the bench (timings assume ~0)")
