@@ -190,6 +190,7 @@ class _Reply:
     cancel: threading.Event = field(default_factory=threading.Event)
     chunks: list[tuple[str, float]] = field(default_factory=list)  # (text, seconds of audio)
     played_at_start: float = 0.0
+    first_audio: threading.Event = field(default_factory=threading.Event)  # set when speech starts
 
 
 @dataclass
@@ -373,6 +374,7 @@ class VoiceLoop:
             t = self.clock() if t is None else t
             reply.turn.marks["interrupt"] = t
             reply.cancel.set()
+            reply.first_audio.set()  # releases an LLM waiting for the first chunk's speech
             self.sink.stop()
             reply.turn.marks["playback_stopped"] = self.clock()
             reply.turn.interrupted = source
@@ -432,6 +434,10 @@ class VoiceLoop:
                     turn.marks.setdefault("llm_first_token", self.clock())
                     for c in chunker.feed(piece):
                         chunks.put(c)
+                        if not reply.first_audio.is_set():
+                            # Give the first chunk's synthesis the whole CPU: the LLM is far ahead of
+                            # speech anyway, and on 2 cores the two slow each other down 2-3x.
+                            reply.first_audio.wait(timeout=2.0)
                 if not cancel.is_set():
                     for c in chunker.flush():
                         chunks.put(c)
@@ -443,6 +449,7 @@ class VoiceLoop:
         producer.start()
         while (raw_chunk := chunks.get()) is not None and not cancel.is_set():
             self._say_chunk(reply, raw_chunk)
+            reply.first_audio.set()  # even if the chunk had nothing to say ("(laughs)")
         producer.join()
         self._after_speaking(reply)
 
@@ -491,6 +498,7 @@ class VoiceLoop:
                 self._set_state(State.SPEAKING)
             reply.chunks.append((text, seconds))
             self.sink.play(audio, self.tts.sample_rate)
+        reply.first_audio.set()
 
     def _after_speaking(self, reply: _Reply) -> None:
         if not reply.cancel.is_set():
