@@ -236,12 +236,13 @@ class VoiceLoop:
     # ---------------------------------------------------------------- input: every 32 ms frame
     def feed(self, frame: np.ndarray, t: float | None = None) -> None:
         t = self.clock() if t is None else t
-        if self.aec is not None:
+        echo_possible = self._echo.active(t)
+        if self.aec is not None and echo_possible:  # nothing to cancel while the earpiece is quiet
             frame_s = len(frame) / 16000
             frame = self.aec.process(frame, self.sink.playback.reference(t - frame_s, t))
         self._recent.append(frame)
         p = self.vad.probability(frame)
-        echo_possible = self.settings.echo_gate and self._echo.active(t)
+        echo_possible = echo_possible and self.settings.echo_gate
         speech = p >= self.settings.vad_threshold and (not echo_possible or self._echo.is_user(frame, t))
         if speech:
             self._last_speech_t = t
