@@ -17,7 +17,14 @@ from device.drivers.audio import EchoMicrophone, FileEarpiece, FileMicrophone
 from device.drivers.button import SimulatedButton
 from device.engines import Engines, load_all
 from device.pipeline.events import State, Turn
-from device.pipeline.loop import VoiceLoop, heard_text, is_stop_phrase, looks_complete, strip_wake_phrase
+from device.pipeline.loop import (
+    VoiceLoop,
+    heard_text,
+    is_stop_phrase,
+    looks_complete,
+    prompt_history_len,
+    strip_wake_phrase,
+)
 from device.runner import feed_frames, make_loop
 from device.synth import espeak_speech, join, noise, piper_speech, silence
 from device.wavfile import read_wav, write_wav
@@ -296,3 +303,11 @@ def test_heard_text_cuts_at_what_was_played() -> None:
 )
 def test_looks_complete(hypothesis: str, complete: bool) -> None:
     assert looks_complete(hypothesis) is complete
+
+
+def test_history_is_dropped_in_blocks_so_the_prompt_prefix_stays_stable() -> None:
+    kept = [prompt_history_len(2 * turns, 6) // 2 for turns in range(20)]
+    assert max(kept) == 6 and all(k >= 3 for k in kept[3:])
+    # Between two drops the oldest exchange in the prompt stays the same, so its KV cache is reused.
+    starts = [turns - k for turns, k in enumerate(kept)]
+    assert sum(b != a for a, b in zip(starts, starts[1:], strict=False)) <= 5

@@ -150,6 +150,19 @@ def looks_complete(hypothesis: str) -> bool:
     return len(words) >= 2 and words[-1] not in _TRAILING
 
 
+def prompt_history_len(messages: int, max_turns: int) -> int:
+    """How many of the latest history messages go into the prompt: at most `max_turns` exchanges,
+    dropped half at a time. Sliding by one exchange every turn would change the prompt right after
+    the system prompt each time, and the LLM's KV cache could reuse nothing of the conversation."""
+    turns = messages // 2
+    if turns <= max_turns:
+        return 2 * turns
+    keep_min = max(1, max_turns // 2)
+    # Drop whole blocks of (max_turns - keep_min) exchanges from the start, as they accumulate.
+    step = max_turns - keep_min + 1
+    return 2 * (keep_min + (turns - keep_min) % step)
+
+
 def speech_end_time(recent: list[np.ndarray], t: float, block: int = 160) -> float:
     """When speech really ended, given the last frames (the newest ends at `t`) and that the VAD has
     just called it over: the end of the last 10 ms block within 30 dB of the loudest (and above
@@ -418,7 +431,7 @@ class VoiceLoop:
             self._finish_reply(reply, follow_up=False)
 
     def _messages(self, turn: Turn) -> list[Message]:
-        history = self.history[-2 * self.settings.history_turns :]
+        history = self.history[-prompt_history_len(len(self.history), self.settings.history_turns) :]
         return [Message("system", self.system_prompt), *history, Message("user", turn.transcript)]
 
     def _speak_streaming(self, reply: _Reply) -> None:
