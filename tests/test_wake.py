@@ -8,10 +8,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from device.pipeline.audio import FRAME_SAMPLES, SAMPLE_RATE, frames
+from device.pipeline.audio import SAMPLE_RATE, frames
 from device.pipeline.wake import KeyphraseWakeWord, MicroWakeWord, OpenWakeWord, WakeModelError, WakeWord
 from device.synth import espeak_speech, noise, piper_speech, silence
-from device.wake_eval import builtin_models
+from device.wake_eval import builtin_models, run_clip
 
 LEAD_S = 1.0
 MODELS = builtin_models()
@@ -39,15 +39,7 @@ def make_kws() -> WakeWord:
 ENGINES = {"openwakeword": make_oww, "microwakeword": make_micro, "pocketsphinx": make_kws}
 
 
-def feed(engine: WakeWord, audio: np.ndarray, size: int = FRAME_SAMPLES) -> list[tuple[float, float]]:
-    """[(seconds at the end of the firing frame, score)], resetting after each wake as the pipeline does."""
-    fired = []
-    for i, frame in enumerate(frames(audio, size)):
-        score = engine.process(frame)
-        if score is not None:
-            fired.append(((i + 1) * size / SAMPLE_RATE, score))
-            engine.reset()
-    return fired
+feed = run_clip  # reset, then frame by frame, resetting after each wake as the pipeline does
 
 
 def spoken(wake: np.ndarray, request: np.ndarray | None = None) -> tuple[np.ndarray, float, float]:
