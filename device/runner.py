@@ -51,7 +51,7 @@ def print_turn(turn: Turn, as_json: bool) -> None:
     print(
         "timings: "
         + ", ".join(f"{k} {v:.0f} ms" for k, v in t.items())
-        + "".join(f", {k} {v:.1f}" for k, v in turn.stats.items()),
+        + "".join(f", {k} {v:.2f}" for k, v in turn.stats.items()),
         flush=True,
     )
 
@@ -92,8 +92,8 @@ def run_file(
     # Fast mode waits for each reply so the recording is not skipped over while the companion talks.
     feed_frames(loop, mic, threading.Event(), wait_for_reply=not realtime)
     loop.wait_reply()
-    if loop.state is State.LISTENING:  # the recording ended mid-request
-        log.info("the recording ended before the end of the turn")
+    if loop.mid_request:
+        log.info("the recording ended in the middle of a request")
     ear.close()
     return turns
 

@@ -574,6 +574,11 @@ class VoiceLoop:
             if self.on_state is not None:
                 self.on_state(state)
 
+    @property
+    def mid_request(self) -> bool:
+        """Listening, and the user has started speaking."""
+        return self.state is State.LISTENING and self._eot.heard_speech
+
     def wait_reply(self, timeout_s: float | None = None) -> bool:
         """Block until the reply being made (if any) has been spoken or cut off."""
         return self._not_replying.wait(timeout_s)
