@@ -78,16 +78,22 @@ def test_silence_transcribes_to_nothing(engine, request):
     assert transcribe(stt, silence(0.0)) == ""
 
 
-def test_moonshine_partial_grows_mid_utterance_and_final_is_instant(moonshine):
-    speech = piper_speech(LONG)
-    audio = join(silence(0.3), speech, silence(0.5))
+def _partial_two_thirds_in(stt, speech: np.ndarray, tail_s: float) -> str:
+    """Stream `speech` (after 0.3 s of silence, then `tail_s` more) into a started engine; return its
+    partial transcript from two thirds of the way through the speech."""
+    audio = join(silence(0.3), speech, silence(tail_s))
     mid = (len(silence(0.3)) + len(speech) * 2 // 3) // FRAME_SAMPLES
-    moonshine.start()
+    stt.start()
     partial_mid = ""
     for i, f in enumerate(frames(audio)):
-        moonshine.accept(f)
+        stt.accept(f)
         if i == mid:
-            partial_mid = moonshine.partial()
+            partial_mid = stt.partial()
+    return partial_mid
+
+
+def test_moonshine_partial_grows_mid_utterance_and_final_is_instant(moonshine):
+    partial_mid = _partial_two_thirds_in(moonshine, piper_speech(LONG), tail_s=0.5)
     t0 = time.monotonic()
     final = moonshine.finish()
     finish_ms = (time.monotonic() - t0) * 1000
@@ -164,14 +170,7 @@ def test_vosk_korean_transcribes_espeak_korean(vosk_ko, sentence):
 
 def test_vosk_partial_is_non_empty_mid_utterance(vosk_ko):
     speech = espeak_speech("오늘 날씨가 좋네요 내일 아침에 전화해 주세요", "ko+klatt", 130)
-    audio = join(silence(0.3), speech)
-    mid = (len(silence(0.3)) + len(speech) * 2 // 3) // FRAME_SAMPLES
-    vosk_ko.start()
-    partial_mid = ""
-    for i, f in enumerate(frames(audio)):
-        vosk_ko.accept(f)
-        if i == mid:
-            partial_mid = vosk_ko.partial()
+    partial_mid = _partial_two_thirds_in(vosk_ko, speech, tail_s=0.0)
     final = vosk_ko.finish()
     assert partial_mid, "no partial result two thirds into the utterance"
     assert final and len(final) >= len(partial_mid) - 2, (partial_mid, final)

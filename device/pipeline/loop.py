@@ -26,7 +26,7 @@ from typing import Protocol
 
 import numpy as np
 
-from device.pipeline.audio import FRAME_MS
+from device.pipeline.audio import FRAME_MS, SAMPLE_RATE
 from device.pipeline.chunker import Chunker, speakable
 from device.pipeline.dialogue import Dialogue, Message
 from device.pipeline.echo import EchoGate, PlaybackLog
@@ -175,8 +175,8 @@ def speech_end_time(recent: list[np.ndarray], t: float, block: int = 160) -> flo
     db = 10 * np.log10(np.mean(x.reshape(n, block) ** 2, axis=1) + 1e-12)
     loud = np.flatnonzero(db > max(-40.0, float(db.max()) - 30.0))
     if len(loud) == 0:
-        return t - len(recent[-1]) / 16000
-    return t - (n - loud[-1] - 1) * block / 16000
+        return t - len(recent[-1]) / SAMPLE_RATE
+    return t - (n - loud[-1] - 1) * block / SAMPLE_RATE
 
 
 def heard_text(chunks: list[tuple[str, float]], heard_s: float) -> str:
@@ -251,7 +251,7 @@ class VoiceLoop:
         t = self.clock() if t is None else t
         echo_possible = self._echo.active(t)
         if self.aec is not None and echo_possible:  # nothing to cancel while the earpiece is quiet
-            frame_s = len(frame) / 16000
+            frame_s = len(frame) / SAMPLE_RATE
             frame = self.aec.process(frame, self.sink.playback.reference(t - frame_s, t))
         self._recent.append(frame)
         p = self.vad.probability(frame)
@@ -479,7 +479,7 @@ class VoiceLoop:
         text = speakable("".join(pieces))
         if text and not cancel.is_set():
             turn.marks["tts_start"] = self.clock()
-            audio = [a for a in self.tts.synthesize(text)]
+            audio = list(self.tts.synthesize(text))
             if audio:
                 self._play(reply, text, np.concatenate(audio), turn.marks["tts_start"])
         self._after_speaking(reply)
