@@ -3,15 +3,22 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import logging
 import sys
 from pathlib import Path
+from typing import Any
 
 from device import config as configuration
 from device import paths
 
-EXIT_FAIL, EXIT_BAD_INPUT = 1, 2
+EXIT_FAIL, EXIT_BAD_INPUT, EXIT_NOT_RUNNING = 1, 2, 3
+
+# Command groups that live in their own modules. Each module has `register(sub)`, which adds its
+# subparsers and returns their names, and `dispatch(args) -> int`, which loads the config itself
+# (with `config.load(args.config)`) if it needs it: `os1 config validate` must run on a broken one.
+COMMAND_MODULES: list[str] = []
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -76,7 +83,14 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument(
         "--no-compare", action="store_true", help="skip raw engines vs ours and the other STT engine"
     )
+    for name in COMMAND_MODULES:
+        module = importlib.import_module(name)
+        for command in module.register(sub):
+            _MODULE_OF[command] = module
     return p
+
+
+_MODULE_OF: dict[str, Any] = {}
 
 
 def _setup_logging(verbose: bool) -> None:
@@ -136,6 +150,8 @@ def _engine_errors() -> tuple[type[Exception], ...]:
 
 
 def _dispatch(args: argparse.Namespace) -> int:
+    if args.command in _MODULE_OF:
+        return int(_MODULE_OF[args.command].dispatch(args))
     cfg, _source = configuration.load(args.config)
     models_dir = paths.models_dir(cfg.paths.models_dir or None)
     state_dir = paths.state_dir(cfg.paths.state_dir or None)
