@@ -78,6 +78,17 @@ class TtsConfig(_Section):
     length_scale: float = Field(1.0, gt=0.3, le=3.0)
 
 
+class MemoryConfig(_Section):
+    enabled: bool = True
+    max_prompt_tokens: int = Field(120, ge=0, le=2000)
+    min_similarity: float = Field(0.35, ge=0.0, le=1.0)
+    max_items: int = Field(4, ge=1, le=20)
+    merge_similarity: float = Field(0.9, gt=0.5, le=1.0)
+    use_llm_extraction: bool = False
+    conversation_gap_s: int = Field(600, ge=30, le=86400)
+    summaries: bool = True
+
+
 class PathsConfig(_Section):
     state_dir: str = ""
     models_dir: str = ""
@@ -91,6 +102,7 @@ class Config(_Section):
     stt: SttConfig = SttConfig()
     llm: LlmConfig = LlmConfig()
     tts: TtsConfig = TtsConfig()
+    memory: MemoryConfig = MemoryConfig()
     paths: PathsConfig = PathsConfig()
 
 

@@ -1,0 +1,27 @@
+"""Long-term memory: what the owner tells the companion, kept in SQLite and found again by meaning.
+
+`Memory.open(state_dir, cfg)` is the entry point; see `core.py`.
+"""
+
+from device.memory.core import FULL_NOTICE, Memory, Stored
+from device.memory.extract import Fact, extract
+from device.memory.store import ImportRejected, MemoryFull, Record, StoreError
+
+
+def memory_intent(memory: Memory, text: str) -> str | None:
+    """The voice intents ("forget what I told you about …", "what do you remember about me?")."""
+    return memory.intent(text)
+
+
+__all__ = [
+    "FULL_NOTICE",
+    "Fact",
+    "ImportRejected",
+    "Memory",
+    "MemoryFull",
+    "Record",
+    "Stored",
+    "StoreError",
+    "extract",
+    "memory_intent",
+]

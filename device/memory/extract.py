@@ -125,12 +125,22 @@ def _name(word: str) -> str | None:
 
 def _tail(text: str, max_words: int) -> str | None:
     """The rest of a clause as an object ('jazz', 'New York'), or None if it is too long or empty."""
-    t = re.sub(r"\s+(?:now|these days|nowadays|at the moment|right now)$", "", text.strip(" ,.!'\""), flags=re.I)
+    t = re.sub(
+        r"\s+(?:now|these days|nowadays|at the moment|right now)$", "", text.strip(" ,.!'\""), flags=re.I
+    )
     t = re.sub(r"\s+(?:very much|so much|a lot|a bit|too)$", "", t, flags=re.I)
     words = t.split()
     if not words or len(words) > max_words:
         return None
     return t
+
+
+def _place(text: str, caps_known: bool) -> str | None:
+    """A place name; an all-lower-case transcript (Vosk) gets capitals on its non-function words."""
+    place = _tail(text, 5)
+    if place is None or caps_known:
+        return place
+    return " ".join(w if w in STOPWORDS else w[:1].upper() + w[1:] for w in place.split())
 
 
 def _norm(text: str) -> str:
@@ -311,7 +321,7 @@ def _clause_facts(text: str, relation_of: PersonLookup, today: date, caps_known:
 
     m = _P_REL_HOME.match(text)
     if m:
-        rel, raw_name, place = m.group(1).lower(), m.group(2), _tail(m.group(3), 5)
+        rel, raw_name, place = m.group(1).lower(), m.group(2), _place(m.group(3), caps_known)
         name = _name(raw_name) if raw_name else None
         if raw_name and not name or not place:
             return []
@@ -320,12 +330,12 @@ def _clause_facts(text: str, relation_of: PersonLookup, today: date, caps_known:
 
     m = _P_ME_HOME.match(text)
     if m:
-        place = _tail(m.group(1), 5)
+        place = _place(m.group(1), caps_known)
         return [Fact("fact", f"I live in {place}.", "me", "home")] if place else []
 
     m = _P_PERSON_HOME.match(text)
     if m:
-        raw, place = m.group(1), _tail(m.group(2), 5)
+        raw, place = m.group(1), _place(m.group(2), caps_known)
         name = _name(raw)
         known = relation_of(name.lower()) if name else None
         # A bare name needs a capital letter from the STT, or to be someone we already know.
@@ -354,7 +364,9 @@ def _clause_facts(text: str, relation_of: PersonLookup, today: date, caps_known:
     if m:
         what, value = m.group(1).lower(), _tail(m.group(2), 6)
         if value:
-            return [Fact("preference", _sentence(f"My favourite {what} is {value}"), "me", f"favorite:{what}")]
+            return [
+                Fact("preference", _sentence(f"My favourite {what} is {value}"), "me", f"favorite:{what}")
+            ]
         return []
 
     m = _P_PET.match(text)

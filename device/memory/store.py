@@ -17,7 +17,7 @@ import sqlite3
 import threading
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -252,17 +252,38 @@ class MemoryStore:
         cur = conn.execute(
             "INSERT INTO memories (kind, subject, key, text, created, updated, source, due, vec) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (kind, subject, key, text[:MAX_TEXT], created or stamp, updated or stamp, source, due, _blob(vec)),
+            (
+                kind,
+                subject,
+                key,
+                text[:MAX_TEXT],
+                created or stamp,
+                updated or stamp,
+                source,
+                due,
+                _blob(vec),
+            ),
         )
         return int(cur.lastrowid or 0)
 
     def update(
-        self, mem_id: int, text: str, source: str = "", due: str = "", vec: np.ndarray | None = None
+        self,
+        mem_id: int,
+        text: str,
+        source: str = "",
+        due: str = "",
+        vec: np.ndarray | None = None,
+        kind: str | None = None,
+        subject: str | None = None,
+        key: str | None = None,
     ) -> None:
+        """Replace a memory's text (and embedding); kind, subject and key only if given."""
         with self._write() as conn:
             conn.execute(
-                "UPDATE memories SET text = ?, updated = ?, source = ?, due = ?, vec = ? WHERE id = ?",
-                (text[:MAX_TEXT], now_iso(), source, due, _blob(vec), mem_id),
+                "UPDATE memories SET text = ?, updated = ?, source = ?, due = ?, vec = ?, "
+                "kind = coalesce(?, kind), subject = coalesce(?, subject), key = coalesce(?, key) "
+                "WHERE id = ?",
+                (text[:MAX_TEXT], now_iso(), source, due, _blob(vec), kind, subject, key, mem_id),
             )
 
     def touch(self, mem_id: int) -> None:
@@ -301,7 +322,19 @@ class MemoryStore:
         return Record(*rows[0]) if rows else None
 
     def by_subject(self, subject: str) -> list[Record]:
-        return [Record(*r) for r in self._read(f"SELECT {_COLUMNS} FROM memories WHERE subject = ?", (subject,))]
+        return [
+            Record(*r) for r in self._read(f"SELECT {_COLUMNS} FROM memories WHERE subject = ?", (subject,))
+        ]
+
+    def due_threads(self, today: str, days_back: int = 7) -> list[Record]:
+        """Open threads due today or in the last `days_back` days, most recent first."""
+        since = (date.fromisoformat(today) - timedelta(days=days_back)).isoformat()
+        rows = self._read(
+            f"SELECT {_COLUMNS} FROM memories WHERE kind = 'thread' AND due != '' AND due <= ? AND due >= ? "
+            "ORDER BY due DESC",
+            (today, since),
+        )
+        return [Record(*r) for r in rows]
 
     def all(self) -> list[Record]:
         return [Record(*r) for r in self._read(f"SELECT {_COLUMNS} FROM memories ORDER BY id")]
@@ -360,14 +393,22 @@ class MemoryStore:
             for item, vec in zip(items, vecs, strict=True):
                 if item["key"]:
                     row = conn.execute(
-                        "SELECT id FROM memories WHERE subject = ? AND key = ?", (item["subject"], item["key"])
+                        "SELECT id FROM memories WHERE subject = ? AND key = ?",
+                        (item["subject"], item["key"]),
                     ).fetchone()
                     if row:
                         conn.execute(
-                            "UPDATE memories SET kind = ?, text = ?, updated = ?, source = ?, due = ?, vec = ? "
-                            "WHERE id = ?",
-                            (item["kind"], item["text"], item["updated"] or now_iso(), item["source"],
-                             item["due"], _blob(vec), row[0]),
+                            "UPDATE memories SET kind = ?, text = ?, updated = ?, source = ?, due = ?, "
+                            "vec = ? WHERE id = ?",
+                            (
+                                item["kind"],
+                                item["text"],
+                                item["updated"] or now_iso(),
+                                item["source"],
+                                item["due"],
+                                _blob(vec),
+                                row[0],
+                            ),
                         )
                         updated += 1
                         continue
@@ -375,8 +416,16 @@ class MemoryStore:
                     skipped += 1
                     continue
                 self._insert(
-                    conn, item["kind"], item["text"], item["subject"], item["key"], item["source"],
-                    item["due"], vec, item["created"] or None, item["updated"] or None,
+                    conn,
+                    item["kind"],
+                    item["text"],
+                    item["subject"],
+                    item["key"],
+                    item["source"],
+                    item["due"],
+                    vec,
+                    item["created"] or None,
+                    item["updated"] or None,
                 )
                 added += 1
         return added, updated, skipped
