@@ -100,6 +100,18 @@ def db_files(folder: Path) -> list[Path]:
     return [base, base.with_name(DB_NAME + "-wal"), base.with_name(DB_NAME + "-shm")]
 
 
+def wipe_files(folder: Path) -> list[Path]:
+    """Delete the database, its WAL and its shared-memory file; returns the ones that were there."""
+    removed = []
+    for f in db_files(folder):
+        with contextlib.suppress(FileNotFoundError):
+            f.unlink()
+            removed.append(f)
+    if folder.exists():
+        _fsync_dir(folder)
+    return removed
+
+
 def _is_full(e: sqlite3.Error) -> bool:
     code = getattr(e, "sqlite_errorcode", None)
     return code == sqlite3.SQLITE_FULL or "database or disk is full" in str(e)
@@ -301,15 +313,8 @@ class MemoryStore:
         """Delete every memory and the database files themselves; returns the files removed."""
         with self._lock:
             self.close()
-            removed = []
-            for f in db_files(self.folder):
-                with contextlib.suppress(FileNotFoundError):
-                    f.unlink()
-                    removed.append(f)
-            if self.folder.exists():
-                _fsync_dir(self.folder)
             self._inode = None
-            return removed
+            return wipe_files(self.folder)
 
     # ---- reads ----------------------------------------------------------------------------------
 
