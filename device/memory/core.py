@@ -141,7 +141,7 @@ class Memory:
             if not facts and self.llm is not None:
                 facts = self._llm_facts(user)
             try:
-                stored = [self.remember(f, source=user) for f in facts]
+                stored = self._remember_all(facts, user)
             except StoreError as e:
                 if isinstance(e, MemoryFull):
                     raise
@@ -201,13 +201,24 @@ class Memory:
             self.retriever.index.add(mem_id, vec)
             return Stored(mem_id, "added", fact.text)
 
+    def _remember_all(self, facts: list[Fact], source: str) -> list[Stored]:
+        """A turn's facts in one transaction: all of them are saved, or (disk full) none."""
+        if not facts:
+            return []
+        try:
+            with self.store.transaction():
+                return [self.remember(f, source=source) for f in facts]
+        except StoreError:
+            self.retriever.index.refresh(force=True)  # drop what the rolled-back writes cached
+            raise
+
     def add_text(self, text: str) -> list[Stored]:
         """The owner's explicit "remember this": the facts in it, or the text itself as one memory."""
         facts = [f for f in extract(text, relation_of=self.relation_of) if not f.close]
         if not facts:
             clean = text.strip()
             facts = [Fact("fact", clean if clean[-1:] in ".!?" else clean + ".")]
-        stored = [self.remember(f, source=text) for f in facts]
+        stored = self._remember_all(facts, text)
         self._last_stored = [s.id for s in stored if s.action != "closed"]
         return stored
 

@@ -138,6 +138,7 @@ class MemoryStore:
         self._lock = threading.RLock()
         self._conn: sqlite3.Connection | None = None
         self._inode: int | None = None
+        self._depth = 0  # transaction nesting
         self._open()
 
     # ---- connection -----------------------------------------------------------------------------
@@ -189,6 +190,8 @@ class MemoryStore:
             inode: int | None = os.stat(self.path).st_ino
         except FileNotFoundError:
             inode = None
+        if self._depth and self._conn is not None:
+            return self._conn  # never swap connections in the middle of a transaction
         if self._conn is None or inode != self._inode:
             if self._conn is not None:
                 self._conn.close()
@@ -204,10 +207,22 @@ class MemoryStore:
                 self._conn = None
 
     @contextlib.contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
-        """One transaction; SQLITE_FULL becomes MemoryFull, and nothing of it is kept."""
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """One transaction; writes inside it (nested ones too) commit together or not at all.
+        SQLITE_FULL becomes MemoryFull, other failures StoreError; either way nothing is kept."""
         with self._lock:
+            if self._depth:  # nested: the outermost transaction commits or rolls back
+                assert self._conn is not None
+                self._depth += 1
+                try:
+                    yield self._conn
+                except sqlite3.Error as e:
+                    raise self._translate(e) from None
+                finally:
+                    self._depth -= 1
+                return
             conn = self._db()
+            self._depth = 1
             try:
                 conn.execute("BEGIN IMMEDIATE")
                 yield conn
@@ -215,14 +230,21 @@ class MemoryStore:
             except sqlite3.Error as e:
                 if conn.in_transaction:
                     conn.execute("ROLLBACK")
-                if _is_full(e):
-                    log.warning("memory: not saved, storage is full (%s)", self.path)
-                    raise MemoryFull(f"{self.path}: storage is full; free some disk space") from None
-                raise StoreError(f"{self.path}: write failed ({e})") from None
+                raise self._translate(e) from None
             except BaseException:
                 if conn.in_transaction:
                     conn.execute("ROLLBACK")
                 raise
+            finally:
+                self._depth = 0
+
+    _write = transaction
+
+    def _translate(self, e: sqlite3.Error) -> StoreError:
+        if _is_full(e):
+            log.warning("memory: not saved, storage is full (%s)", self.path)
+            return MemoryFull(f"{self.path}: storage is full; free some disk space")
+        return StoreError(f"{self.path}: write failed ({e})")
 
     def _read(self, sql: str, args: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
         with self._lock:
@@ -315,7 +337,11 @@ class MemoryStore:
             return 0
         with self._write() as conn:
             marks = ",".join("?" * len(ids))
-            return conn.execute(f"DELETE FROM memories WHERE id IN ({marks})", ids).rowcount
+            n = conn.execute(f"DELETE FROM memories WHERE id IN ({marks})", ids).rowcount
+            # FTS5 only marks deleted words; merging the index drops them, so a forgotten memory's
+            # words do not linger in the file (secure_delete then zeroes the freed pages).
+            conn.execute("INSERT INTO memories_fts (memories_fts) VALUES ('optimize')")
+            return n
 
     def wipe(self) -> list[Path]:
         """Delete every memory and the database files themselves; returns the files removed."""
