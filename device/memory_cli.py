@@ -53,7 +53,8 @@ def dispatch(args: argparse.Namespace) -> int:
     except ImportRejected as e:
         return _error(f"{e}; nothing was imported", EXIT_BAD_INPUT)
     except MemoryFull as e:
-        return _error(f"not saved: {e}", EXIT_FAIL)
+        saving = args.memory_action in ("add", "import", "export")
+        return _error(f"not saved: {e}" if saving else str(e), EXIT_FAIL)
     except StoreError as e:
         return _error(str(e), EXIT_FAIL)
 

@@ -119,6 +119,14 @@ def _is_full(e: sqlite3.Error) -> bool:
     return code == sqlite3.SQLITE_FULL or "database or disk is full" in str(e)
 
 
+def _disk_full(folder: Path, margin: int = 256 * 1024) -> bool:
+    try:
+        st = os.statvfs(folder)
+    except OSError:
+        return False
+    return st.f_bavail * st.f_frsize < margin
+
+
 def _fsync_dir(folder: Path) -> None:
     # A newly created file's directory entry must reach the disk too, or a power cut can lose it.
     fd = os.open(folder, os.O_RDONLY)
@@ -173,7 +181,9 @@ class MemoryStore:
                 if f.exists():
                     os.chmod(f, 0o600)
         except sqlite3.DatabaseError as e:
-            if _is_full(e):
+            # On a full disk, opening fails as "disk I/O error" (no room for the -shm file): say so,
+            # rather than call a good database unusable.
+            if _is_full(e) or _disk_full(self.folder):
                 raise MemoryFull(f"{self.path}: the disk is full; free some space") from None
             raise StoreError(
                 f"{self.path}: not a usable memory database ({e}); move it away or run "
