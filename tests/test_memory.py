@@ -234,3 +234,15 @@ def test_the_llm_path_keeps_only_grounded_facts(tmp_path: Path, embedder: Embedd
         assert m.after_turn("Do you think I should collect stamps?", "Yes, you collect stamps.") == []
     finally:
         m.store.close()
+
+
+def test_a_forgotten_topic_stays_out_of_the_conversation_summary(memory: Memory) -> None:
+    memory.after_turn("My sister Anna lives in Lyon, she is a painter.")
+    memory.after_turn("I love jazz and old blues records.")
+    said = "Please forget what I told you about my sister."
+    assert memory.intent(said) is not None
+    assert memory.after_turn(said) == []  # the loop records the turn too; it is not mined
+    assert memory.after_turn("Forget what I told you about Anna") == []  # even if no intent ran
+    summary = memory.end_conversation()
+    assert summary is not None
+    assert "jazz" in summary.text and "sister" not in summary.text and "Anna" not in summary.text

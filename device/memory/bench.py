@@ -60,6 +60,9 @@ QUESTIONS = [
 ]
 
 
+UNRELATED = {q for q in QUESTIONS if "{" not in q}
+
+
 def sentences(n: int, seed: int = 0) -> list[str]:
     """`n` distinct, varied first-person sentences of the kind the owner tells the companion."""
     rng = random.Random(seed)
@@ -134,17 +137,24 @@ def main(argv: list[str] | None = None) -> int:
         t0 = time.perf_counter()
         memory = Memory.open(Path(tmp), MemoryConfig(), embedder=embedder)  # a restart: load the index
         open_s = time.perf_counter() - t0
-        lat, nonempty = [], 0
+        lat, nonempty, unrelated, polluted = [], 0, 0, 0
         for q in queries(args.queries):
             t0 = time.perf_counter()
             ctx = memory.context_for(q)
             lat.append((time.perf_counter() - t0) * 1000)
             nonempty += bool(ctx)
+            if q in UNRELATED:  # small talk that no stored memory is about
+                unrelated += 1
+                polluted += bool(ctx)
         add_ms = []
         for t in sentences(50, seed=99):
             t0 = time.perf_counter()
             memory.after_turn(t.replace("My ", "my ", 1), "")
             add_ms.append((time.perf_counter() - t0) * 1000)
+        memory.after_turn("My cousin Zebulon lives in Timbuktu.", "")
+        t0 = time.perf_counter()
+        forgot = memory.forget_about("Zebulon")
+        forget_ms = (time.perf_counter() - t0) * 1000
         size_mb = sum(f.stat().st_size for f in (Path(tmp) / "memory").iterdir()) / 1e6
         memory.store.close()
 
@@ -161,12 +171,13 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"context_for per turn over {len(lat)} queries: p50 {_pct(lat, 0.5):.1f} ms, "
         f"p95 {_pct(lat, 0.95):.1f} ms, max {max(lat):.1f} ms, mean {statistics.mean(lat):.1f} ms; "
-        f"{nonempty} of {len(lat)} turns got memories"
+        f"{nonempty} of {len(lat)} turns got memories; {polluted} of the {unrelated} unrelated ones did"
     )
     print(
         f"after_turn (extract + embed + dedup + fsync'd commit) over {len(add_ms)} turns: "
         f"p50 {_pct(add_ms, 0.5):.1f} ms, p95 {_pct(add_ms, 0.95):.1f} ms"
     )
+    print(f"forget_about (voice 'forget what I told you about ...'): {forget_ms:.0f} ms, {forgot} forgotten")
     return 0
 
 

@@ -28,6 +28,7 @@ from device.memory.extract import (
     extract,
     validate_llm_lines,
 )
+from device.memory.intent import handle, is_command
 from device.memory.retrieve import RetrievalSettings, Retriever, content_words
 from device.memory.store import (
     MemoryFull,
@@ -129,8 +130,8 @@ class Memory:
         if not self.cfg.enabled or not user.strip():
             return []
         with self._lock:
-            if user in self._handled:
-                self._handled.discard(user)
+            if user in self._handled or is_command(user):
+                self._handled.discard(user)  # a memory command is not itself something to remember
                 return []
             now = time.monotonic()
             if self._last_turn and now - self._last_turn > self.cfg.conversation_gap_s:
@@ -155,8 +156,6 @@ class Memory:
     def intent(self, text: str) -> str | None:
         """Handle "forget what I told you about …" / "what do you remember about me?" / "remember that …";
         None for anything else."""
-        from device.memory.intent import handle
-
         if not self.cfg.enabled:
             return None
         reply = handle(self, text)
@@ -279,7 +278,6 @@ class Memory:
             if not words:
                 return 0
             hits = {r.id for r, _ in self.search(topic, limit=50, floor=0.6)}
-            people: set[str] = set()
             for rec in self.store.all():
                 said = {w.rstrip("s") for w in content_words(f"{rec.text} {rec.subject} {rec.key}")}
                 if words & said:

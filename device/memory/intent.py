@@ -52,6 +52,13 @@ _ME = {"me", "myself", "me and my life", "my life", "us"}
 _EVERYTHING = {"everything", "all", "me", "myself", "everything about me", "it all"}
 
 
+def is_command(text: str) -> bool:
+    """Whether `text` asks to forget or recall (so the turn is not mined or summarised). "Remember
+    that ..." is not listed: if no intent handler took it, extraction should still store it."""
+    t = text.strip()
+    return any(p.match(t) for p in (_FORGET_THAT, _FORGET_ALL, _FORGET, _FORGET_STATEMENT, _RECALL))
+
+
 def handle(memory: Memory, text: str) -> str | None:
     t = text.strip()
     try:
