@@ -35,7 +35,8 @@ _CRISIS = [
     r"\b(?:hurt|harm|cut|cutting|hurting|harming|burn|burning) myself\b|\bself[- ]harm",
     r"\bwhat(?:'s| is) the point (?:of|in) (?:living|life|going on|being alive|anything)\b"
     r"(?! (?:in|at|on|near|with|here|there|abroad|without)\b)",
-    r"\b(?:no|there's no|there is no) (?:reason|point) (?:to|in) (?:live|living|go on|going on|being alive)\b",
+    r"\b(?:no|there's no|there is no) (?:reason|point) (?:to|in)"
+    r" (?:live|living|go on|going on|being alive)\b",
     r"\b(?:can't|cannot|can not) go on (?:anymore|any more|like this|living)\b",
     r"\b(?:overdose|take all my pills|take all the pills)\b",
     r"\bnobody would (?:miss|notice) (?:me|if i was gone|if i were gone)\b",
@@ -142,4 +143,6 @@ class ConversationNudge:
         if self.people:
             person = self.people[(self._count - 1) % len(self.people)]
             return f"We've been talking a while. Maybe call {person}? I'm sure they'd love to hear from you."
-        return "We've been talking a while. Maybe it's a good moment to stretch, or get in touch with a friend?"
+        return (
+            "We've been talking a while. Maybe it's a good moment to stretch, or get in touch with a friend?"
+        )

@@ -69,7 +69,8 @@ def say_when(t: datetime, now: datetime) -> str:
 _TIME = re.compile(
     r"^(?:(?:hey|ok|okay|so|and|um|uh|please|sorry|excuse me)\s+)*"
     r"(?:(?:can|could) you (?:tell me )?|do you know |tell me )?"
-    r"(?:what(?:'s| is) the time|what time is it|what time it is|the time please|(?:got|have you got) the time)"
+    r"(?:what(?:'s| is) the time|what time is it|what time it is|the time please"
+    r"|(?:got|have you got) the time)"
     r"(?: (?:now|right now|please|again))*$"
 )
 _DATE = re.compile(

@@ -61,7 +61,8 @@ class ReminderStore:
     def _rows(self, where: str, args: tuple[object, ...] = ()) -> list[Reminder]:
         with self._lock:
             rows = self._db.execute(
-                f"SELECT id, text, due, created, spoken, cancelled FROM reminders WHERE {where} ORDER BY due, id",
+                "SELECT id, text, due, created, spoken, cancelled FROM reminders "
+                f"WHERE {where} ORDER BY due, id",
                 args,
             ).fetchall()
         return [
@@ -96,7 +97,9 @@ class ReminderStore:
         self._write("UPDATE reminders SET spoken = ? WHERE id = ?", (at.timestamp(), rid))
 
     def reschedule(self, rid: int, due: datetime) -> bool:
-        return bool(self._write("UPDATE reminders SET due = ?, spoken = NULL WHERE id = ?", (due.timestamp(), rid)))
+        return bool(
+            self._write("UPDATE reminders SET due = ?, spoken = NULL WHERE id = ?", (due.timestamp(), rid))
+        )
 
     def cancel(self, rid: int) -> bool:
         return bool(self._write("UPDATE reminders SET cancelled = 1 WHERE id = ? AND cancelled = 0", (rid,)))
@@ -223,12 +226,15 @@ def _and(items: list[str]) -> str:
 # ---- the voice side ---------------------------------------------------------------------------------
 
 _POLITE = r"^(?:(?:hey|ok|okay|so|and|please|oh)\s+)*(?:(?:can|could|would|will) you\s+)?(?:please\s+)?"
-_CREATE = re.compile(_POLITE + r"(?:remind me|set (?:a |me a )?reminder|make a reminder)\b(?P<rest>.*)$", re.I)
+_CREATE = re.compile(
+    _POLITE + r"(?:remind me|set (?:a |me a )?reminder|make a reminder)\b(?P<rest>.*)$", re.I
+)
 _AGAIN = re.compile(r"^again\b(?P<rest>.*)$", re.I)
 _SNOOZE = re.compile(_POLITE + r"snooze\b(?: (?:it|that|this|the reminder))?(?P<rest>.*)$", re.I)
 _LIST = re.compile(
     _POLITE + r"(?:(?:what|which) (?:are|is) (?:my|the) reminders?|what reminders do i have|"
-    r"(?:tell me|read me|list|read) (?:my|the) reminders|do i have any reminders|what(?:'s| is) on my reminders)"
+    r"(?:tell me|read me|list|read) (?:my|the) reminders|do i have any reminders"
+    r"|what(?:'s| is) on my reminders)"
     r"(?: (?:today|now|please|set))*$",
     re.I,
 )
@@ -284,7 +290,11 @@ class RemindersIntent:
         task = second_person(task)
         if when is None:
             self._waiting_for_time = task
-            return f"When should I remind you to {task}?" if _is_verb_phrase(rest) else "When should I remind you?"
+            return (
+                f"When should I remind you to {task}?"
+                if _is_verb_phrase(rest)
+                else "When should I remind you?"
+            )
         return self._add(task, when)
 
     def _add(self, task: str, when: datetime) -> str:
@@ -322,8 +332,10 @@ class RemindersIntent:
         if everything:
             for r in pending:
                 self.scheduler.store.cancel(r.id)
-            return f"Okay, I've cancelled all {len(pending)} reminders." if len(pending) > 1 else (
-                f"Okay, I've cancelled your reminder to {pending[0].text}."
+            return (
+                f"Okay, I've cancelled all {len(pending)} reminders."
+                if len(pending) > 1
+                else (f"Okay, I've cancelled your reminder to {pending[0].text}.")
             )
         if what:
             wanted = _content_words(second_person(what))

@@ -63,7 +63,10 @@ def _take_clock(t: str) -> tuple[str, int | None, int, str | None]:
         (r"\b(?:at )?(?:a )?quarter to (\d{1,2})\b", lambda m: ((int(m[1]) - 1) % 12 or 12, 45, None)),
         (r"\b(?:at )?(\d{1,2})(?:[: ](\d{2}))? ?(am|pm)\b", lambda m: (int(m[1]), int(m[2] or 0), m[3])),
         (r"\b(?:at )?(\d{1,2}):(\d{2})\b", lambda m: (int(m[1]), int(m[2]), None)),
-        (r"\bat (\d{1,2})(?: (\d{2}))?\b(?! (?:minute|min|hour|day|week)s?\b)", lambda m: (int(m[1]), int(m[2] or 0), None)),  # noqa: E501
+        (
+            r"\bat (\d{1,2})(?: (\d{2}))?\b(?! (?:minute|min|hour|day|week)s?\b)",
+            lambda m: (int(m[1]), int(m[2] or 0), None),
+        ),  # noqa: E501
     ]
     for pattern, read in patterns:
         m = re.search(pattern, t)
