@@ -53,6 +53,14 @@ _SIGNOFF = re.compile(
     re.I,
 )
 _PLACEHOLDER = re.compile(r"\[[^\]]{0,40}\]|\{[^}]{0,40}\}|<[^>]{0,40}>")
+# Asked to rewrite, the small model often talks about its rewrite instead ("In this revised version,
+# I've added ..."): such sentences are not part of any letter.
+_META = re.compile(
+    r"\b(?:revised|rewritten|rewrite|version|i've (?:added|changed|made|used|replaced)"
+    r"|i have (?:added|changed)|this letter|the letter above|the original|preposition|sentence|paragraph"
+    r"|as an ai|language model)\b",
+    re.I,
+)
 _SENTENCE = re.compile(r"[^.!?]*[a-zA-Z][^.!?]*[.!?]+[\"')\]]*")
 
 
@@ -69,9 +77,9 @@ def clean_letter_body(text: str, max_words: int = 180) -> list[str]:
     seen: set[str] = set()
     budget = max_words
     for m in _SENTENCE.finditer(text):
-        s = m.group().strip()
+        s = m.group().strip().strip("\"“”'")
         key = plain(s)
-        if not key or key in seen:
+        if not key or key in seen or _META.search(s):
             continue  # small models loop: a sentence said twice is said once
         n = len(s.split())
         if n > budget:
