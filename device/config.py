@@ -83,6 +83,22 @@ class PathsConfig(_Section):
     models_dir: str = ""
 
 
+class RemindersConfig(_Section):
+    snooze_min: int = Field(10, ge=1, le=240)
+    tap_snooze_window_s: float = Field(60.0, ge=0.0, le=600.0)
+
+
+class LettersConfig(_Section):
+    max_words: int = Field(180, ge=20, le=1000)
+    max_new_tokens: int = Field(200, ge=32, le=1024)
+
+
+class CareConfig(_Section):
+    helpline: str = Field("Samaritans on 116 123", max_length=200)
+    nudge_after_min: int = Field(0, ge=0, le=600)
+    nudge_people: list[str] = Field(default_factory=list)
+
+
 class Config(_Section):
     persona: PersonaConfig = PersonaConfig()
     audio: AudioConfig = AudioConfig()
@@ -92,6 +108,9 @@ class Config(_Section):
     llm: LlmConfig = LlmConfig()
     tts: TtsConfig = TtsConfig()
     paths: PathsConfig = PathsConfig()
+    reminders: RemindersConfig = RemindersConfig()
+    letters: LettersConfig = LettersConfig()
+    care: CareConfig = CareConfig()
 
 
 def find_user_config(cli_path: str | None = None) -> Path | None:
