@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from device.companion import Companion, build_companion
 from device.config import Config
 from device.drivers.audio import FileEarpiece, FileMicrophone, PyAudioEarpiece, PyAudioMicrophone
 from device.drivers.button import Button
@@ -22,11 +23,18 @@ from device.pipeline.loop import VoiceLoop
 log = logging.getLogger("os1.run")
 
 
-def make_loop(cfg: Config, engines: Engines, sink: object, on_turn: Callable[[Turn], None]) -> VoiceLoop:
-    """A voice loop on loaded engines. Each loop gets its own echo canceller: it learns one echo path."""
+def make_loop(
+    cfg: Config,
+    engines: Engines,
+    sink: object,
+    on_turn: Callable[[Turn], None],
+    companion: Companion | None = None,
+) -> VoiceLoop:
+    """A voice loop on loaded engines, with the companion's intent layer before the LLM (one is built
+    from the config if not given). Each loop gets its own echo canceller: it learns one echo path."""
     prompt = persona(cfg).system_prompt()
     engines.dialogue.warm(prompt)  # the persona's prompt is in the KV cache before the first turn
-    return VoiceLoop(
+    loop = VoiceLoop(
         vad=engines.vad,
         stt=engines.stt,
         dialogue=engines.dialogue,
@@ -39,6 +47,8 @@ def make_loop(cfg: Config, engines: Engines, sink: object, on_turn: Callable[[Tu
         wake_phrase=wake_phrase(cfg.wake),
         aec=build_aec(cfg.audio.echo_cancel),
     )
+    (companion or build_companion(cfg, engines)).wire(loop)
+    return loop
 
 
 def print_turn(turn: Turn, as_json: bool) -> None:
@@ -119,13 +129,24 @@ def run_live(cfg: Config, device: str | None = None, button: Button | None = Non
 
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
-    loop = make_loop(cfg, engines, ear, lambda t: log.info("turn %s", json.dumps(t.as_json())))
+    companion = build_companion(cfg, engines)
+    loop = make_loop(cfg, engines, ear, lambda t: log.info("turn %s", json.dumps(t.as_json())), companion)
+    scheduler = companion.intents.scheduler
+    scheduler.start(loop.announce, is_muted=lambda: loop.muted)
+
+    def on_tap() -> None:  # a tap just after a reminder snoozes it; otherwise attention or interrupt
+        if scheduler.snooze_last() is not None:
+            loop.announce(f"Okay, I'll remind you again in {cfg.reminders.snooze_min} minutes.")
+        else:
+            loop.tap()
+
     if button is not None:
-        button.on_tap = loop.tap
+        button.on_tap = on_tap
     log.info("ready: say '%s'", wake_phrase(cfg.wake) if engines.wake else "(wake word off)")
     try:
         feed_frames(loop, mic, stop, wait_for_reply=False)
     finally:
+        companion.close()
         loop.wait_reply(timeout_s=5)
         mic.close()
         ear.close()
