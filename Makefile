@@ -6,8 +6,8 @@ PIP    := $(PY) -m pip
 OS1    := $(VENV)/bin/os1
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # Debian packages: portaudio for pyaudio, libspeexdsp for echo cancellation, espeak-ng and sox to
-# make and measure test speech.
-APT_PACKAGES := portaudio19-dev espeak-ng sox libspeexdsp1
+# make and measure test speech, systemd for `systemd-analyze` (the unit's sandbox test).
+APT_PACKAGES := portaudio19-dev espeak-ng sox libspeexdsp1 systemd
 
 .PHONY: demo test setup apt venv models lint clean
 demo: setup
