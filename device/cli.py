@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
-import logging
 import sys
 from pathlib import Path
 from typing import Any
@@ -94,14 +93,9 @@ _MODULE_OF: dict[str, Any] = {}
 
 
 def _setup_logging(verbose: bool) -> None:
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO,
-        stream=sys.stderr,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        datefmt="%H:%M:%S",
-    )
-    for noisy in ("faster_whisper", "piper", "httpx", "urllib3"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    from device import logsetup  # stderr for a terminal, or journald's format under systemd
+
+    logsetup.setup(verbose, sys.stderr)
 
 
 def main(argv: list[str] | None = None) -> int:
