@@ -19,10 +19,13 @@ if TYPE_CHECKING:
 DEFAULT_TEMPLATE = "You are {name}. Answer in one or two short spoken sentences."
 
 _WARMTH = {"high": "warm", "medium": "friendly", "low": "plain-spoken"}
-_HUMOUR = {"high": "playful", "medium": "a little funny", "low": ""}
+_HUMOUR = {"high": "playful and funny", "medium": "a little playful", "low": ""}
 _ENERGY = {"high": "lively", "medium": "", "low": "calm"}
-_LENGTH = {"short": "Answer in one or two short spoken sentences.", "medium": "Answer in two to four spoken sentences."}
-_LANGUAGES = {"de": "German", "es": "Spanish", "fr": "French", "it": "Italian", "nl": "Dutch", "pt": "Portuguese"}
+_LENGTH = {
+    "short": "Answer in one or two short spoken sentences.",
+    "medium": "Answer in two to four spoken sentences.",
+}
+_LANGUAGES = {"de": "German", "es": "Spanish", "fr": "French", "it": "Italian", "nl": "Dutch"}
 
 # Profile field -> persona field, for the fields onboarding can set.
 _FROM_PROFILE = {

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 
 import numpy as np
 
@@ -19,7 +19,7 @@ from device.persona.persona import Persona
 from device.pipeline.tts import PiperTTS, Prosody
 
 
-class Tone(str, Enum):
+class Tone(StrEnum):
     CALM = "calm"
     WARM = "warm"
     EXCITED = "excited"
@@ -67,7 +67,9 @@ _POSITIVE = re.compile(
     r"|brilliant|wow|hooray|perfect|fun|happy|delighted|well done)\b",
     re.IGNORECASE,
 )
-_CALM = re.compile(r"\b(breathe|relax|rest|sleep|slowly|gently|calm|quiet|easy|take your time)\b", re.IGNORECASE)
+_CALM = re.compile(
+    r"\b(breathe|relax|rest|sleep|slowly|gently|calm|quiet|easy|take your time)\b", re.IGNORECASE
+)
 _SENTENCE_END = re.compile(r"(?<=[.!?…])\s+")
 
 
