@@ -65,7 +65,8 @@ _KEEP = re.compile(
     re.IGNORECASE,
 )
 _PRONOUNCE_PREFIX = re.compile(
-    r"^\W*(?:(?:no|nope|not quite|almost)\b)?\W*(?:it's pronounced|it is pronounced|it's said|it sounds like|it's|it is|"
+    r"^\W*(?:(?:no|nope|not quite|almost)\b)?\W*"
+    r"(?:it's pronounced|it is pronounced|it's said|it sounds like|it's|it is|"
     r"you say it|i say it|say|pronounced|more like|like)?\b\s*",
     re.IGNORECASE,
 )
