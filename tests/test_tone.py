@@ -11,7 +11,7 @@ import pytest
 from device.config import TtsConfig
 from device.engines import build_tts
 from device.persona.persona import Persona
-from device.persona.tone import VOICES, TonedTTS, Tone, classify, take_tag
+from device.persona.tone import VOICES, Tone, TonedTTS, classify, take_tag
 from device.pipeline.tts import PiperTTS, Prosody
 
 SENTENCE = "The garden looks lovely in the morning light, and the birds are singing."
