@@ -17,7 +17,7 @@ EXIT_FAIL, EXIT_BAD_INPUT, EXIT_NOT_RUNNING = 1, 2, 3
 # Command groups that live in their own modules. Each module has `register(sub)`, which adds its
 # subparsers and returns their names, and `dispatch(args) -> int`, which loads the config itself
 # (with `config.load(args.config)`) if it needs it: `os1 config validate` must run on a broken one.
-COMMAND_MODULES: list[str] = ["device.letters_cli"]
+COMMAND_MODULES: list[str] = ["device.letters_cli", "device.persona_cli"]
 
 
 def _parser() -> argparse.ArgumentParser:

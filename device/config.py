@@ -24,12 +24,24 @@ class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
 
+Level = Literal["low", "medium", "high"]
+
+
 class PersonaConfig(_Section):
     name: str = Field("Samantha", min_length=1, max_length=40)
+    pronouns: str = Field("she/her", max_length=20)
     owner_name: str = Field("", max_length=60)
+    owner_pronunciation: str = Field("", max_length=80)
+    voice: str = ""
+    language: str = Field("en", pattern=r"^[a-z]{2}$")
+    warmth: Level = "high"
+    humour: Level = "medium"
+    energy: Level = "medium"
+    length: Literal["short", "medium"] = "short"
+    onboarding: bool = True
     system_prompt: str = Field(
-        "You are {name}, a warm and curious companion who talks with {owner} through an earpiece. "
-        "Answer in one or two short, natural spoken sentences. No lists, no markdown.",
+        "You are {name}, a companion who talks with {owner} through an earpiece. {style} {wishes} "
+        "No lists, no markdown.",
         min_length=1,
     )
 
