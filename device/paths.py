@@ -48,3 +48,14 @@ def user_config_candidates(cli_path: str | None = None) -> list[Path]:
     out.append(Path(base) / "os1" / "config.yaml")
     out.append(Path("/etc/os1/config.yaml"))
     return out
+
+
+def runtime_dir() -> Path:
+    """Sockets and other per-boot files. $OS1_RUNTIME_DIR > $XDG_RUNTIME_DIR/os1 > /tmp/os1-<uid>."""
+    env = os.environ.get("OS1_RUNTIME_DIR")
+    if env:
+        return Path(env)
+    xdg = os.environ.get("XDG_RUNTIME_DIR")
+    if xdg:
+        return Path(xdg) / "os1"
+    return Path(f"/tmp/os1-{os.getuid()}")
