@@ -17,6 +17,7 @@ import socketserver
 import stat
 import struct
 import threading
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -169,7 +170,8 @@ class _Connection(socketserver.StreamRequestHandler):
                 return
             if len(line) > MAX_REQUEST_BYTES:
                 self._send(_error(f"request too large (over {MAX_REQUEST_BYTES // 1024} KiB)"))
-                return  # the rest of the oversize line is not worth reading
+                self._discard_rest()
+                return
             if not allowed:
                 log.warning("control: uid %d (pid %d) denied", cred.uid, cred.pid)
                 self._send(_error("permission denied"))
@@ -178,6 +180,16 @@ class _Connection(socketserver.StreamRequestHandler):
             log.info("control: uid %d: %s -> %s", cred.uid, _summary(line), "ok" if reply["ok"] else "error")
             if not self._send(reply):
                 return
+
+    def _discard_rest(self, limit: int = 16 * MAX_REQUEST_BYTES) -> None:
+        """Read (a bounded amount of) what the client is still sending: closing a Unix socket with unread
+        data resets it, and the client would lose our error reply."""
+        try:
+            self.connection.shutdown(socket.SHUT_WR)
+            while limit > 0 and (chunk := self.rfile.read1(65536)):
+                limit -= len(chunk)
+        except OSError:
+            pass
 
     def _send(self, reply: dict[str, Any]) -> bool:
         try:
@@ -198,6 +210,7 @@ def _summary(line: bytes) -> str:
 class _Server(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
     daemon_threads = True
     block_on_close = False
+    request_queue_size = 64  # a burst of `os1` commands waits in the backlog instead of being refused
 
     def __init__(self, path: Path, handler: ControlHandler) -> None:
         self.handler = handler
@@ -281,7 +294,7 @@ def request(path: Path, message: dict[str, Any], timeout_s: float = 10.0) -> dic
     sock.settimeout(timeout_s)
     try:
         try:
-            sock.connect(str(path))
+            _connect(sock, path, timeout_s)
         except (FileNotFoundError, ConnectionRefusedError) as e:
             raise DaemonNotRunning(str(path)) from e
         except PermissionError as e:
@@ -306,6 +319,20 @@ def request(path: Path, message: dict[str, Any], timeout_s: float = 10.0) -> dic
     if not reply.get("ok"):
         raise ControlError(str(reply.get("error", "failed")))
     return dict(reply)
+
+
+def _connect(sock: socket.socket, path: Path, timeout_s: float) -> None:
+    """connect(), waiting while the listen backlog is full: with a timeout set, the socket is
+    non-blocking and a Unix socket then says EAGAIN instead of waiting."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            sock.connect(str(path))
+            return
+        except BlockingIOError:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{path}: the daemon's backlog stayed full") from None
+            time.sleep(0.02)
 
 
 def find_daemon() -> Path:
