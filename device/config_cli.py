@@ -63,7 +63,10 @@ def _daemon_status() -> tuple[dict[str, Any] | None, Path | None]:
     try:
         sock = control.find_daemon()
         return control.request(sock, {"cmd": "status"}, timeout_s=3.0), sock
-    except (control.DaemonNotRunning, control.ControlError, OSError, ValueError):
+    except control.DaemonNotRunning:
+        return None, None
+    except control.ControlError as e:
+        print(f"note: cannot ask the running daemon which file it reads ({e})", file=sys.stderr)
         return None, None
 
 

@@ -32,6 +32,7 @@ SYSTEM_SOCKET = Path("/run/os1") / SOCKET_NAME  # the service's (systemd Runtime
 MAX_REQUEST_BYTES = 64 * 1024
 CONNECTION_TIMEOUT_S = 5.0  # a client that stops talking midway is dropped after this
 MAX_SAY_CHARS = 2000
+JOIN_GROUP = "add yourself to the os1 group (sudo usermod -aG os1 $USER) and log in again"
 COMMANDS = ("status", "mute", "unmute", "say", "reload", "ping")
 
 
@@ -298,10 +299,7 @@ def request(path: Path, message: dict[str, Any], timeout_s: float = 10.0) -> dic
         except (FileNotFoundError, ConnectionRefusedError) as e:
             raise DaemonNotRunning(str(path)) from e
         except PermissionError as e:
-            raise ControlError(
-                f"permission denied on {path}; add yourself to its group (sudo usermod -aG os1 $USER) "
-                "and log in again"
-            ) from e
+            raise ControlError(f"permission denied on {path}; {JOIN_GROUP}") from e
         sock.sendall(json.dumps(message).encode() + b"\n")
         data = b""
         while not data.endswith(b"\n"):
@@ -315,9 +313,12 @@ def request(path: Path, message: dict[str, Any], timeout_s: float = 10.0) -> dic
         sock.close()
     if not data:
         raise ControlError("the daemon closed the connection without answering")
-    reply = json.loads(data)
-    if not reply.get("ok"):
-        raise ControlError(str(reply.get("error", "failed")))
+    try:
+        reply = json.loads(data)
+    except ValueError:
+        raise ControlError(f"{path} answered something that is not JSON; is it an os1 daemon?") from None
+    if not isinstance(reply, dict) or not reply.get("ok"):
+        raise ControlError(str(reply.get("error", "failed")) if isinstance(reply, dict) else "bad reply")
     return dict(reply)
 
 
@@ -339,8 +340,11 @@ def find_daemon() -> Path:
     """The socket of the running daemon. Raises DaemonNotRunning naming where it looked."""
     candidates = client_socket_candidates()
     for path in candidates:
-        if path.exists():
-            return path
+        try:
+            if path.exists():
+                return path
+        except PermissionError:  # /run/os1 is 0750: not in the group
+            raise ControlError(f"permission denied on {path.parent}; {JOIN_GROUP}") from None
     raise DaemonNotRunning(" or ".join(str(p) for p in candidates))
 
 

@@ -101,9 +101,9 @@ def format_status(r: dict[str, Any]) -> str:
     if "uptime_s" in r:
         lines.append(f"uptime    : {_duration(float(r['uptime_s']))} (pid {r.get('pid', '?')})")
     if r.get("devices"):
-        lines.append("devices   : " + ", ".join(f"{k} {v}" for k, v in r["devices"].items()))
+        lines.append("devices   : " + "; ".join(f"{k}: {v}" for k, v in r["devices"].items()))
     if r.get("models"):
-        lines.append("models    : " + ", ".join(f"{k} {v}" for k, v in r["models"].items()))
+        lines.append("models    : " + "; ".join(f"{k}: {v}" for k, v in r["models"].items()))
     turn = r.get("last_turn")
     if turn:
         ago = _duration(max(0.0, time.time() - float(turn.get("at", time.time()))))

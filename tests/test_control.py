@@ -438,3 +438,12 @@ def test_logs_and_restart_say_what_is_missing(tmp_path: Path) -> None:
     assert len(r.stderr.strip().splitlines()) == 1
     r = run_os1("restart", env=env)
     assert r.returncode == 1 and "systemctl is not installed" in r.stderr
+
+
+def test_a_runtime_dir_we_may_not_enter_says_join_the_group(monkeypatch: pytest.MonkeyPatch) -> None:
+    def denied(_self: Path) -> bool:
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(Path, "exists", denied)  # what a 0750 /run/os1 does to a user not in the group
+    with pytest.raises(control.ControlError, match="sudo usermod -aG os1"):
+        control.find_daemon()
