@@ -23,7 +23,9 @@ class LoopControls(Protocol):
     """The parts of VoiceLoop the control socket uses."""
 
     state: Any
-    muted: bool
+
+    @property
+    def muted(self) -> bool: ...
 
     def set_muted(self, muted: bool) -> None: ...
 
