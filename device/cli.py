@@ -146,7 +146,7 @@ def _engine_errors() -> tuple[type[Exception], ...]:
 def _dispatch(args: argparse.Namespace) -> int:
     if args.command in _MODULE_OF:
         return int(_MODULE_OF[args.command].dispatch(args))
-    cfg, _source = configuration.load(args.config)
+    cfg, source = configuration.load(args.config)
     models_dir = paths.models_dir(cfg.paths.models_dir or None)
     state_dir = paths.state_dir(cfg.paths.state_dir or None)
 
@@ -175,7 +175,9 @@ def _dispatch(args: argparse.Namespace) -> int:
                 return EXIT_BAD_INPUT
             if args.no_wake:
                 cfg.wake.engine = "none"
-            return runner.run_live(cfg, args.audio_device)
+            from device import daemon
+
+            return daemon.run(cfg, args.audio_device, config_file=source, cli_config=args.config)
         output = args.output or args.input.with_name(args.input.stem + ".reply.wav")
         turns = runner.run_file(
             cfg, args.input, output, args.json, wake=not args.no_wake, realtime=not args.fast

@@ -1,5 +1,6 @@
-"""Who answers besides the LLM: the intent layer (care, clock, reminders, letters, …), built from config
-and the state directory, and wired into a voice loop."""
+"""Everything around the engines that makes it a companion: the persona (its prompt, its toned voice,
+the first-meeting onboarding) and the intent layer (care, clock, reminders, letters, …), built from
+config and the state directory, and wired into a voice loop."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from device.engines import Engines
 from device.intents.assemble import Intents, build_intents
 from device.intents.letters import dialogue_generate
 from device.intents.router import Handler
+from device.persona.runtime import PersonaRuntime
 from device.pipeline.events import Turn
 from device.pipeline.loop import VoiceLoop
 
@@ -22,11 +24,14 @@ log = logging.getLogger("os1.companion")
 
 @dataclass
 class Companion:
+    persona: PersonaRuntime
     intents: Intents
     after_turn: list[Callable[[Turn], None]] = field(default_factory=list)
 
     def wire(self, loop: VoiceLoop) -> None:
-        """Put the intent layer before the loop's LLM and run the after-turn steps on each turn."""
+        """Put the intent layer before the loop's LLM and run the after-turn steps on each turn. The
+        loop's prompt follows the persona (onboarding answers change it)."""
+        self.persona.attach(loop)
         loop.intents = self.intents.router
         previous = loop.on_turn
 
@@ -50,9 +55,19 @@ class Companion:
 
 
 def build_companion(
-    cfg: Config, engines: Engines, state_dir: Path | None = None, handlers: Sequence[Handler] = ()
+    cfg: Config,
+    engines: Engines,
+    state_dir: Path | None = None,
+    handlers: Sequence[Handler] = (),
+    onboarding: bool = False,
 ) -> Companion:
+    """`onboarding`: run the first-meeting questions if they are due (the live daemon; a recording
+    or `os1 demo` is answered as it is)."""
     state = state_dir or paths.state_dir(cfg.paths.state_dir or None)
+    if not onboarding and cfg.persona.onboarding:
+        cfg = cfg.model_copy(deep=True)
+        cfg.persona.onboarding = False
+    persona = PersonaRuntime(cfg, state, engines.tts)
     intents = build_intents(
         state,
         dialogue_generate(engines.dialogue, max_new_tokens=cfg.letters.max_new_tokens),
@@ -63,6 +78,7 @@ def build_companion(
         letter_max_words=cfg.letters.max_words,
         nudge_after_min=cfg.care.nudge_after_min,
         nudge_people=cfg.care.nudge_people,
-        other_handlers=list(handlers),
+        # The onboarding's questions come before everything but care: its answers are not commands.
+        other_handlers=[persona.intent, *handlers],
     )
-    return Companion(intents)
+    return Companion(persona, intents)

@@ -99,7 +99,7 @@ def test_parse_value() -> None:
     [
         ("vad.treshold", "0.6", "unknown key 'vad.treshold' (valid keys in vad: threshold,"),
         ("voice.name", "x", "unknown key 'voice.name' (valid keys in the top level: persona,"),
-        ("persona", "x", "'persona' is a section; name one of its keys: name, owner_name"),
+        ("persona", "x", "'persona' is a section; name one of its keys: name, pronouns"),
         ("vad.threshold.x", "1", "'vad.threshold' is not a section"),
         ("vad.threshold", "7", "vad.threshold: Input should be less than 1 (got 7)"),
         ("vad.threshold", "high", "vad.threshold: Input should be a valid number"),

@@ -232,11 +232,7 @@ class VoiceLoop:
     history: list[Message] = field(default_factory=list, init=False)
 
     def __post_init__(self) -> None:
-        self._eot = EndOfTurn(
-            silence_ms=self.settings.end_of_turn_ms,
-            start_threshold=self.settings.vad_threshold,
-            keep_threshold=max(0.05, self.settings.vad_threshold - 0.15),
-        )
+        self._eot = self._end_of_turn()
         self._echo = EchoGate(self.sink.playback)
         self._preroll: deque[np.ndarray] = deque(maxlen=max(1, self.settings.preroll_ms // FRAME_MS))
         self._recent: deque[np.ndarray] = deque(maxlen=10)  # the last 320 ms, to time the end of speech
@@ -255,6 +251,20 @@ class VoiceLoop:
         self._muted = False
         self._last_reply = ""
         self._quiet_ms = 0  # how long the mic has heard no speech
+
+    def _end_of_turn(self) -> EndOfTurn:
+        return EndOfTurn(
+            silence_ms=self.settings.end_of_turn_ms,
+            start_threshold=self.settings.vad_threshold,
+            keep_threshold=max(0.05, self.settings.vad_threshold - 0.15),
+        )
+
+    def update_settings(self, settings: LoopSettings) -> None:
+        """New timings and thresholds (a config reload); they take effect from the next request."""
+        with self._lock:
+            self.settings = settings
+            if self.state is not State.LISTENING:
+                self._eot = self._end_of_turn()
 
     # ---------------------------------------------------------------- input: every 32 ms frame
     def feed(self, frame: np.ndarray, t: float | None = None) -> None:
