@@ -120,12 +120,15 @@ class AudioDevices:
         self._ear_lock = threading.Lock()  # the earpiece is swapped under it, used under it
         self._frames: queue.Queue[Frame] = queue.Queue(self.QUEUE_FRAMES)
         self._failures = 0  # failed tries since something was lost
+        self._returned: list[str] = []  # came back since the last on_reconnect
         self._next_try = 0.0
         self.microphone = Microphone(self)
         self.earpiece = Earpiece(self)
         # Open now, so a normal start logs its devices before the models warm up; a missing device
         # is not fatal: a worn device boots before its Bluetooth headset connects.
+        self._started = False
         self._try_open()
+        self._started = True  # from now on, a device that opens is news worth saying
         self._thread = threading.Thread(target=self._run, name="os1-audio", daemon=True)
         self._thread.start()
 
@@ -225,10 +228,14 @@ class AudioDevices:
                 slot.failed_attempts = 0
                 slot.error = None
                 back.append(slot.kind)
+        # Said once, when everything is back: a headset's microphone and earpiece may return on
+        # different tries.
+        self._returned += [k for k in back if k not in self._returned]
         if self.connected:
             self._failures = 0
-            if back and self.on_reconnect is not None:
-                self._announce(" and ".join(back))
+            returned, self._returned = self._returned, []
+            if returned and self._started and self.on_reconnect is not None:
+                self._announce(" and ".join(k for k in ("microphone", "earpiece") if k in returned))
         else:
             self._failures += 1
             self._next_try = time.monotonic() + self.backoff.delay(self._failures)
