@@ -187,3 +187,48 @@ def test_devices_come_back_after_being_unplugged(tmp_path: Path) -> None:
     assert out["after"]["microphone"]["reconnects"] == 1 and out["after"]["earpiece"]["connected"]
     assert 7000 < out["loud_after_reconnect"] <= 8000  # the half second played after the return
     assert out["stop_s"] < 0.5
+
+
+LATE_SCRIPT = """
+import json, os, threading, time
+from pathlib import Path
+from device.drivers.audio_devices import Backoff, live_audio
+
+home = Path(os.environ["HOME"])
+back, frames, stop = [], [], threading.Event()
+dev = live_audio("os1gone", "os1gone", rate=16000, backoff=Backoff(0.1, 0.2), stop=stop)
+dev.on_reconnect = back.append
+consumer = threading.Thread(target=lambda: frames.extend(f for f, _t in dev.microphone))
+consumer.start()
+time.sleep(0.5)
+out = {"before": dev.status(), "frames_before": len(frames)}
+(home / "plugged.asoundrc").replace(home / ".asoundrc")
+end = time.monotonic() + 5
+while not (back and len(frames) > 10) and time.monotonic() < end:
+    time.sleep(0.02)
+out["on_reconnect"], out["frames_after"] = back, len(frames)
+stop.set()
+consumer.join(2)
+dev.close()
+print(json.dumps(out))
+"""
+
+
+def test_a_headset_that_connects_after_start_is_picked_up(tmp_path: Path) -> None:
+    """A worn device boots before its Bluetooth headset connects: no error, it waits for it."""
+    (tmp_path / ".asoundrc").write_text("# nothing yet\n")
+    (tmp_path / "plugged.asoundrc").write_text(PLUGGED.format(home=tmp_path))
+    (tmp_path / "in.raw").write_bytes(b"\0" * 320000)
+    r = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(LATE_SCRIPT)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "HOME": str(tmp_path)},
+        cwd=REPO,
+        timeout=60,
+    )
+    assert r.returncode == 0, r.stderr[-3000:]
+    out = json.loads(r.stdout.strip().splitlines()[-1])
+    assert not out["before"]["microphone"]["connected"] and out["frames_before"] == 0
+    assert "no audio input device matching 'os1gone'" in out["before"]["microphone"]["error"]
+    assert out["on_reconnect"] == ["microphone and earpiece"] and out["frames_after"] > 10
