@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from device.drivers.audio import AudioDeviceError, match_device
-from tests.conftest import REPO
+from tests.conftest import REPO, run_os1
 
 ROWS: list[dict[str, object]] = [
     {"index": 0, "name": "bcm2835 Headphones: - (hw:0,0)", "inputs": 0, "outputs": 2, "rate": 44100},
@@ -232,3 +232,15 @@ def test_a_headset_that_connects_after_start_is_picked_up(tmp_path: Path) -> Non
     assert not out["before"]["microphone"]["connected"] and out["frames_before"] == 0
     assert "no audio input device matching 'os1gone'" in out["before"]["microphone"]["error"]
     assert out["on_reconnect"] == ["microphone and earpiece"] and out["frames_after"] > 10
+
+
+def test_doctor_names_the_device_each_direction_will_use(tmp_path: Path) -> None:
+    (tmp_path / ".asoundrc").write_text(PLUGGED.format(home=tmp_path))
+    (tmp_path / "in.raw").write_bytes(b"\0" * 3200)
+    cfg = tmp_path / "config.yaml"
+    cfg.write_text("audio:\n  device: OS1GONE\n  output_device: headset\n")
+    r = run_os1("doctor", env={"HOME": str(tmp_path), "OS1_CONFIG": str(cfg)})
+    audio = [line for line in r.stdout.splitlines() if " audio " in f" {line}"]
+    assert audio[0] == "OK   audio input: 'OS1GONE' -> os1gone", r.stdout
+    assert audio[1].startswith("FAIL audio output: no audio output device matching 'headset'")
+    assert "'os1gone'" in audio[1] and "-> fix: set audio.device" in audio[1]
