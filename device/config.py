@@ -56,6 +56,12 @@ class AudioConfig(_Section):
     echo_cancel: bool = True
 
 
+class AudioReconnectConfig(_Section):
+    first_retry_s: float = Field(0.5, gt=0.0, le=60.0)
+    max_retry_s: float = Field(10.0, gt=0.0, le=600.0)
+    stall_s: float = Field(2.0, ge=0.5, le=60.0)
+
+
 class WakeConfig(_Section):
     engine: Literal["openwakeword", "microwakeword", "keyphrase", "none"] = "openwakeword"
     model: str = "hey_jarvis"
@@ -114,6 +120,7 @@ class CareConfig(_Section):
 class Config(_Section):
     persona: PersonaConfig = PersonaConfig()
     audio: AudioConfig = AudioConfig()
+    audio_reconnect: AudioReconnectConfig = AudioReconnectConfig()
     wake: WakeConfig = WakeConfig()
     vad: VadConfig = VadConfig()
     stt: SttConfig = SttConfig()
