@@ -6,8 +6,9 @@ PIP    := $(PY) -m pip
 OS1    := $(VENV)/bin/os1
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # Debian packages: portaudio for pyaudio, libspeexdsp for echo cancellation, espeak-ng and sox to
-# make and measure test speech, systemd for `systemd-analyze` (the unit's sandbox test).
-APT_PACKAGES := portaudio19-dev espeak-ng sox libspeexdsp1 systemd
+# make and measure test speech, systemd for `systemd-analyze` (the unit's sandbox test), jackd2 and
+# libasound2-plugins for a real-time sound device with no sound card (the live daemon test).
+APT_PACKAGES := portaudio19-dev espeak-ng sox libspeexdsp1 systemd jackd2 libasound2-plugins
 
 .PHONY: demo test setup apt venv models lint clean install uninstall
 demo: setup

@@ -47,7 +47,7 @@ class DaemonControl:
         config_file: Path | None,
         cli_config: str | None,
         apply: Callable[[Config, list[str]], None],
-        devices: dict[str, str] | None = None,
+        devices: dict[str, Any] | Callable[[], dict[str, Any]] | None = None,
         models: dict[str, str] | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -80,7 +80,7 @@ class DaemonControl:
             "uptime_s": round(self.clock() - self.started, 1),
             "pid": os.getpid(),
             "config_file": str(self.config_file) if self.config_file else None,
-            "devices": self.devices,
+            "devices": self.devices() if callable(self.devices) else self.devices,
             "models": self.models,
         }
         if self._last_turn is not None:

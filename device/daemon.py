@@ -7,7 +7,8 @@ from __future__ import annotations
 import logging
 import signal
 import threading
-from collections.abc import Iterable, Iterator
+import time
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +17,7 @@ from device import control, paths, service
 from device.companion import build_companion
 from device.config import Config
 from device.control_handler import DaemonControl
-from device.drivers.audio import PyAudioEarpiece, PyAudioMicrophone
+from device.drivers.audio_devices import Backoff, Earpiece, live_audio
 from device.drivers.button import Button
 from device.engines import build_tts, build_wake, load_all, loop_settings, wake_phrase
 from device.logsetup import format_turn_log
@@ -28,15 +29,37 @@ from device.runner import feed_frames, make_loop
 log = logging.getLogger("os1.daemon")
 
 
-def _pinging(frames: Iterable[tuple[np.ndarray, float]], dog: service.Watchdog) -> Iterator:
-    """The mic frames, pinging systemd's watchdog as they pass: a stuck pipeline stops the pings."""
-    for item in frames:
-        dog.tick()
-        yield item
+class Heartbeat:
+    """systemd's watchdog, fed while the daemon is healthy: mic frames are reaching the voice loop, or
+    the microphone is away and being retried. A stuck pipeline (or a PortAudio call that never
+    returns) stops the pings, and systemd restarts the daemon."""
+
+    STUCK_S = 5.0
+
+    def __init__(self, waiting_for_device: Callable[[], bool], clock: Callable[[], float] = time.monotonic):
+        self._dog = service.Watchdog(clock)
+        self._waiting = waiting_for_device
+        self._clock = clock
+        self.last_frame = clock()
+
+    def frames(self, frames: Iterable[tuple[np.ndarray, float]]) -> Iterator[tuple[np.ndarray, float]]:
+        for item in frames:
+            self.last_frame = self._clock()
+            yield item
+
+    def healthy(self) -> bool:
+        return self._clock() - self.last_frame < self.STUCK_S or self._waiting()
+
+    def run(self, stop: threading.Event) -> None:
+        if not self._dog.enabled:
+            return
+        while not stop.wait(0.5):
+            if self.healthy():
+                self._dog.tick()
 
 
 def apply_live(
-    loop: VoiceLoop, cfg: Config, keys: list[str], ear: PyAudioEarpiece, models_dir: Path, state_dir: Path
+    loop: VoiceLoop, cfg: Config, keys: list[str], ear: Earpiece, models_dir: Path, state_dir: Path
 ) -> None:
     """Apply changed live keys (config_edit.LIVE_KEYS) to the running loop, between replies."""
     loop.wait_reply(timeout_s=30)
@@ -67,15 +90,20 @@ def run(
     models_dir = paths.models_dir(cfg.paths.models_dir or None)
     state_dir = paths.state_dir(cfg.paths.state_dir or None)
     name = cfg.audio.device if device is None else device
-    ear = PyAudioEarpiece(
-        cfg.audio.output_device or name, cfg.audio.device_rate, cfg.audio.period_ms, cfg.audio.volume
-    )
-    try:
-        mic = PyAudioMicrophone(cfg.audio.input_device or name, cfg.audio.device_rate, cfg.audio.period_ms)
-    except Exception:
-        ear.close()
-        raise
     stop = threading.Event()
+    retry = cfg.audio_reconnect
+    # A missing device is not fatal: a worn device boots before its Bluetooth headset connects.
+    audio = live_audio(
+        cfg.audio.input_device or name,
+        cfg.audio.output_device or name,
+        cfg.audio.device_rate,
+        cfg.audio.period_ms,
+        cfg.audio.volume,
+        backoff=Backoff(retry.first_retry_s, retry.max_retry_s),
+        stall_s=retry.stall_s,
+        stop=stop,
+    )
+    ear = audio.earpiece
 
     def on_signal(signum: int, _frame: object) -> None:
         log.info("signal %s: shutting down", signal.Signals(signum).name)
@@ -93,6 +121,7 @@ def run(
 
     companion = build_companion(cfg, engines, state_dir, onboarding=True)
     loop = make_loop(cfg, engines, ear, on_turn, companion)
+    audio.on_reconnect = lambda what: loop.announce("I'm back.")
     scheduler = companion.intents.scheduler
     scheduler.start(loop.announce, is_muted=lambda: loop.muted)
 
@@ -111,10 +140,7 @@ def run(
         config_file,
         cli_config,
         apply=lambda new, keys: apply_live(loop, new, keys, ear, models_dir, state_dir),
-        devices={
-            "microphone": cfg.audio.input_device or name or "default",
-            "earpiece": cfg.audio.output_device or name or "default",
-        },
+        devices=audio.status,
         models={"wake": cfg.wake.model, "stt": cfg.stt.engine, "llm": cfg.llm.model, "tts": cfg.tts.voice},
     )
     server = control.ControlServer(control.daemon_socket_path(), handler)
@@ -127,16 +153,18 @@ def run(
     if (question := companion.persona.opening()) is not None:
         loop.announce(question)
     log.info("ready: say '%s'", wake_phrase(cfg.wake) if engines.wake else "(wake word off)")
+    heartbeat = Heartbeat(waiting_for_device=lambda: not audio.connected)
+    threading.Thread(target=heartbeat.run, args=(stop,), name="os1-watchdog", daemon=True).start()
     service.ready(f"listening for '{wake_phrase(cfg.wake)}'")
     try:
-        feed_frames(loop, _pinging(mic, service.Watchdog()), stop, wait_for_reply=False)
+        feed_frames(loop, heartbeat.frames(audio.microphone), stop, wait_for_reply=False)
     finally:
+        stop.set()
         service.stopping()
         if server is not None:
             server.close()
         companion.close()
         loop.wait_reply(timeout_s=5)
-        mic.close()
-        ear.close()
+        audio.close()
     log.info("stopped")
     return 0

@@ -109,8 +109,11 @@ class AudioDevices:
         backoff: Backoff = Backoff(),
         stop: threading.Event | None = None,
         on_reconnect: Callable[[str], None] | None = None,
+        volume: float = 1.0,
     ):
         self._open = {"microphone": open_mic, "earpiece": open_ear}
+        self.volume = volume  # the earpiece's, kept here so a reopened device gets the latest
+        self.on_volume: Callable[[float], None] | None = None
         self.backoff = backoff
         self.stop = stop or threading.Event()
         self.on_reconnect = on_reconnect
@@ -334,6 +337,21 @@ class Earpiece:
     def close(self) -> None:
         self._devices.close()
 
+    @property
+    def volume(self) -> float:
+        return self._devices.volume
+
+    @volume.setter
+    def volume(self, value: float) -> None:
+        """A new volume (a config reload): now, and for the device when it is reopened."""
+        self._devices.volume = value
+        if self._devices.on_volume is not None:
+            self._devices.on_volume(value)
+        with self._devices._ear_lock:
+            dev = self._dev()
+            if dev is not None:
+                dev.volume = value  # type: ignore[attr-defined]
+
 
 def live_audio(
     input_device: str,
@@ -346,13 +364,17 @@ def live_audio(
     stop: threading.Event | None = None,
 ) -> AudioDevices:
     """AudioDevices on PortAudio: the daemon's microphone and earpiece."""
-    return AudioDevices(
+    latest = {"volume": volume}  # the devices open in the constructor, before `devices` is bound
+    devices = AudioDevices(
         open_mic=lambda: PyAudioMicrophone(input_device, rate, period_ms, stall_s=stall_s),
         open_ear=lambda playback: PyAudioEarpiece(
-            output_device, rate, period_ms, volume, playback=playback, stall_s=stall_s
+            output_device, rate, period_ms, latest["volume"], playback=playback, stall_s=stall_s
         ),
         mic_name=input_device,
         ear_name=output_device,
         backoff=backoff,
         stop=stop,
+        volume=volume,
     )
+    devices.on_volume = lambda v: latest.update(volume=v)
+    return devices
