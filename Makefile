@@ -6,10 +6,11 @@ PIP    := $(PY) -m pip
 OS1    := $(VENV)/bin/os1
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # Debian packages: portaudio for pyaudio, libspeexdsp for echo cancellation, espeak-ng and sox to
-# make and measure test speech.
-APT_PACKAGES := portaudio19-dev espeak-ng sox libspeexdsp1
+# make and measure test speech, systemd for `systemd-analyze` (the unit's sandbox test), jackd2 and
+# libasound2-plugins for a real-time sound device with no sound card (the live daemon test).
+APT_PACKAGES := portaudio19-dev espeak-ng sox libspeexdsp1 systemd jackd2 libasound2-plugins
 
-.PHONY: demo test setup apt venv models lint clean
+.PHONY: demo test setup apt venv models lint clean install uninstall
 demo: setup
 	$(OS1) demo
 
@@ -44,3 +45,12 @@ lint: $(VENV)/.installed
 
 clean:
 	rm -rf $(VENV) build *.egg-info
+
+# On the Pi: `sudo make install` (the os1 user, /opt/os1 venv, /etc/os1, /var/lib/os1, the models and the
+# service), `sudo make uninstall` (keeps config and memories; PURGE=1 removes them). DESTDIR stages.
+PREFIX ?= /opt/os1
+install:
+	DESTDIR="$(DESTDIR)" PREFIX="$(PREFIX)" PYTHON="$(PYTHON)" hardware/install.sh install
+
+uninstall:
+	DESTDIR="$(DESTDIR)" PREFIX="$(PREFIX)" PURGE="$(PURGE)" hardware/install.sh uninstall

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
-import logging
 import sys
 from pathlib import Path
 from typing import Any
@@ -18,7 +17,13 @@ EXIT_FAIL, EXIT_BAD_INPUT, EXIT_NOT_RUNNING = 1, 2, 3
 # Command groups that live in their own modules. Each module has `register(sub)`, which adds its
 # subparsers and returns their names, and `dispatch(args) -> int`, which loads the config itself
 # (with `config.load(args.config)`) if it needs it: `os1 config validate` must run on a broken one.
-COMMAND_MODULES: list[str] = ["device.memory_cli"]
+COMMAND_MODULES: list[str] = [
+    "device.letters_cli",
+    "device.persona_cli",
+    "device.control_cli",
+    "device.config_cli",
+    "device.memory_cli",
+]
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -41,11 +46,6 @@ def _parser() -> argparse.ArgumentParser:
 
     demo = sub.add_parser("demo", help="speak a request with the Piper voice and answer it")
     demo.add_argument("--out-dir", type=Path, help="where request.wav and reply.wav go")
-
-    say = sub.add_parser("say", help="speak TEXT through the earpiece, or to a file")
-    say.add_argument("text")
-    say.add_argument("--output", type=Path)
-    say.add_argument("--audio-device")
 
     ask = sub.add_parser("ask", help="one text turn through persona and dialogue")
     ask.add_argument("text")
@@ -94,14 +94,9 @@ _MODULE_OF: dict[str, Any] = {}
 
 
 def _setup_logging(verbose: bool) -> None:
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO,
-        stream=sys.stderr,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        datefmt="%H:%M:%S",
-    )
-    for noisy in ("faster_whisper", "piper", "httpx", "urllib3"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    from device import logsetup  # stderr for a terminal, or journald's format under systemd
+
+    logsetup.setup(verbose, sys.stderr)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -152,7 +147,7 @@ def _engine_errors() -> tuple[type[Exception], ...]:
 def _dispatch(args: argparse.Namespace) -> int:
     if args.command in _MODULE_OF:
         return int(_MODULE_OF[args.command].dispatch(args))
-    cfg, _source = configuration.load(args.config)
+    cfg, source = configuration.load(args.config)
     models_dir = paths.models_dir(cfg.paths.models_dir or None)
     state_dir = paths.state_dir(cfg.paths.state_dir or None)
 
@@ -181,7 +176,9 @@ def _dispatch(args: argparse.Namespace) -> int:
                 return EXIT_BAD_INPUT
             if args.no_wake:
                 cfg.wake.engine = "none"
-            return runner.run_live(cfg, args.audio_device)
+            from device import daemon
+
+            return daemon.run(cfg, args.audio_device, config_file=source, cli_config=args.config)
         output = args.output or args.input.with_name(args.input.stem + ".reply.wav")
         turns = runner.run_file(
             cfg, args.input, output, args.json, wake=not args.no_wake, realtime=not args.fast
@@ -202,9 +199,6 @@ def _dispatch(args: argparse.Namespace) -> int:
 
         return runner.demo(cfg, args.out_dir or state_dir / "demo")
 
-    if args.command == "say":
-        return _say(cfg, args.text, args.output, args.audio_device)
-
     if args.command == "ask":
         return _ask(cfg, args.text, args.json)
 
@@ -213,33 +207,6 @@ def _dispatch(args: argparse.Namespace) -> int:
 
         return bench.run(cfg, bench.options_from_args(args))
     return EXIT_FAIL
-
-
-def _say(cfg: configuration.Config, text: str, output: Path | None, device: str | None) -> int:
-    from device.engines import build_tts
-
-    models_dir = paths.models_dir(cfg.paths.models_dir or None)
-    tts = build_tts(cfg.tts, models_dir)
-    if output is not None:
-        from device.drivers.audio import FileEarpiece
-
-        ear: object = FileEarpiece(output, realtime=False)
-    else:
-        from device.drivers.audio import PyAudioEarpiece
-
-        ear = PyAudioEarpiece(
-            device if device is not None else cfg.audio.output_device or cfg.audio.device,
-            cfg.audio.device_rate,
-            cfg.audio.period_ms,
-            cfg.audio.volume,
-        )
-    for audio in tts.synthesize(text):
-        ear.play(audio, tts.sample_rate)  # type: ignore[attr-defined]
-    ear.drain()  # type: ignore[attr-defined]
-    ear.close()  # type: ignore[attr-defined]
-    if output is not None:
-        print(f"wrote {output}")
-    return 0
 
 
 def _ask(cfg: configuration.Config, text: str, as_json: bool) -> int:

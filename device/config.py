@@ -24,12 +24,24 @@ class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
 
+Level = Literal["low", "medium", "high"]
+
+
 class PersonaConfig(_Section):
     name: str = Field("Samantha", min_length=1, max_length=40)
+    pronouns: str = Field("she/her", max_length=20)
     owner_name: str = Field("", max_length=60)
+    owner_pronunciation: str = Field("", max_length=80)
+    voice: str = ""
+    language: str = Field("en", pattern=r"^[a-z]{2}$")
+    warmth: Level = "high"
+    humour: Level = "medium"
+    energy: Level = "medium"
+    length: Literal["short", "medium"] = "short"
+    onboarding: bool = True
     system_prompt: str = Field(
-        "You are {name}, a warm and curious companion who talks with {owner} through an earpiece. "
-        "Answer in one or two short, natural spoken sentences. No lists, no markdown.",
+        "You are {name}, a companion who talks with {owner} through an earpiece. {style} {wishes} "
+        "No lists, no markdown.",
         min_length=1,
     )
 
@@ -42,6 +54,12 @@ class AudioConfig(_Section):
     period_ms: int = Field(32, ge=5, le=200)
     volume: float = Field(1.0, ge=0.0, le=2.0)
     echo_cancel: bool = True
+
+
+class AudioReconnectConfig(_Section):
+    first_retry_s: float = Field(0.5, gt=0.0, le=60.0)
+    max_retry_s: float = Field(10.0, gt=0.0, le=600.0)
+    stall_s: float = Field(2.0, ge=0.5, le=60.0)
 
 
 class WakeConfig(_Section):
@@ -94,9 +112,26 @@ class PathsConfig(_Section):
     models_dir: str = ""
 
 
+class RemindersConfig(_Section):
+    snooze_min: int = Field(10, ge=1, le=240)
+    tap_snooze_window_s: float = Field(60.0, ge=0.0, le=600.0)
+
+
+class LettersConfig(_Section):
+    max_words: int = Field(180, ge=20, le=1000)
+    max_new_tokens: int = Field(200, ge=32, le=1024)
+
+
+class CareConfig(_Section):
+    helpline: str = Field("Samaritans on 116 123", max_length=200)
+    nudge_after_min: int = Field(0, ge=0, le=600)
+    nudge_people: list[str] = Field(default_factory=list)
+
+
 class Config(_Section):
     persona: PersonaConfig = PersonaConfig()
     audio: AudioConfig = AudioConfig()
+    audio_reconnect: AudioReconnectConfig = AudioReconnectConfig()
     wake: WakeConfig = WakeConfig()
     vad: VadConfig = VadConfig()
     stt: SttConfig = SttConfig()
@@ -104,6 +139,9 @@ class Config(_Section):
     tts: TtsConfig = TtsConfig()
     memory: MemoryConfig = MemoryConfig()
     paths: PathsConfig = PathsConfig()
+    reminders: RemindersConfig = RemindersConfig()
+    letters: LettersConfig = LettersConfig()
+    care: CareConfig = CareConfig()
 
 
 def find_user_config(cli_path: str | None = None) -> Path | None:

@@ -54,34 +54,37 @@ def _models(cfg: Config, models_dir: Path) -> Iterator[Check]:
 
 def _audio(cfg: Config) -> Iterator[Check]:
     try:
-        from device.drivers.audio import list_devices
+        from device.drivers.audio import AudioDeviceError, list_devices, match_device
 
         devices = list_devices()
     except Exception as e:  # no PortAudio at all
         yield ("FAIL", f"audio: {e}", "sudo apt-get install portaudio19-dev && pip install pyaudio")
         return
-    want = cfg.audio.device
-    for kind, key in (("input", "inputs"), ("output", "outputs")):
+    for kind, key, want in (
+        ("input", "inputs", cfg.audio.input_device or cfg.audio.device),
+        ("output", "outputs", cfg.audio.output_device or cfg.audio.device),
+    ):
         names = [str(d["name"]) for d in devices if int(d[key]) > 0]  # type: ignore[call-overload]
-        match = [n for n in names if want.lower() in n.lower()] if want else names
-        if match:
-            yield (
-                "OK",
-                f"audio {kind}: {match[0]}" + (f" (+{len(match) - 1} more)" if len(match) > 1 else ""),
-                "",
-            )
-        elif not names:
+        if not names:
             yield (
                 "FAIL",
                 f"audio {kind}: no {kind} devices at all",
                 "plug in a USB headset or enable the I2S overlay (hardware/README.md)",
             )
-        else:
+            continue
+        if not want:
+            yield ("OK", f"audio {kind}: system default (devices: {', '.join(names)})", "")
+            continue
+        try:
+            chosen = match_device(devices, want, want_input=kind == "input")
+        except AudioDeviceError as e:
             yield (
                 "FAIL",
-                f"audio {kind}: no device matching '{want}' (have: {', '.join(names)})",
+                f"audio {kind}: {str(e).split('; set ')[0]}",
                 "set audio.device in the config to part of one of those names",
             )
+            continue
+        yield ("OK", f"audio {kind}: '{want}' -> {chosen['name']}", "")
 
 
 def _disk(state_dir: Path, models_dir: Path) -> Iterator[Check]:

@@ -11,7 +11,8 @@ from pathlib import Path
 from device import paths
 from device.config import Config, LlmConfig, SttConfig, TtsConfig, WakeConfig
 from device.models import resolve, resolve_piper_voice
-from device.persona.persona import Persona
+from device.persona.persona import Persona, voice_id
+from device.persona.persona import resolve as resolve_persona
 from device.pipeline.aec import EchoCancellerUnavailable, SpeexEchoCanceller
 from device.pipeline.dialogue import DialogueSettings, OnnxDialogue
 from device.pipeline.loop import LoopSettings
@@ -73,7 +74,8 @@ def build_tts(cfg: TtsConfig, models_dir: Path | None = None) -> PiperTTS:
 
 
 def persona(cfg: Config) -> Persona:
-    return Persona(cfg.persona.name, cfg.persona.owner_name, cfg.persona.system_prompt)
+    """The persona from config alone; the runner adds the onboarding profile (persona.changes.current)."""
+    return resolve_persona(cfg.persona)[0]
 
 
 def loop_settings(cfg: Config) -> LoopSettings:
@@ -118,7 +120,7 @@ def load_all(cfg: Config, use_wake: bool = True) -> Engines:
         )
         stt = pool.submit(build_stt, cfg.stt, md)
         dialogue = pool.submit(build_dialogue, cfg.llm, md)
-        tts = pool.submit(build_tts, cfg.tts, md)
+        tts = pool.submit(build_tts, cfg.tts.model_copy(update={"voice": voice_id(cfg)}), md)
         engines = Engines(
             vad.result(), wake.result(), stt.result(), dialogue.result(), tts.result(), time.monotonic() - t0
         )

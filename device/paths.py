@@ -48,3 +48,25 @@ def user_config_candidates(cli_path: str | None = None) -> list[Path]:
     out.append(Path(base) / "os1" / "config.yaml")
     out.append(Path("/etc/os1/config.yaml"))
     return out
+
+
+# The system service's runtime directory (RuntimeDirectory=os1). It exists only while the service runs,
+# so a client (`os1 …` over SSH, in the os1 group) finds the daemon's socket there.
+SYSTEM_RUNTIME_DIR = Path("/run/os1")
+
+
+def runtime_dir() -> Path:
+    """Sockets and other per-boot files. $OS1_RUNTIME_DIR > service dir ($RUNTIME_DIRECTORY, or
+    /run/os1 while the service runs) > $XDG_RUNTIME_DIR/os1 > /tmp/os1-$UID. Callers creating the
+    /tmp fallback should make it 0700 and check they own it: /tmp is shared."""
+    env = os.environ.get("OS1_RUNTIME_DIR")
+    if env:
+        return Path(env)
+    if os.environ.get("RUNTIME_DIRECTORY"):
+        return Path(os.environ["RUNTIME_DIRECTORY"].split(":")[0])
+    if SYSTEM_RUNTIME_DIR.is_dir():
+        return SYSTEM_RUNTIME_DIR
+    xdg = os.environ.get("XDG_RUNTIME_DIR")
+    if xdg:
+        return Path(xdg) / "os1"
+    return Path(f"/tmp/os1-{os.getuid()}")

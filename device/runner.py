@@ -1,10 +1,9 @@
-"""Run the voice loop: live on the microphone and earpiece, or on a recording and a WAV file."""
+"""Run the voice loop on a recording into a WAV file (the live daemon is device/daemon.py)."""
 
 from __future__ import annotations
 
 import json
 import logging
-import signal
 import sys
 import threading
 from collections.abc import Callable, Iterable
@@ -12,25 +11,33 @@ from pathlib import Path
 
 import numpy as np
 
+from device.companion import Companion, build_companion
 from device.config import Config
-from device.drivers.audio import FileEarpiece, FileMicrophone, PyAudioEarpiece, PyAudioMicrophone
-from device.drivers.button import Button
-from device.engines import Engines, build_aec, load_all, loop_settings, persona, wake_phrase
+from device.drivers.audio import FileEarpiece, FileMicrophone
+from device.engines import Engines, build_aec, load_all, loop_settings, wake_phrase
 from device.pipeline.events import State, Turn
 from device.pipeline.loop import VoiceLoop
 
 log = logging.getLogger("os1.run")
 
 
-def make_loop(cfg: Config, engines: Engines, sink: object, on_turn: Callable[[Turn], None]) -> VoiceLoop:
-    """A voice loop on loaded engines. Each loop gets its own echo canceller: it learns one echo path."""
-    prompt = persona(cfg).system_prompt()
+def make_loop(
+    cfg: Config,
+    engines: Engines,
+    sink: object,
+    on_turn: Callable[[Turn], None],
+    companion: Companion | None = None,
+) -> VoiceLoop:
+    """A voice loop on loaded engines, with the companion's intent layer before the LLM (one is built
+    from the config if not given). Each loop gets its own echo canceller: it learns one echo path."""
+    companion = companion or build_companion(cfg, engines)
+    prompt = companion.persona.persona.system_prompt()
     engines.dialogue.warm(prompt)  # the persona's prompt is in the KV cache before the first turn
-    return VoiceLoop(
+    loop = VoiceLoop(
         vad=engines.vad,
         stt=engines.stt,
         dialogue=engines.dialogue,
-        tts=engines.tts,
+        tts=companion.persona.tts,  # each sentence in its tone
         sink=sink,  # type: ignore[arg-type]
         wake=engines.wake,
         system_prompt=prompt,
@@ -39,6 +46,8 @@ def make_loop(cfg: Config, engines: Engines, sink: object, on_turn: Callable[[Tu
         wake_phrase=wake_phrase(cfg.wake),
         aec=build_aec(cfg.audio.echo_cancel),
     )
+    companion.wire(loop)
+    return loop
 
 
 def print_turn(turn: Turn, as_json: bool) -> None:
@@ -96,41 +105,6 @@ def run_file(
         log.info("the recording ended in the middle of a request")
     ear.close()
     return turns
-
-
-def run_live(cfg: Config, device: str | None = None, button: Button | None = None) -> int:
-    """The daemon: live microphone and earpiece until SIGINT/SIGTERM. A tap on `button` asks for
-    attention, or interrupts a reply."""
-    engines = load_all(cfg)
-    name = cfg.audio.device if device is None else device
-    ear = PyAudioEarpiece(
-        cfg.audio.output_device or name, cfg.audio.device_rate, cfg.audio.period_ms, cfg.audio.volume
-    )
-    try:
-        mic = PyAudioMicrophone(cfg.audio.input_device or name, cfg.audio.device_rate, cfg.audio.period_ms)
-    except Exception:
-        ear.close()
-        raise
-    stop = threading.Event()
-
-    def on_signal(signum: int, _frame: object) -> None:
-        log.info("signal %s: shutting down", signal.Signals(signum).name)
-        stop.set()
-
-    signal.signal(signal.SIGINT, on_signal)
-    signal.signal(signal.SIGTERM, on_signal)
-    loop = make_loop(cfg, engines, ear, lambda t: log.info("turn %s", json.dumps(t.as_json())))
-    if button is not None:
-        button.on_tap = loop.tap
-    log.info("ready: say '%s'", wake_phrase(cfg.wake) if engines.wake else "(wake word off)")
-    try:
-        feed_frames(loop, mic, stop, wait_for_reply=False)
-    finally:
-        loop.wait_reply(timeout_s=5)
-        mic.close()
-        ear.close()
-    log.info("stopped")
-    return 0
 
 
 def demo(cfg: Config, out_dir: Path) -> int:

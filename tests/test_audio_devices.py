@@ -26,14 +26,22 @@ def alsa_home(tmp_path: Path) -> Path:
 
 def _in_alsa_home(home: Path, code: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "HOME": str(home)}
-    return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True,
-                          env=env, cwd=REPO, timeout=60)
+    return subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=REPO,
+        timeout=60,
+    )
 
 
 def test_microphone_reads_48k_device_as_16k_frames(alsa_home: Path) -> None:
     t = np.arange(48000) / 48000
     (0.3 * 32767 * np.sin(2 * np.pi * 440 * t)).astype("<i2").tofile(alsa_home / "in.raw")
-    r = _in_alsa_home(alsa_home, """
+    r = _in_alsa_home(
+        alsa_home,
+        """
         import numpy as np
         from device.drivers.audio import PyAudioMicrophone
         mic = PyAudioMicrophone("os1test", rate=48000)
@@ -46,21 +54,25 @@ def test_microphone_reads_48k_device_as_16k_frames(alsa_home: Path) -> None:
         audio = np.concatenate(got[2:])
         peak_hz = np.argmax(np.abs(np.fft.rfft(audio))) * 16000 / len(audio)
         print(len(got[0]), round(peak_hz))
-    """)
+    """,
+    )
     assert r.returncode == 0, r.stderr
     size, peak = map(int, r.stdout.split())
     assert size == 512 and abs(peak - 440) < 10
 
 
 def test_earpiece_plays_through_a_real_stream(alsa_home: Path) -> None:
-    r = _in_alsa_home(alsa_home, """
+    r = _in_alsa_home(
+        alsa_home,
+        """
         import numpy as np
         from device.drivers.audio import PyAudioEarpiece
         ear = PyAudioEarpiece("os1test", rate=16000)
         ear.play((np.ones(22050) * 8000).astype(np.int16), 22050)  # 1 s at Piper's rate
         ear.drain()
         ear.close()
-    """)
+    """,
+    )
     assert r.returncode == 0, r.stderr
     out = np.fromfile(alsa_home / "out.raw", "<i2")
     loud = np.count_nonzero(np.abs(out) > 4000)

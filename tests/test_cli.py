@@ -31,8 +31,10 @@ def test_ask_answers_with_the_persona(tmp_path: Path) -> None:
 def test_missing_llm_names_the_command_that_gets_it(tmp_path: Path) -> None:
     r = run_os1("ask", "hello", env={"OS1_MODELS_DIR": str(tmp_path)})
     assert r.returncode == 2
-    assert r.stderr.strip() == ("os1: model 'smollm2-135m-instruct-int4' is not installed; "
-                                "get it with: os1 models convert smollm2-135m-instruct-int4")
+    assert r.stderr.strip() == (
+        "os1: model 'smollm2-135m-instruct-int4' is not installed; "
+        "get it with: os1 models convert smollm2-135m-instruct-int4"
+    )
 
 
 def test_corrupt_llm_is_a_one_line_error(tmp_path: Path) -> None:

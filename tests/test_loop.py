@@ -311,3 +311,59 @@ def test_history_is_dropped_in_blocks_so_the_prompt_prefix_stays_stable() -> Non
     # Between two drops the oldest exchange in the prompt stays the same, so its KV cache is reused.
     starts = [turns - k for turns, k in enumerate(kept)]
     assert sum(b != a for a, b in zip(starts, starts[1:], strict=False)) <= 5
+
+
+def test_intent_answers_before_the_llm_and_context_reaches_the_prompt(
+    engines: Engines, tmp_path: Path
+) -> None:
+    """A command handler's answer is spoken instead of the LLM's; other requests get the LLM, with
+    the extra context placed just before the user's words."""
+    s = Session(engines, tmp_path / "out.wav", realtime=False, follow_up_s=5.0)
+    asked: list[str] = []
+    s.loop.intents = lambda text: "It is nine o'clock." if "time" in text.lower() else None
+    s.loop.context = lambda text: asked.append(text) or "The owner's sister is called Anna."
+    s.loop.addressed()
+    s.feed(join(silence(0.3), piper_speech("What time is it?"), silence(1.0)))
+    s.feed(join(silence(0.3), piper_speech("What is the capital of France?"), silence(1.0)))
+    first, second = s.turns
+    assert first.answered_by == "intent" and first.reply == "It is nine o'clock."
+    assert "llm_new_tokens" not in first.stats
+    assert second.answered_by == "llm" and second.reply  # SmolLM2-135M: not always right with context
+    assert asked and "france" in asked[-1].lower()
+    messages = s.loop._messages(second)
+    assert messages[-2].role == "system" and "Anna" in messages[-2].content
+    assert [m.content for m in s.loop.history[:2]] == [first.transcript, "It is nine o'clock."]
+
+
+def test_announce_waits_for_a_pause_and_mute(engines: Engines, tmp_path: Path) -> None:
+    """An announcement is not spoken over the owner's talk or while muted; mute is confirmed aloud,
+    and while muted the wake word is not listened for."""
+    s = Session(engines, tmp_path / "out.wav", realtime=False, follow_up_s=0.0)
+    # The owner is talking (no wake word) when a reminder comes due: it waits until they stop.
+    s.feed(piper_speech("I was telling Anna about the weekend,"))
+    s.loop.announce("Reminder: call Mum.")
+    s.feed(join(piper_speech("and the long walk by the river."), silence(0.2)))
+    assert not s.turns, "spoke over the owner"
+    s.feed(silence(2.0))
+    s.loop.wait_reply()
+    assert [t.reply for t in s.turns] == ["Reminder: call Mum."]
+    assert s.turns[0].answered_by == "announce"
+
+    s.loop.set_muted(True)
+    s.loop.announce("Reminder: water the plants.")
+    s.feed(silence(1.5))
+    s.loop.wait_reply()
+    assert s.turns[-1].reply == "Muted. I'm not listening."
+    s.feed(join(piper_speech(REQUEST), silence(1.5)))
+    assert s.loop.state is State.IDLE and len(s.turns) == 2, "heard the wake word while muted"
+    s.loop.set_muted(False)
+    s.feed(silence(1.5))
+    s.loop.wait_reply()
+    s.feed(silence(2.5))
+    s.loop.wait_reply()
+    # The reminder that came during the mute was held, and is said after the confirmation.
+    assert [t.reply for t in s.turns[2:]] == ["I'm listening again.", "Reminder: water the plants."]
+    s.loop.repeat_last()
+    s.feed(silence(1.5))
+    s.loop.wait_reply()
+    assert len(s.turns) == 5 and s.turns[-1].reply == "Reminder: water the plants."

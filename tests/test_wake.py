@@ -58,8 +58,11 @@ def jarvis() -> tuple[np.ndarray, float, float]:
 
 @pytest.fixture(scope="module")
 def negative_speech() -> list[np.ndarray]:
-    texts = ["I'd like to check the weather.", "Remind me to call my sister on Sunday.",
-             "Harvest season is finally here."]
+    texts = [
+        "I'd like to check the weather.",
+        "Remind me to call my sister on Sunday.",
+        "Harvest season is finally here.",
+    ]
     clips = [spoken(_trim(piper_speech(t)))[0] for t in texts]
     clips += [spoken(_trim(espeak_speech(t, "en-gb-x-rp", 170, 55)))[0] for t in texts]
     return clips
@@ -141,9 +144,11 @@ def test_missing_models(tmp_path):
     gone = tmp_path / "nope.onnx"
     m = MODELS
     assert "not found" in _one_line_error(
-        lambda: OpenWakeWord(gone, m["oww-melspectrogram"], m["oww-embedding"]), gone)
+        lambda: OpenWakeWord(gone, m["oww-melspectrogram"], m["oww-embedding"]), gone
+    )
     assert "not found" in _one_line_error(
-        lambda: OpenWakeWord(m["oww-hey_jarvis"], gone, m["oww-embedding"]), gone)
+        lambda: OpenWakeWord(m["oww-hey_jarvis"], gone, m["oww-embedding"]), gone
+    )
     _one_line_error(lambda: KeyphraseWakeWord("hey jarvis", model_dir=tmp_path), tmp_path)
 
 
@@ -181,7 +186,8 @@ def test_wrong_kind_of_model():
     m = MODELS
     wrong = m["oww-melspectrogram"]  # a real ONNX model, but not a wake-word classifier
     assert "not an openWakeWord classifier" in _one_line_error(
-        lambda: OpenWakeWord(wrong, m["oww-melspectrogram"], m["oww-embedding"]), wrong)
+        lambda: OpenWakeWord(wrong, m["oww-melspectrogram"], m["oww-embedding"]), wrong
+    )
     wrong = m["oww-hey_jarvis"].with_suffix(".tflite")  # a real TFLite model, but float, not microWakeWord
     assert wrong.is_file()
     _one_line_error(lambda: MicroWakeWord(wrong), wrong)

@@ -27,6 +27,7 @@ class Turn:
     marks: dict[str, float] = field(default_factory=dict)  # when each stage started/ended (monotonic s)
     interrupted: str | None = None  # what cut the reply off: "tap", "voice", …
     follow_up: bool = False  # heard in the follow-up window, without the wake word
+    answered_by: str = "llm"  # "llm", "intent" (answered before the LLM) or "announce" (unprompted)
 
     def as_json(self) -> dict[str, object]:
         return {
@@ -37,4 +38,5 @@ class Turn:
             "stats": {k: round(v, 2) for k, v in self.stats.items()},
             "interrupted": self.interrupted,
             "follow_up": self.follow_up,
+            "answered_by": self.answered_by,
         }

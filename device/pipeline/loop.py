@@ -220,17 +220,19 @@ class VoiceLoop:
     on_state: Callable[[State], None] | None = None
     wake_phrase: str = ""  # the words of the wake phrase, to strip from transcripts
     aec: EchoCanceller | None = None  # takes the earpiece's echo out of the mic before anything listens
+    # Before the LLM: a reply for requests that must not be left to a tiny model (the clock, reminders,
+    # memory commands, care). None lets the LLM answer.
+    intents: Callable[[str], str | None] | None = None
+    # Extra system text for this request (memories about it), put just before the user's words so
+    # the cached prefix of system prompt and history still matches.
+    context: Callable[[str], str] | None = None
     clock: Callable[[], float] = time.monotonic
 
     state: State = field(default=State.IDLE, init=False)
     history: list[Message] = field(default_factory=list, init=False)
 
     def __post_init__(self) -> None:
-        self._eot = EndOfTurn(
-            silence_ms=self.settings.end_of_turn_ms,
-            start_threshold=self.settings.vad_threshold,
-            keep_threshold=max(0.05, self.settings.vad_threshold - 0.15),
-        )
+        self._eot = self._end_of_turn()
         self._echo = EchoGate(self.sink.playback)
         self._preroll: deque[np.ndarray] = deque(maxlen=max(1, self.settings.preroll_ms // FRAME_MS))
         self._recent: deque[np.ndarray] = deque(maxlen=10)  # the last 320 ms, to time the end of speech
@@ -245,10 +247,32 @@ class VoiceLoop:
         self._listen_timeout_s = self.settings.listen_timeout_s
         self._barge_ms = 0
         self._turn: Turn | None = None
+        self._announcements: deque[tuple[str, bool]] = deque()  # (text, speak even when muted)
+        self._muted = False
+        self._last_reply = ""
+        self._quiet_ms = 0  # how long the mic has heard no speech
+
+    def _end_of_turn(self) -> EndOfTurn:
+        return EndOfTurn(
+            silence_ms=self.settings.end_of_turn_ms,
+            start_threshold=self.settings.vad_threshold,
+            keep_threshold=max(0.05, self.settings.vad_threshold - 0.15),
+        )
+
+    def update_settings(self, settings: LoopSettings) -> None:
+        """New timings and thresholds (a config reload); they take effect from the next request."""
+        with self._lock:
+            self.settings = settings
+            if self.state is not State.LISTENING:
+                self._eot = self._end_of_turn()
 
     # ---------------------------------------------------------------- input: every 32 ms frame
     def feed(self, frame: np.ndarray, t: float | None = None) -> None:
         t = self.clock() if t is None else t
+        if self._announcements:
+            self._maybe_announce(t)
+        if self._muted:
+            return  # privacy: nothing the mic hears is listened to
         echo_possible = self._echo.active(t)
         if self.aec is not None and echo_possible:  # nothing to cancel while the earpiece is quiet
             frame_s = len(frame) / SAMPLE_RATE
@@ -259,6 +283,7 @@ class VoiceLoop:
         speech = p >= self.settings.vad_threshold and (not echo_possible or self._echo.is_user(frame, t))
         if speech:
             self._last_speech_t = t
+        self._quiet_ms = 0 if speech else self._quiet_ms + FRAME_MS
         with self._lock:
             state = self.state
             if state is State.IDLE:
@@ -273,6 +298,81 @@ class VoiceLoop:
             elif state in (State.THINKING, State.SPEAKING):
                 self._preroll.append(frame)
                 self._watch_for_barge_in(speech, t)
+
+    # ---------------------------------------------------------------- unprompted speech and mute
+    ANNOUNCE_QUIET_MS = 800  # the owner has been quiet this long: a pause to speak into
+
+    def announce(self, text: str, even_if_muted: bool = False) -> None:
+        """Say `text` at the next pause: not over the owner, not over a reply, not while muted (held
+        until unmuted). Thread-safe; announcements are spoken in order."""
+        if not text.strip():
+            return
+        if even_if_muted:  # a confirmation of what the owner just did goes first
+            self._announcements.appendleft((text.strip(), True))
+        else:
+            self._announcements.append((text.strip(), False))
+
+    def repeat_last(self) -> None:
+        """Say the last reply again (a double tap)."""
+        self.announce(self._last_reply or "I haven't said anything yet.")
+
+    @property
+    def muted(self) -> bool:
+        return self._muted
+
+    def set_muted(self, muted: bool, confirm: bool = True) -> None:
+        """Privacy mute: the mic is ignored until unmuted. Whatever was going on stops first."""
+        with self._lock:
+            if muted == self._muted:
+                return
+            if muted:
+                self.interrupt("mute")
+                if self.state is State.LISTENING:
+                    self.stt.finish()
+                    self._set_state(State.IDLE)
+            self._muted = muted
+            log.info("muted" if muted else "unmuted")
+            if confirm:
+                self.announce("Muted. I'm not listening." if muted else "I'm listening again.", True)
+            if self.on_state is not None:
+                self.on_state(State.MUTED if muted else self.state)
+
+    def _maybe_announce(self, t: float) -> None:
+        with self._lock:
+            if not self._announcements:
+                return
+            text, even_if_muted = self._announcements[0]
+            if self.state is not State.IDLE or not self._not_replying.is_set():
+                return
+            if self._muted and not even_if_muted:
+                return
+            if not self._muted and self._quiet_ms < self.ANNOUNCE_QUIET_MS:
+                return  # the owner is talking (to someone else): wait for a pause
+            self._announcements.popleft()
+            turn = Turn(wake=None, transcript="", answered_by="announce")
+            turn.marks["listen"] = turn.marks["speech_end"] = turn.marks["end_of_turn"] = t
+            self._set_state(State.THINKING)
+            self._not_replying.clear()
+            self._reply = _Reply(turn, played_at_start=self.sink.playback.played_s)
+            previous = self._reply_thread
+            self._reply_thread = threading.Thread(
+                target=self._announce, args=(self._reply, previous, text), name="os1-say", daemon=True
+            )
+            self._reply_thread.start()
+
+    def _announce(self, reply: _Reply, previous: threading.Thread | None, text: str) -> None:
+        try:
+            if previous is not None:
+                previous.join()
+            self._speak_text(reply, text)
+            reply.turn.reply = " ".join(chunk for chunk, _ in reply.chunks)
+            if reply.turn.reply:
+                self._last_reply = reply.turn.reply  # a double tap repeats a reminder too
+            # After a reminder, the owner may answer ("snooze it") without the wake word.
+            self._finish_reply(reply, follow_up=not reply.cancel.is_set() and not self._muted)
+        except Exception:
+            log.exception("speaking %r failed", text)
+            self._finish_reply(reply, follow_up=False)
 
     def tap(self, t: float | None = None) -> None:
         """The button: attention when idle, an interrupt while thinking or speaking."""
@@ -420,7 +520,10 @@ class VoiceLoop:
             if not turn.transcript.strip() or is_stop_phrase(turn.transcript, self.settings.stop_phrases):
                 self._finish_reply(reply, follow_up=False)  # nothing to say, or asked for quiet
                 return
-            if self.settings.sequential:
+            direct = self._intent_reply(turn)
+            if direct is not None:
+                self._speak_text(reply, direct)
+            elif self.settings.sequential:
                 self._speak_sequential(reply)
             else:
                 self._speak_streaming(reply)
@@ -430,9 +533,45 @@ class VoiceLoop:
             log.exception("the reply failed; back to idle")
             self._finish_reply(reply, follow_up=False)
 
+    def _intent_reply(self, turn: Turn) -> str | None:
+        if self.intents is None:
+            return None
+        t0 = self.clock()
+        try:
+            direct = self.intents(turn.transcript)
+        except Exception:  # a broken command handler must not end the conversation
+            log.exception("the intent layer failed on %r; the LLM answers", turn.transcript)
+            direct = None
+        turn.timings_ms["intents"] = (self.clock() - t0) * 1000
+        if direct is not None:
+            turn.answered_by = "intent"
+        return direct
+
+    def _speak_text(self, reply: _Reply, text: str) -> None:
+        """A ready-made reply (a command's answer, an announcement): chunked and spoken like the LLM's."""
+        turn = reply.turn
+        turn.marks["llm_start"] = turn.marks["llm_done"] = self.clock()
+        chunker = Chunker()
+        for chunk in [*chunker.feed(text), *chunker.flush()]:
+            if reply.cancel.is_set():
+                break
+            self._say_chunk(reply, chunk)
+        self._after_speaking(reply, llm=False)
+
     def _messages(self, turn: Turn) -> list[Message]:
         history = self.history[-prompt_history_len(len(self.history), self.settings.history_turns) :]
-        return [Message("system", self.system_prompt), *history, Message("user", turn.transcript)]
+        extra: list[Message] = []
+        if self.context is not None:
+            t0 = self.clock()
+            try:
+                remembered = self.context(turn.transcript)
+            except Exception:
+                log.exception("recalling memories failed; answering without them")
+                remembered = ""
+            turn.timings_ms["context"] = (self.clock() - t0) * 1000
+            if remembered:
+                extra.append(Message("system", remembered))
+        return [Message("system", self.system_prompt), *history, *extra, Message("user", turn.transcript)]
 
     def _speak_streaming(self, reply: _Reply) -> None:
         """LLM text -> chunks -> TTS -> earpiece, with the LLM running ahead on its own thread."""
@@ -514,7 +653,7 @@ class VoiceLoop:
             self.sink.play(audio, self.tts.sample_rate)
         reply.first_audio.set()
 
-    def _after_speaking(self, reply: _Reply) -> None:
+    def _after_speaking(self, reply: _Reply, llm: bool = True) -> None:
         if not reply.cancel.is_set():
             self.sink.drain()
         turn = reply.turn
@@ -526,10 +665,10 @@ class VoiceLoop:
             stats["tts_real_time_factor"] = stats["tts_busy_s"] / stats["reply_audio_s"]
         if "interrupt" in turn.marks:
             tm["barge_in_stop"] = (turn.marks["playback_stopped"] - turn.marks["interrupt"]) * 1000
-        llm = getattr(self.dialogue, "last_stats", None)
-        if llm is not None:
-            stats["llm_tokens_per_s"] = float(getattr(llm, "tokens_per_s", 0.0))
-            stats["llm_new_tokens"] = float(getattr(llm, "new_tokens", 0))
+        llm_stats = getattr(self.dialogue, "last_stats", None) if llm else None
+        if llm_stats is not None:
+            stats["llm_tokens_per_s"] = float(getattr(llm_stats, "tokens_per_s", 0.0))
+            stats["llm_new_tokens"] = float(getattr(llm_stats, "new_tokens", 0))
 
     def _record_history(self, reply: _Reply) -> None:
         """Only what the user actually heard goes into the history; a cut reply is marked as such."""
@@ -547,6 +686,8 @@ class VoiceLoop:
         else:
             turn.reply = said
             self.history += [Message("user", turn.transcript), Message("assistant", said)]
+        if said:
+            self._last_reply = said
 
     def _finish_reply(self, reply: _Reply, follow_up: bool) -> None:
         with self._lock:

@@ -1,0 +1,84 @@
+"""Everything around the engines that makes it a companion: the persona (its prompt, its toned voice,
+the first-meeting onboarding) and the intent layer (care, clock, reminders, letters, …), built from
+config and the state directory, and wired into a voice loop."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from device import paths
+from device.config import Config
+from device.engines import Engines
+from device.intents.assemble import Intents, build_intents
+from device.intents.letters import dialogue_generate
+from device.intents.router import Handler
+from device.persona.runtime import PersonaRuntime
+from device.pipeline.events import Turn
+from device.pipeline.loop import VoiceLoop
+
+log = logging.getLogger("os1.companion")
+
+
+@dataclass
+class Companion:
+    persona: PersonaRuntime
+    intents: Intents
+    after_turn: list[Callable[[Turn], None]] = field(default_factory=list)
+
+    def wire(self, loop: VoiceLoop) -> None:
+        """Put the intent layer before the loop's LLM and run the after-turn steps on each turn. The
+        loop's prompt follows the persona (onboarding answers change it)."""
+        self.persona.attach(loop)
+        loop.intents = self.intents.router
+        previous = loop.on_turn
+
+        def on_turn(turn: Turn) -> None:
+            if previous is not None:
+                previous(turn)
+            for step in self.after_turn:
+                try:
+                    step(turn)
+                except Exception:  # remembering or nudging must never end the conversation
+                    log.exception("after-turn step %s failed", getattr(step, "__name__", step))
+            if turn.answered_by != "announce":
+                nudge = self.intents.nudge.observe()
+                if nudge:
+                    loop.announce(nudge)
+
+        loop.on_turn = on_turn
+
+    def close(self) -> None:
+        self.intents.scheduler.stop()
+
+
+def build_companion(
+    cfg: Config,
+    engines: Engines,
+    state_dir: Path | None = None,
+    handlers: Sequence[Handler] = (),
+    onboarding: bool = False,
+) -> Companion:
+    """`onboarding`: run the first-meeting questions if they are due (the live daemon; a recording
+    or `os1 demo` is answered as it is)."""
+    state = state_dir or paths.state_dir(cfg.paths.state_dir or None)
+    if not onboarding and cfg.persona.onboarding:
+        cfg = cfg.model_copy(deep=True)
+        cfg.persona.onboarding = False
+    persona = PersonaRuntime(cfg, state, engines.tts)
+    intents = build_intents(
+        state,
+        dialogue_generate(engines.dialogue, max_new_tokens=cfg.letters.max_new_tokens),
+        helpline=cfg.care.helpline,
+        owner=cfg.persona.owner_name,
+        snooze_min=cfg.reminders.snooze_min,
+        tap_snooze_window_s=cfg.reminders.tap_snooze_window_s,
+        letter_max_words=cfg.letters.max_words,
+        nudge_after_min=cfg.care.nudge_after_min,
+        nudge_people=cfg.care.nudge_people,
+        # The onboarding's questions come before everything but care: its answers are not commands.
+        other_handlers=[persona.intent, *handlers],
+    )
+    return Companion(persona, intents)

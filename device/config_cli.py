@@ -1,0 +1,216 @@
+"""`os1 config show | get KEY | set KEY VALUE | edit | validate [FILE]`.
+
+set and edit change the file the daemon reads, validate before writing (a bad key or value: exit 2,
+the file untouched), write atomically, then ask a running daemon to reload.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shlex
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from device import config as configuration
+from device import config_edit, control
+from device.config import ConfigError
+
+EXIT_FAIL, EXIT_BAD_INPUT = 1, 2
+
+
+def register(sub: Any) -> list[str]:
+    p = sub.add_parser("config", help="show, get, set, edit or validate the config file")
+    csub = p.add_subparsers(dest="config_action", required=True)
+    csub.add_parser("show", help="the effective config (defaults merged with the file) and its file")
+    get = csub.add_parser("get", help="one value, e.g. `os1 config get persona.name`")
+    get.add_argument("key")
+    put = csub.add_parser("set", help="change one key, keeping the file's comments (e.g. vad.threshold 0.6)")
+    put.add_argument("key")
+    put.add_argument("value", help="a YAML value: 0.6, false, null, [a, b]; text as is")
+    csub.add_parser("edit", help="open the file in $VISUAL/$EDITOR; saved only if it is valid")
+    val = csub.add_parser("validate", help="check a config file (default: the one in use)")
+    val.add_argument("file", nargs="?", type=Path)
+    return ["config"]
+
+
+def dispatch(args: argparse.Namespace) -> int:
+    try:
+        action = args.config_action
+        if action == "validate":
+            return validate(args.file, args.config)
+        if action == "show":
+            return show(args.config)
+        if action == "get":
+            return get(args.config, args.key)
+        if action == "set":
+            return set_key(args.config, args.key, args.value)
+        return edit(args.config)
+    except ConfigError as e:
+        print(f"os1: {e}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+
+
+# ------------------------------------------------------------------------------------ which file
+def _daemon_status() -> tuple[dict[str, Any] | None, Path | None]:
+    """The running daemon's status and socket, or (None, None). A daemon we may not ask counts as absent."""
+    try:
+        sock = control.find_daemon()
+        return control.request(sock, {"cmd": "status"}, timeout_s=3.0), sock
+    except control.DaemonNotRunning:
+        return None, None
+    except control.ControlError as e:
+        print(f"note: cannot ask the running daemon which file it reads ({e})", file=sys.stderr)
+        return None, None
+
+
+def config_file(cli_path: str | None) -> tuple[Path, dict[str, Any] | None]:
+    """The file set/edit/show use (it may not exist yet) and the daemon's status if it is running."""
+    status, sock = _daemon_status()
+    other_user = sock is not None and sock.stat().st_uid != os.getuid()
+    daemon_file = status.get("config_file") if status else None
+    return config_edit.target_path(cli_path, daemon_file, other_user), status
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return ""
+    except OSError as e:
+        raise ConfigError(f"{path}: cannot read ({e.strerror})") from None
+
+
+# ------------------------------------------------------------------------------------ commands
+def validate(file: Path | None, cli_path: str | None) -> int:
+    if file is None:
+        path, _ = config_file(cli_path)
+        if not path.is_file():
+            print(f"ok (no config file at {path}: the built-in defaults)")
+            return 0
+    elif not file.is_file():
+        raise ConfigError(f"{file}: config file not found")
+    path = file or path
+    configuration.parse(_read(path), str(path))
+    print(f"ok: {path}")
+    return 0
+
+
+def show(cli_path: str | None) -> int:
+    path, _ = config_file(cli_path)
+    exists = path.is_file()
+    cfg = configuration.parse(_read(path), str(path)) if exists else configuration.Config()
+    source = f"defaults merged with {path}" if exists else f"built-in defaults ({path} does not exist)"
+    print(f"# effective config: {source}")
+    print(yaml.safe_dump(cfg.model_dump(), sort_keys=False, allow_unicode=True, width=4096), end="")
+    return 0
+
+
+def _format_value(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    return yaml.safe_dump(value, default_flow_style=True, width=4096).strip().removesuffix("...").strip()
+
+
+def get(cli_path: str | None, key: str) -> int:
+    path, _ = config_file(cli_path)
+    cfg = configuration.parse(_read(path), str(path)) if path.is_file() else configuration.Config()
+    print(_format_value(config_edit.get_value(cfg, key)))
+    return 0
+
+
+def set_key(cli_path: str | None, key: str, raw: str) -> int:
+    path, status = config_file(cli_path)
+    new_text, cfg = config_edit.set_key(_read(path), key, raw, str(path))
+    if not _write(path, new_text, f"os1 config set {shlex.quote(key)} {shlex.quote(raw)}"):
+        return EXIT_FAIL
+    print(f"{key} = {_format_value(config_edit.get_value(cfg, key))} in {path}")
+    return _reload(path, status)
+
+
+def _editor() -> list[str] | None:
+    for var in ("VISUAL", "EDITOR"):
+        if os.environ.get(var):
+            return shlex.split(os.environ[var])
+    for name in ("nano", "vi"):
+        if shutil.which(name):
+            return [name]
+    return None
+
+
+def edit(cli_path: str | None) -> int:
+    path, status = config_file(cli_path)
+    editor = _editor()
+    if editor is None:
+        print("os1: no editor found; set $EDITOR (or install nano), or use `os1 config set`", file=sys.stderr)
+        return EXIT_FAIL
+    old = _read(path)
+    # The copy lives outside the config dir, so a half-finished edit never sits next to the real file.
+    fd, name = tempfile.mkstemp(prefix="os1-config-", suffix=".yaml")
+    tmp = Path(name)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(old)
+    try:
+        code = subprocess.call([*editor, str(tmp)])
+    except OSError as e:
+        tmp.unlink(missing_ok=True)
+        print(f"os1: cannot run the editor {editor[0]!r} ({e.strerror}); set $EDITOR", file=sys.stderr)
+        return EXIT_FAIL
+    new = tmp.read_text(encoding="utf-8")
+    if code != 0:
+        print(f"os1: the editor exited with {code}; nothing saved (your edit is in {tmp})", file=sys.stderr)
+        return EXIT_FAIL
+    if new == old:
+        tmp.unlink()
+        print(f"no change to {path}")
+        return 0
+    try:
+        configuration.parse(new, str(path))
+    except ConfigError as e:
+        print(f"os1: {e}; nothing saved (your edit is in {tmp})", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    if not _write(path, new, "os1 config edit"):
+        print(f"os1: your edit is in {tmp}", file=sys.stderr)
+        return EXIT_FAIL
+    tmp.unlink()
+    print(f"saved {path}")
+    return _reload(path, status)
+
+
+def _write(path: Path, text: str, command: str) -> bool:
+    try:
+        config_edit.atomic_write(path, text)
+        return True
+    except PermissionError:
+        print(f"os1: {path}: permission denied; run `sudo {command}`", file=sys.stderr)
+    except OSError as e:
+        print(f"os1: {path}: cannot write ({e.strerror}); nothing changed", file=sys.stderr)
+    return False
+
+
+def _reload(path: Path, status: dict[str, Any] | None) -> int:
+    """Ask a running daemon to re-read its config; say what it applied and what needs a restart."""
+    if status is None:
+        print("the daemon is not running; it reads this when it starts")
+        return 0
+    try:
+        reply = control.send({"cmd": "reload"}, timeout_s=30.0)
+    except control.DaemonNotRunning:
+        print("the daemon stopped; it reads this when it starts")
+        return 0
+    except control.ControlError as e:
+        print(f"os1: saved, but the daemon did not reload: {e}", file=sys.stderr)
+        return EXIT_FAIL
+    if reply.get("config_file") != str(path):
+        print(f"note: the daemon reads {reply.get('config_file') or 'the built-in defaults'}, not {path}")
+    applied, restart = reply.get("applied") or [], reply.get("need_restart") or []
+    print("applied live: " + (", ".join(applied) if applied else "nothing"))
+    if restart:
+        print(f"needs `os1 restart`: {', '.join(restart)}")
+    return 0

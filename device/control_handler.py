@@ -1,0 +1,113 @@
+"""The daemon's answers to the control socket: status, mute, say and reload on the running voice loop."""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Protocol
+
+from device import config as configuration
+from device.config import Config
+from device.config_edit import live_keys_changed
+from device.drivers import board
+from device.pipeline.events import Turn
+
+log = logging.getLogger("os1.control")
+
+
+class LoopControls(Protocol):
+    """The parts of VoiceLoop the control socket uses."""
+
+    state: Any
+
+    @property
+    def muted(self) -> bool: ...
+
+    def set_muted(self, muted: bool) -> None: ...
+
+    def announce(self, text: str) -> None: ...
+
+
+class DaemonControl:
+    """A ControlHandler over a running VoiceLoop.
+
+    `apply(new_config, keys)` is the runner's: it must apply each of `keys` (all of them live keys, see
+    config_edit.LIVE_KEYS) to the running loop. Keys outside LIVE_KEYS are reported as needing a restart
+    until the daemon restarts with them.
+    """
+
+    def __init__(
+        self,
+        loop: LoopControls,
+        cfg: Config,
+        config_file: Path | None,
+        cli_config: str | None,
+        apply: Callable[[Config, list[str]], None],
+        devices: dict[str, Any] | Callable[[], dict[str, Any]] | None = None,
+        models: dict[str, str] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.loop = loop
+        self.boot_config = cfg  # what the daemon started with: restart-only keys stay at this
+        self.config = cfg  # the latest config read, with its live keys applied
+        self.config_file = config_file
+        self.cli_config = cli_config  # the --config the daemon was started with, to re-read the same file
+        self.devices = devices or {}
+        self.models = models or {}
+        self.apply = apply
+        self.clock = clock
+        self.started = clock()
+        self._last_turn: dict[str, Any] | None = None
+        self._lock = threading.Lock()  # reload may come from two clients at once
+
+    def record_turn(self, turn: Turn) -> None:
+        """Chain from the loop's on_turn: status shows when the last turn was and what each stage took."""
+        self._last_turn = {
+            "at": time.time(),
+            "timings_ms": {k: round(v) for k, v in turn.timings_ms.items()},
+            "interrupted": turn.interrupted,
+        }
+
+    def status(self) -> dict[str, Any]:
+        state = self.loop.state
+        out: dict[str, Any] = {
+            "state": getattr(state, "value", str(state)),
+            "muted": bool(self.loop.muted),
+            "uptime_s": round(self.clock() - self.started, 1),
+            "pid": os.getpid(),
+            "config_file": str(self.config_file) if self.config_file else None,
+            "devices": self.devices() if callable(self.devices) else self.devices,
+            "models": self.models,
+        }
+        if self._last_turn is not None:
+            out["last_turn"] = self._last_turn
+        out.update(board.health())
+        return out
+
+    def set_muted(self, muted: bool) -> None:
+        self.loop.set_muted(muted)
+        log.info("control: %s", "muted" if muted else "unmuted")
+
+    def say(self, text: str) -> None:
+        self.loop.announce(text)
+
+    def reload(self) -> dict[str, Any]:
+        """Re-read the config file. A bad file raises ConfigError; the daemon keeps running as it was."""
+        with self._lock:
+            new, found = configuration.load(self.cli_config)
+            applied, _ = live_keys_changed(self.config, new)
+            _, need_restart = live_keys_changed(self.boot_config, new)
+            if applied:
+                self.apply(new, applied)
+            self.config = new
+            self.config_file = found
+        log.info("control: reload from %s: live %s, need restart %s", found, applied, need_restart)
+        return {
+            "config_file": str(found) if found else None,
+            "applied": applied,
+            "need_restart": need_restart,
+        }

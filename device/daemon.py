@@ -1,0 +1,170 @@
+"""The daemon (`os1 run` with no --input): the voice loop on the live microphone and earpiece, with the
+companion around it, the control socket for `os1 status|mute|say|config`, and systemd's notify and
+watchdog protocol. Runs until SIGINT/SIGTERM."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+
+import numpy as np
+
+from device import control, paths, service
+from device.companion import build_companion
+from device.config import Config
+from device.control_handler import DaemonControl
+from device.drivers.audio_devices import Backoff, Earpiece, live_audio
+from device.drivers.button import Button
+from device.engines import build_tts, build_wake, load_all, loop_settings, wake_phrase
+from device.logsetup import format_turn_log
+from device.persona.runtime import PersonaRuntime
+from device.pipeline.events import Turn
+from device.pipeline.loop import VoiceLoop
+from device.runner import feed_frames, make_loop
+
+log = logging.getLogger("os1.daemon")
+
+
+class Heartbeat:
+    """systemd's watchdog, fed while the daemon is healthy: mic frames are reaching the voice loop, or
+    the microphone is away and being retried. A stuck pipeline (or a PortAudio call that never
+    returns) stops the pings, and systemd restarts the daemon."""
+
+    STUCK_S = 5.0
+
+    def __init__(self, waiting_for_device: Callable[[], bool], clock: Callable[[], float] = time.monotonic):
+        self._dog = service.Watchdog(clock)
+        self._waiting = waiting_for_device
+        self._clock = clock
+        self.last_frame = clock()
+
+    def frames(self, frames: Iterable[tuple[np.ndarray, float]]) -> Iterator[tuple[np.ndarray, float]]:
+        for item in frames:
+            self.last_frame = self._clock()
+            yield item
+
+    def healthy(self) -> bool:
+        return self._clock() - self.last_frame < self.STUCK_S or self._waiting()
+
+    def run(self, stop: threading.Event) -> None:
+        if not self._dog.enabled:
+            return
+        while not stop.wait(0.5):
+            if self.healthy():
+                self._dog.tick()
+
+
+def apply_live(
+    loop: VoiceLoop, cfg: Config, keys: list[str], ear: Earpiece, models_dir: Path, state_dir: Path
+) -> None:
+    """Apply changed live keys (config_edit.LIVE_KEYS) to the running loop, between replies."""
+    loop.wait_reply(timeout_s=30)
+    with loop._lock:  # the mic thread reads these on every frame
+        if any(k.startswith(("persona.", "tts.")) for k in keys):
+            runtime = PersonaRuntime(cfg, state_dir, build_tts(cfg.tts, models_dir), source="reload")
+            runtime.attach(loop)
+            loop.tts = runtime.tts
+            loop.system_prompt = runtime.persona.system_prompt()
+        if "audio.volume" in keys:
+            ear.volume = cfg.audio.volume
+        if any(k.startswith("vad.") for k in keys):
+            loop.update_settings(loop_settings(cfg))
+        if any(k.startswith("wake.") for k in keys):
+            loop.wake = build_wake(cfg.wake, models_dir)
+            loop.wake_phrase = wake_phrase(cfg.wake)
+    log.info("applied live: %s", ", ".join(keys))
+
+
+def run(
+    cfg: Config,
+    device: str | None = None,
+    button: Button | None = None,
+    config_file: Path | None = None,
+    cli_config: str | None = None,
+) -> int:
+    engines = load_all(cfg)
+    models_dir = paths.models_dir(cfg.paths.models_dir or None)
+    state_dir = paths.state_dir(cfg.paths.state_dir or None)
+    name = cfg.audio.device if device is None else device
+    stop = threading.Event()
+    retry = cfg.audio_reconnect
+    # A missing device is not fatal: a worn device boots before its Bluetooth headset connects.
+    audio = live_audio(
+        cfg.audio.input_device or name,
+        cfg.audio.output_device or name,
+        cfg.audio.device_rate,
+        cfg.audio.period_ms,
+        cfg.audio.volume,
+        backoff=Backoff(retry.first_retry_s, retry.max_retry_s),
+        stall_s=retry.stall_s,
+        stop=stop,
+    )
+    ear = audio.earpiece
+
+    def on_signal(signum: int, _frame: object) -> None:
+        log.info("signal %s: shutting down", signal.Signals(signum).name)
+        stop.set()
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+
+    handler: DaemonControl | None = None
+
+    def on_turn(turn: Turn) -> None:
+        log.info("%s", format_turn_log(turn))
+        if handler is not None:
+            handler.record_turn(turn)
+
+    companion = build_companion(cfg, engines, state_dir, onboarding=True)
+    loop = make_loop(cfg, engines, ear, on_turn, companion)
+    audio.on_reconnect = lambda what: loop.announce("I'm back.")
+    scheduler = companion.intents.scheduler
+    scheduler.start(loop.announce, is_muted=lambda: loop.muted)
+
+    def on_tap() -> None:  # a tap just after a reminder snoozes it; otherwise attention or interrupt
+        if scheduler.snooze_last() is not None:
+            loop.announce(f"Okay, I'll remind you again in {cfg.reminders.snooze_min} minutes.")
+        else:
+            loop.tap()
+
+    if button is not None:
+        button.on_tap = on_tap
+
+    handler = DaemonControl(
+        loop,
+        cfg,
+        config_file,
+        cli_config,
+        apply=lambda new, keys: apply_live(loop, new, keys, ear, models_dir, state_dir),
+        devices=audio.status,
+        models={"wake": cfg.wake.model, "stt": cfg.stt.engine, "llm": cfg.llm.model, "tts": cfg.tts.voice},
+    )
+    server = control.ControlServer(control.daemon_socket_path(), handler)
+    try:
+        server.start()
+    except OSError as e:  # another daemon, or a runtime dir we must not use: say so, keep talking
+        log.warning("no control socket: %s", e)
+        server = None
+
+    if (question := companion.persona.opening()) is not None:
+        loop.announce(question)
+    log.info("ready: say '%s'", wake_phrase(cfg.wake) if engines.wake else "(wake word off)")
+    heartbeat = Heartbeat(waiting_for_device=lambda: not audio.connected)
+    threading.Thread(target=heartbeat.run, args=(stop,), name="os1-watchdog", daemon=True).start()
+    service.ready(f"listening for '{wake_phrase(cfg.wake)}'")
+    try:
+        feed_frames(loop, heartbeat.frames(audio.microphone), stop, wait_for_reply=False)
+    finally:
+        stop.set()
+        service.stopping()
+        if server is not None:
+            server.close()
+        companion.close()
+        loop.wait_reply(timeout_s=5)
+        audio.close()
+    log.info("stopped")
+    return 0

@@ -1,0 +1,57 @@
+"""One call that builds every intent from plain values (the runner maps the config onto these)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from device.intents.care import CareIntent, ConversationNudge
+from device.intents.clock import ClockIntent, Now, system_now
+from device.intents.letters import Generate, LettersIntent, LetterStore
+from device.intents.reminders import ReminderScheduler, RemindersIntent, ReminderStore
+from device.intents.router import Handler, IntentRouter
+
+
+@dataclass
+class Intents:
+    router: IntentRouter
+    scheduler: ReminderScheduler
+    letters: LettersIntent
+    nudge: ConversationNudge
+
+
+def build_intents(
+    state_dir: Path,
+    generate: Generate,
+    helpline: str,
+    owner: str = "",
+    snooze_min: int = 10,
+    tap_snooze_window_s: float = 60.0,
+    letter_max_words: int = 180,
+    nudge_after_min: int = 0,
+    nudge_people: Sequence[str] = (),
+    other_handlers: Sequence[Handler] = (),
+    now: Now = system_now,
+) -> Intents:
+    """Care first (crisis words win over everything), then the other helpers' handlers (onboarding,
+    memory, camera), then the clock, reminders and letters."""
+    scheduler = ReminderScheduler(
+        ReminderStore(Path(state_dir) / "reminders.db"),
+        now=now,
+        snooze_minutes=snooze_min,
+        tap_window_s=tap_snooze_window_s,
+    )
+    letters = LettersIntent(
+        LetterStore(Path(state_dir) / "letters"), generate, owner=owner, now=now, max_words=letter_max_words
+    )
+    handlers: list[Handler] = [
+        CareIntent(helpline),
+        *other_handlers,
+        ClockIntent(now),
+        RemindersIntent(scheduler),
+        letters,
+    ]
+    return Intents(
+        IntentRouter(handlers), scheduler, letters, ConversationNudge(nudge_after_min, nudge_people)
+    )

@@ -1,0 +1,97 @@
+"""The time and the date, from the system clock in the system timezone: never from the LLM."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from datetime import date, datetime, tzinfo
+
+from device.intents.text import ordinal, plain
+
+Now = Callable[[], datetime]
+
+
+def local_zone() -> tzinfo:
+    """The system timezone as a real zone (DST-aware), not a fixed offset: reminders cross DST changes."""
+    try:
+        import tzlocal
+
+        return tzlocal.get_localzone()
+    except Exception:  # no /etc/localtime, odd TZ value: the offset in force now is the best left
+        zone = datetime.now().astimezone().tzinfo
+        assert zone is not None
+        return zone
+
+
+def system_now() -> datetime:
+    return datetime.now(local_zone())
+
+
+def part_of_day(hour: int) -> str:
+    if hour < 5:
+        return "at night"
+    if hour < 12:
+        return "in the morning"
+    if hour < 17:
+        return "in the afternoon"
+    if hour < 22:
+        return "in the evening"
+    return "at night"
+
+
+def say_time(t: datetime) -> str:
+    """'9:41 in the evening', '9 o'clock in the morning', 'noon', 'midnight'."""
+    if t.minute == 0 and t.hour in (0, 12):
+        return "midnight" if t.hour == 0 else "noon"
+    hour = t.hour % 12 or 12
+    clock = f"{hour} o'clock" if t.minute == 0 else f"{hour}:{t.minute:02d}"
+    return f"{clock} {part_of_day(t.hour)}"
+
+
+def say_date(d: date) -> str:
+    """'Sunday, the 22nd of November'."""
+    return f"{d:%A}, the {ordinal(d.day)} of {d:%B}"
+
+
+def say_when(t: datetime, now: datetime) -> str:
+    """When something is, relative to now: 'at 6:00 in the evening', 'tomorrow at noon', 'on Friday …'."""
+    days = (t.date() - now.date()).days
+    at = f"at {say_time(t)}"
+    if days == 0:
+        return at
+    if days == 1:
+        return f"tomorrow {at}"
+    if 1 < days < 7:
+        return f"on {t:%A} {at}"
+    return f"on {say_date(t.date())}, {at}"
+
+
+_TIME = re.compile(
+    r"^(?:(?:hey|ok|okay|so|and|um|uh|please|sorry|excuse me)\s+)*"
+    r"(?:(?:can|could) you (?:tell me )?|do you know |tell me )?"
+    r"(?:what(?:'s| is) the time|what time is it|what time it is|the time please"
+    r"|(?:got|have you got) the time)"
+    r"(?: (?:now|right now|please|again))*$"
+)
+_DATE = re.compile(
+    r"^(?:(?:hey|ok|okay|so|and|um|uh|please|sorry)\s+)*"
+    r"(?:(?:can|could) you (?:tell me )?|do you know |tell me )?"
+    r"(?:what(?:'s| is) (?:the date|today's date|the day)|what day is it|what day it is|what date is it"
+    r"|what(?:'s| is) the date today|what day of the week is it)"
+    r"(?: (?:today|now|please|again))*$"
+)
+
+
+class ClockIntent:
+    """Answers 'what time is it' and 'what's the date' exactly; nothing else (not 'I had a great time')."""
+
+    def __init__(self, now: Now = system_now):
+        self.now = now
+
+    def __call__(self, text: str) -> str | None:
+        t = plain(text)
+        if _TIME.match(t):
+            return f"It's {say_time(self.now())}."
+        if _DATE.match(t):
+            return f"It's {say_date(self.now().date())}."
+        return None

@@ -1,0 +1,157 @@
+"""The live daemon end to end, with no sound card: `os1 run` opens ALSA's `jack` device (from
+libasound2-plugins) on a private JACK server with the dummy driver, which runs at the real-time pace
+like a sound card. It is driven the way its owner would over SSH: `os1 status`, `say`, `mute`,
+`config set`; systemd's notify socket is a real datagram socket here, so READY=1, the watchdog pings
+and STOPPING=1 are checked as systemd would see them."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO, run_os1
+
+pytestmark = pytest.mark.skipif(shutil.which("jackd") is None, reason="needs jackd2 (make apt installs it)")
+
+
+@pytest.fixture()
+def jack_server(tmp_path: Path) -> Iterator[dict[str, str]]:
+    name = f"os1test{os.getpid()}"
+    env = {"JACK_DEFAULT_SERVER": name, "JACK_NO_START_SERVER": "1"}
+    proc = subprocess.Popen(
+        ["jackd", "-n", name, "--no-realtime", "-d", "dummy", "-r", "48000", "-p", "480"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env={**os.environ, **env},
+        start_new_session=True,
+    )
+    time.sleep(1.5)
+    assert proc.poll() is None, "jackd did not start"
+    yield env
+    proc.terminate()
+    proc.wait(timeout=10)
+
+
+class Daemon:
+    def __init__(self, tmp_path: Path, jack_env: dict[str, str]):
+        self.notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.notify.bind(str(tmp_path / "notify.sock"))
+        self.notify.settimeout(0.5)
+        self.messages: list[str] = []
+        self.config = tmp_path / "config.yaml"
+        self.config.write_text(
+            "# my companion\npersona:\n  name: Samantha  # what it calls itself\n  onboarding: false\n"
+        )
+        self.env = {
+            **jack_env,
+            "OS1_RUNTIME_DIR": str(tmp_path / "run"),
+            "OS1_CONFIG": str(self.config),
+            "NOTIFY_SOCKET": str(tmp_path / "notify.sock"),
+            "WATCHDOG_USEC": "2000000",
+        }
+        self.log = tmp_path / "daemon.log"
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "device.cli", "run", "--audio-device", "jack"],
+            stdout=subprocess.DEVNULL,
+            stderr=self.log.open("w"),
+            env={**os.environ, **self.env},
+            cwd=REPO,
+        )
+
+    def wait_for(self, prefix: str, timeout_s: float) -> str:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            try:
+                message = self.notify.recv(4096).decode()
+            except TimeoutError:
+                assert self.proc.poll() is None, f"the daemon died: {self.log.read_text()[-2000:]}"
+                continue
+            self.messages.append(message)
+            if any(line.startswith(prefix) for line in message.splitlines()):
+                return message
+        raise AssertionError(f"no {prefix} within {timeout_s} s; got {self.messages}")
+
+    def os1(self, *args: str) -> subprocess.CompletedProcess[str]:
+        return run_os1(*args, env=self.env, timeout=60)
+
+    def status(self) -> dict[str, object]:
+        r = self.os1("status", "--json")
+        assert r.returncode == 0, r.stderr
+        return json.loads(r.stdout)
+
+    def wait_log(self, text: str, timeout_s: float = 30) -> None:
+        deadline = time.monotonic() + timeout_s
+        while text not in self.log.read_text():
+            assert time.monotonic() < deadline, f"{text!r} not in the log: {self.log.read_text()[-2000:]}"
+            time.sleep(0.2)
+
+    def stop(self) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        return self.proc.wait(timeout=30)
+
+
+@pytest.fixture()
+def daemon(tmp_path: Path, jack_server: dict[str, str]) -> Iterator[Daemon]:
+    d = Daemon(tmp_path, jack_server)
+    try:
+        yield d
+    finally:
+        if d.proc.poll() is None:
+            d.proc.kill()
+            d.proc.wait()
+        d.notify.close()
+
+
+def test_the_daemon_over_ssh(daemon: Daemon) -> None:
+    daemon.wait_for("READY=1", timeout_s=180)
+    daemon.wait_for("WATCHDOG=1", timeout_s=5)
+
+    status = daemon.status()
+    assert status["state"] == "idle" and status["muted"] is False
+    assert status["config_file"] == str(daemon.config)
+    devices = status["devices"]
+    assert isinstance(devices, dict) and devices["microphone"]["connected"]  # type: ignore[index]
+
+    r = daemon.os1("say", "Hello from the test.")
+    assert r.returncode == 0, r.stderr
+    daemon.wait_log("reply='Hello from the test.'")
+
+    assert daemon.os1("mute").returncode == 0
+    assert daemon.status()["muted"] is True
+    daemon.wait_log('reply="Muted. I\'m not listening."')
+    assert daemon.os1("unmute").returncode == 0
+    assert daemon.status()["muted"] is False
+
+    # A live key is applied without a restart; the comments in the file survive.
+    r = daemon.os1("config", "set", "persona.name", "Ada")
+    assert r.returncode == 0, r.stderr
+    assert "persona.name" in r.stdout
+    assert "# what it calls itself" in daemon.config.read_text()
+    daemon.wait_log("applied live: persona.name")
+    # A bad value is refused and the daemon keeps going.
+    r = daemon.os1("config", "set", "vad.threshold", "7")
+    assert r.returncode == 2 and "vad.threshold" in r.stderr
+    assert "name: Ada" in daemon.config.read_text()
+
+    # Malformed requests get an error and the daemon carries on.
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+        s.connect(str(Path(daemon.env["OS1_RUNTIME_DIR"]) / "control.sock"))
+        s.sendall(b"{not json\n")
+        assert json.loads(s.makefile().readline())["ok"] is False
+    assert daemon.status()["state"] in ("idle", "listening", "speaking")
+
+    assert daemon.stop() == 0
+    daemon.wait_for("STOPPING=1", timeout_s=5)
+    r = daemon.os1("status")
+    assert r.returncode == 3 and "not running" in r.stderr
