@@ -180,3 +180,24 @@ rm {mnt}/filler
     assert "daemon: MemoryFull" in r.stdout
     assert "daemon context: ['- My sister Anna lives in Lyon.']" in r.stdout
     assert "daemon integrity: ok" in r.stdout
+
+
+def test_forget_all_while_the_daemon_has_the_memory_open(tmp_path: Path) -> None:
+    from device.config import MemoryConfig
+    from device.memory import Memory
+
+    env = _env(tmp_path)
+    m = Memory.open(tmp_path / "state", MemoryConfig(summaries=False))
+    try:
+        m.after_turn("My sister Anna lives in Lyon.")
+        assert "Anna" in m.context_for("Where does my sister live?")
+        r = run_os1("memory", "forget", "--all", env=env)
+        assert r.returncode == 0 and "deleted 1 memories" in r.stdout, r.stderr
+        # The daemon notices the files are gone: nothing comes back, and new memories are kept.
+        assert m.context_for("Where does my sister live?") == ""
+        assert m.after_turn("I love jazz.") == ["I love jazz."]
+    finally:
+        m.close()
+    assert _ids(env) == [1]
+    r = run_os1("memory", "list", env=env)
+    assert "I love jazz." in r.stdout and "Anna" not in r.stdout
