@@ -88,6 +88,8 @@ def test_an_interview_tomorrow_is_an_open_thread_with_a_date() -> None:
         "She told me my brother works as a pilot.",
         "My head is killing me.",
         "My day is going badly.",
+        "I love the weather today.",
+        "My mom is visiting tomorrow.",
         "I love you.",
         "I'd like a coffee.",
         "Tell me a joke about my cat.",

@@ -272,6 +272,13 @@ _TRANSIENT_VALUE = re.compile(
     _R,
 )
 
+# "I love the weather today", "my mom is visiting tomorrow": about now, not about who they are.
+_TIMELY = re.compile(
+    r"\b(?:today|tonight|tomorrow|yesterday|right now|at the moment|"
+    r"this (?:morning|afternoon|evening|week))\b",
+    _R,
+)
+
 PersonLookup = Callable[[str], str | None]  # a name -> 'sister' (from memory), or None
 
 
@@ -287,7 +294,7 @@ def _clause_facts(text: str, relation_of: PersonLookup, today: date, caps_known:
     if m:
         verb = _OPINION_VERB[m.group(1).lower()]
         obj = _tail(m.group(2), 6)
-        if obj and not _PRONOUN_OBJECTS.match(obj):
+        if obj and not _PRONOUN_OBJECTS.match(obj) and not _TIMELY.search(obj):
             if negated and verb not in ("can't stand", "don't like", "don't enjoy"):
                 return []
             return [Fact("preference", _sentence(f"I {verb} {obj}"), "me", f"opinion:{_norm(obj)}")]
@@ -377,7 +384,7 @@ def _clause_facts(text: str, relation_of: PersonLookup, today: date, caps_known:
     m = _P_MY_X.match(text)
     if m:
         what, value = m.group(1).lower(), _tail(m.group(2), 8)
-        if not value or _TRANSIENT.match(what) or _TRANSIENT_VALUE.match(value):
+        if not value or _TRANSIENT.match(what) or _TRANSIENT_VALUE.match(value) or _TIMELY.search(value):
             return []
         if re.match(rf"^(?:{RELATIONS})$", what, _R):  # "my sister is a nurse": about the sister
             return [Fact("fact", _sentence(f"My {what} is {value}"), what, "is")]
