@@ -15,6 +15,8 @@ from device.engines import Engines
 from device.intents.assemble import Intents, build_intents
 from device.intents.letters import dialogue_generate
 from device.intents.router import Handler
+from device.memory import FULL_NOTICE, Memory, MemoryFull, StoreError
+from device.models import ModelMissing
 from device.persona.runtime import PersonaRuntime
 from device.pipeline.events import Turn
 from device.pipeline.loop import VoiceLoop
@@ -26,6 +28,7 @@ log = logging.getLogger("os1.companion")
 class Companion:
     persona: PersonaRuntime
     intents: Intents
+    memory: Memory | None = None
     after_turn: list[Callable[[Turn], None]] = field(default_factory=list)
 
     def wire(self, loop: VoiceLoop) -> None:
@@ -33,6 +36,9 @@ class Companion:
         loop's prompt follows the persona (onboarding answers change it)."""
         self.persona.attach(loop)
         loop.intents = self.intents.router
+        if self.memory is not None:
+            loop.context = self.memory.context_for
+            self.after_turn.insert(0, self._remember(loop, self.memory))
         previous = loop.on_turn
 
         def on_turn(turn: Turn) -> None:
@@ -50,8 +56,25 @@ class Companion:
 
         loop.on_turn = on_turn
 
+    @staticmethod
+    def _remember(loop: VoiceLoop, memory: Memory) -> Callable[[Turn], None]:
+        def remember(turn: Turn) -> None:
+            if turn.answered_by == "announce" or not turn.transcript:
+                return
+            try:
+                stored = memory.after_turn(turn.transcript, turn.reply)
+            except MemoryFull:  # already logged; the conversation goes on
+                loop.announce(FULL_NOTICE)
+                return
+            if stored:
+                log.info("remembered: %s", "; ".join(stored))
+
+        return remember
+
     def close(self) -> None:
         self.intents.scheduler.stop()
+        if self.memory is not None:
+            self.memory.close()  # saves the summary of the conversation in progress
 
 
 def build_companion(
@@ -68,6 +91,7 @@ def build_companion(
         cfg = cfg.model_copy(deep=True)
         cfg.persona.onboarding = False
     persona = PersonaRuntime(cfg, state, engines.tts)
+    memory = open_memory(cfg, state)
     intents = build_intents(
         state,
         dialogue_generate(engines.dialogue, max_new_tokens=cfg.letters.max_new_tokens),
@@ -79,6 +103,17 @@ def build_companion(
         nudge_after_min=cfg.care.nudge_after_min,
         nudge_people=cfg.care.nudge_people,
         # The onboarding's questions come before everything but care: its answers are not commands.
-        other_handlers=[persona.intent, *handlers],
+        other_handlers=[persona.intent, *([memory.intent] if memory else []), *handlers],
     )
-    return Companion(persona, intents)
+    return Companion(persona, intents, memory)
+
+
+def open_memory(cfg: Config, state_dir: Path) -> Memory | None:
+    """The long-term memory, or None (off in config, or it cannot open: the companion still talks)."""
+    if not cfg.memory.enabled:
+        return None
+    try:
+        return Memory.open(state_dir, cfg.memory, paths.models_dir(cfg.paths.models_dir or None))
+    except (StoreError, ModelMissing) as e:
+        log.warning("memory is off: %s", e)
+        return None

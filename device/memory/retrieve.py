@@ -16,10 +16,11 @@ import numpy as np
 
 from device.memory.embed import Embedder
 from device.memory.extract import STOPWORDS
+from device.memory.speech import second_person
 from device.memory.store import MemoryStore, Record
 
 CHARS_PER_TOKEN = 4  # rough, for English with a BPE tokenizer
-HEADER = "Things the user told you before (in their words):"
+HEADER = "What you know about the user:"
 
 
 @dataclass
@@ -142,6 +143,10 @@ class Retriever:
 
 
 def prompt_line(rec: Record, today: date) -> str:
+    """The memory as the companion should think of it: "Your sister Anna lives in Paris." A tiny model
+    given the owner's own words ("My sister…") repeats them as if they were its own."""
+    text = second_person(rec.text)
+    text = text[:1].upper() + text[1:]
     if rec.kind == "thread" and rec.due and rec.due <= today.isoformat():
-        return f"{rec.text} (Ask how it went.)"
-    return rec.text
+        return f"{text} (Ask how it went.)"
+    return text
