@@ -69,8 +69,19 @@ def _write_hf_folder(gguf_path: Path, hf_dir: Path, log: Callable[[str], None]) 
 
 def _run_builder(hf_dir: Path, out: Path, cache: Path, precision: str) -> None:
     cmd = [
-        sys.executable, "-m", "onnxruntime_genai.models.builder",
-        "-i", str(hf_dir), "-o", str(out), "-p", precision, "-e", "cpu", "-c", str(cache),
+        sys.executable,
+        "-m",
+        "onnxruntime_genai.models.builder",
+        "-i",
+        str(hf_dir),
+        "-o",
+        str(out),
+        "-p",
+        precision,
+        "-e",
+        "cpu",
+        "-c",
+        str(cache),
     ]
     if precision == "int4":
         # Symmetric int4 makes SmolLM2-135M ramble; asymmetric k-quant answers like fp32.

@@ -45,8 +45,10 @@ NOISE_DBFS = -32.0  # white noise about 12 dB under the Piper voice's loudest fr
 
 # --------------------------------------------------------------------------- word error rate
 
-_ONES = "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen " \
-        "sixteen seventeen eighteen nineteen".split()
+_ONES = (
+    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen "
+    "sixteen seventeen eighteen nineteen".split()
+)
 _TENS = "_ _ twenty thirty forty fifty sixty seventy eighty ninety".split()
 _NUMBER_WORDS = set(_ONES) | set(_TENS[2:]) | {"hundred", "thousand", "million"}
 
@@ -240,10 +242,7 @@ def table(by_engine: dict[str, list[Result]]) -> str:
         comp = statistics.median(r.compute_s for r in results)
         cpu = statistics.median(r.cpu_s for r in results)
         rtf = sum(r.compute_s for r in results) / sum(r.audio_s for r in results)
-        rows.append(
-            f"| {name} | {w:.1%} | {right:.1%} | {_ms(lat)} | {_ms(comp)} | "
-            f"{_ms(cpu)} | {rtf:.2f} |"
-        )
+        rows.append(f"| {name} | {w:.1%} | {right:.1%} | {_ms(lat)} | {_ms(comp)} | {_ms(cpu)} | {rtf:.2f} |")
     return "\n".join(rows)
 
 

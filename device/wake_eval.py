@@ -217,8 +217,7 @@ def build_clips(cache_dir: Path, noisy: bool = True, log: Callable[[str], None] 
     index_path = folder / "index.json"
     if index_path.is_file():
         index = json.loads(index_path.read_text())
-        clips = [Clip(e["name"], read_wav(folder / f"{e['name']}.wav"), e["phrase"], e["end"])
-                 for e in index]
+        clips = [Clip(e["name"], read_wav(folder / f"{e['name']}.wav"), e["phrase"], e["end"]) for e in index]
         if log:
             log(f"clips: {len(clips)} from cache {folder}")
         return clips
@@ -361,8 +360,12 @@ def default_engines() -> tuple[dict[str, Callable[[], WakeWord]], dict[str, str]
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m device.wake_eval", description=__doc__.split("\n")[0])
-    ap.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "os1-wake-eval",
-                    help="where the synthesized clips are cached (default: %(default)s)")
+    ap.add_argument(
+        "--cache",
+        type=Path,
+        default=Path(tempfile.gettempdir()) / "os1-wake-eval",
+        help="where the synthesized clips are cached (default: %(default)s)",
+    )
     ap.add_argument("--details", action="store_true", help="list the missed positives and the false wakes")
     args = ap.parse_args(argv)
 

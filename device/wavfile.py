@@ -27,8 +27,9 @@ def read_wav(path: str | Path, rate: int = SAMPLE_RATE) -> np.ndarray:
     try:
         audio, src_rate = soundfile.read(str(path), dtype="float32", always_2d=True)
     except (soundfile.LibsndfileError, RuntimeError, OSError) as e:
-        raise AudioFileError(f"{path}: not a readable WAV file ({e}); "
-                             "convert it with: sox IN -r 16000 -c 1 -b 16 OUT.wav") from e
+        raise AudioFileError(
+            f"{path}: not a readable WAV file ({e}); convert it with: sox IN -r 16000 -c 1 -b 16 OUT.wav"
+        ) from e
     if src_rate <= 0:
         raise AudioFileError(f"{path}: WAV header is corrupt (rate={src_rate})")
     return to_int16(resample(to_mono(audio), src_rate, rate))
