@@ -58,19 +58,22 @@ class _StateTracker:
         self.state = "idle"  # what is shown now
         self._base = "idle"  # the loop's state, to return to after capturing
         self._capturing = False
+        self._lock = threading.RLock()  # the loop thread shows states, the reply thread the camera
 
     def show(self, state: str) -> None:
         state = str(state)
         pattern(state)  # unknown names fail here, on every backend
-        if state != "capturing":
-            self._base = state
-        if self._capturing and state != "capturing":
-            return  # the picture is being taken; the loop's state shows again when it is done
-        self._apply(state)
+        with self._lock:
+            if state != "capturing":
+                self._base = state
+            if self._capturing and state != "capturing":
+                return  # the picture is being taken; the loop's state shows again when it is done
+            self._apply(state)
 
     def capturing(self, active: bool) -> None:
-        self._capturing = active
-        self._apply("capturing" if active else self._base)
+        with self._lock:
+            self._capturing = active
+            self._apply("capturing" if active else self._base)
 
     def _apply(self, state: str) -> None:
         self.state = state
@@ -131,8 +134,9 @@ class GpioIndicator(_StateTracker):
         self._thread.start()
 
     def set_enabled(self, enabled: bool) -> None:
-        self.enabled = enabled
-        self._apply(self.state)
+        with self._lock:
+            self.enabled = enabled
+            self._apply(self.state)
 
     def _apply(self, state: str) -> None:
         entering = state != self.state
