@@ -8,7 +8,7 @@ and the reason; the CLI prints it and exits 2 before anything starts.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -107,6 +107,28 @@ class MemoryConfig(_Section):
     summaries: bool = True
 
 
+class ButtonConfig(_Section):
+    enabled: bool = True
+    pin: int = Field(17, ge=0, le=27)
+    bounce_ms: int = Field(20, ge=0, le=200)
+    double_tap_ms: int = Field(300, ge=0, le=1000)
+    long_press_ms: int = Field(1500, ge=300, le=10000)
+
+
+class IndicatorConfig(_Section):
+    enabled: bool = True
+    led_pin: int = Field(27, ge=0, le=27)
+    motor_pin: int = Field(0, ge=0, le=27)
+    brightness: float = Field(1.0, gt=0.0, le=1.0)
+
+
+class CameraConfig(_Section):
+    backend: Literal["auto", "picamera2", "opencv", "file", "none"] = "auto"
+    size: list[Annotated[int, Field(ge=64, le=4608)]] = Field([1280, 720], min_length=2, max_length=2)
+    path: str = ""
+    autofocus: bool = True
+
+
 class PathsConfig(_Section):
     state_dir: str = ""
     models_dir: str = ""
@@ -142,6 +164,9 @@ class Config(_Section):
     reminders: RemindersConfig = RemindersConfig()
     letters: LettersConfig = LettersConfig()
     care: CareConfig = CareConfig()
+    button: ButtonConfig = ButtonConfig()
+    indicator: IndicatorConfig = IndicatorConfig()
+    camera: CameraConfig = CameraConfig()
 
 
 def find_user_config(cli_path: str | None = None) -> Path | None:
