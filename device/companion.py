@@ -9,8 +9,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 from device import paths
+from device.camera_intent import CameraIntent
 from device.config import Config
+from device.drivers.camera import Camera, CameraError
 from device.engines import Engines
 from device.intents.assemble import Intents, build_intents
 from device.intents.letters import dialogue_generate
@@ -83,9 +87,10 @@ def build_companion(
     state_dir: Path | None = None,
     handlers: Sequence[Handler] = (),
     onboarding: bool = False,
+    on_capture: Callable[[bool], None] | None = None,
 ) -> Companion:
     """`onboarding`: run the first-meeting questions if they are due (the live daemon; a recording
-    or `os1 demo` is answered as it is)."""
+    or `os1 demo` is answered as it is). `on_capture` brackets each picture (the status LED)."""
     state = state_dir or paths.state_dir(cfg.paths.state_dir or None)
     if not onboarding and cfg.persona.onboarding:
         cfg = cfg.model_copy(deep=True)
@@ -103,9 +108,35 @@ def build_companion(
         nudge_after_min=cfg.care.nudge_after_min,
         nudge_people=cfg.care.nudge_people,
         # The onboarding's questions come before everything but care: its answers are not commands.
-        other_handlers=[persona.intent, *([memory.intent] if memory else []), *handlers],
+        other_handlers=[
+            persona.intent,
+            *([memory.intent] if memory else []),
+            CameraIntent(camera_on_demand(cfg), on_capture=on_capture),
+            *handlers,
+        ],
     )
     return Companion(persona, intents, memory)
+
+
+def camera_on_demand(cfg: Config) -> Callable[[], np.ndarray]:
+    """A capture function that finds the camera the first time it is asked to look, so a run that
+    never looks does not probe for one. No camera: CameraError, and the owner hears "I can't see"."""
+    from device.body import build_camera
+
+    found: list[Camera | None] = []
+
+    def capture() -> np.ndarray:
+        if not found:
+            found.append(build_camera(cfg.camera))
+        camera = found[0]
+        if camera is None:
+            raise CameraError(
+                "no camera found; connect one, or set camera.backend (picamera2, opencv or file) "
+                "and camera.path"
+            )
+        return camera.capture()
+
+    return capture
 
 
 def open_memory(cfg: Config, state_dir: Path) -> Memory | None:

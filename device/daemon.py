@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from device import control, paths, service
+from device.body import build_button, build_indicator, check_pins
 from device.companion import build_companion
 from device.config import Config
 from device.control_handler import DaemonControl
@@ -22,7 +23,7 @@ from device.drivers.button import Button
 from device.engines import build_tts, build_wake, load_all, loop_settings, wake_phrase
 from device.logsetup import format_turn_log
 from device.persona.runtime import PersonaRuntime
-from device.pipeline.events import Turn
+from device.pipeline.events import State, Turn
 from device.pipeline.loop import VoiceLoop
 from device.runner import feed_frames, make_loop
 
@@ -85,12 +86,15 @@ def run(
     button: Button | None = None,
     config_file: Path | None = None,
     cli_config: str | None = None,
+    stop: threading.Event | None = None,
 ) -> int:
+    """Until SIGINT/SIGTERM, or until `stop` is set (a test running the daemon on a thread)."""
+    check_pins(cfg.button, cfg.indicator)  # before the slow part: a config error is exit 2 at once
     engines = load_all(cfg)
     models_dir = paths.models_dir(cfg.paths.models_dir or None)
     state_dir = paths.state_dir(cfg.paths.state_dir or None)
     name = cfg.audio.device if device is None else device
-    stop = threading.Event()
+    stop = stop or threading.Event()
     retry = cfg.audio_reconnect
     # A missing device is not fatal: a worn device boots before its Bluetooth headset connects.
     audio = live_audio(
@@ -109,8 +113,9 @@ def run(
         log.info("signal %s: shutting down", signal.Signals(signum).name)
         stop.set()
 
-    signal.signal(signal.SIGINT, on_signal)
-    signal.signal(signal.SIGTERM, on_signal)
+    if threading.current_thread() is threading.main_thread():  # only the main thread may set them
+        signal.signal(signal.SIGINT, on_signal)
+        signal.signal(signal.SIGTERM, on_signal)
 
     handler: DaemonControl | None = None
 
@@ -119,8 +124,18 @@ def run(
         if handler is not None:
             handler.record_turn(turn)
 
-    companion = build_companion(cfg, engines, state_dir, onboarding=True)
+    indicator = build_indicator(cfg.indicator)
+    button = button or build_button(cfg.button)
+    companion = build_companion(
+        cfg, engines, state_dir, onboarding=True, on_capture=indicator.capturing if indicator else None
+    )
     loop = make_loop(cfg, engines, ear, on_turn, companion)
+    if indicator is not None:
+        # A confirmation spoken while muted passes through the other states; the LED then goes back
+        # to showing mute, not idle.
+        loop.on_state = lambda state: indicator.show(
+            State.MUTED if loop.muted and state is State.IDLE else state
+        )
     audio.on_reconnect = lambda what: loop.announce("I'm back.")
     scheduler = companion.intents.scheduler
     scheduler.start(loop.announce, is_muted=lambda: loop.muted)
@@ -133,6 +148,8 @@ def run(
 
     if button is not None:
         button.on_tap = on_tap
+        button.on_double_tap = loop.repeat_last
+        button.on_long_press = lambda: loop.set_muted(not loop.muted)
 
     handler = DaemonControl(
         loop,
@@ -166,5 +183,8 @@ def run(
         companion.close()
         loop.wait_reply(timeout_s=5)
         audio.close()
+        for part in (button, indicator):
+            if part is not None:
+                part.close()
     log.info("stopped")
     return 0

@@ -13,6 +13,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -155,3 +156,67 @@ def test_the_daemon_over_ssh(daemon: Daemon) -> None:
     daemon.wait_for("STOPPING=1", timeout_s=5)
     r = daemon.os1("status")
     assert r.returncode == 3 and "not running" in r.stderr
+
+
+def test_the_button_and_led_drive_the_running_daemon(
+    tmp_path: Path, jack_server: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The daemon in this process on gpiozero's MockFactory pins: a long press on the button mutes it
+    and the LED shows mute; a tap asks for attention; the control socket sees the same state."""
+    from gpiozero import Device
+    from gpiozero.pins.mock import MockFactory, MockPWMPin
+
+    from device import control, daemon
+    from device.config import Config
+
+    for k, v in jack_server.items():
+        monkeypatch.setenv(k, v)
+    monkeypatch.setenv("OS1_RUNTIME_DIR", str(tmp_path / "run"))
+    previous = Device.pin_factory
+    Device.pin_factory = MockFactory(pin_class=MockPWMPin)
+    cfg = Config()
+    cfg.persona.onboarding = False
+    stop = threading.Event()
+    thread = threading.Thread(target=daemon.run, args=(cfg, "jack"), kwargs={"stop": stop})
+    thread.start()
+    try:
+        sock = tmp_path / "run" / "control.sock"
+        deadline = time.monotonic() + 180
+        while not sock.exists():
+            assert thread.is_alive() and time.monotonic() < deadline, "the daemon did not start"
+            time.sleep(0.2)
+        button = Device.pin_factory.pin(cfg.button.pin)
+        led = Device.pin_factory.pin(cfg.indicator.led_pin)
+
+        button.drive_low()  # pressed (pull-up): held past the long press
+        time.sleep(cfg.button.long_press_ms / 1000 + 0.3)
+        button.drive_high()
+        time.sleep(0.2)
+        assert control.request(sock, {"cmd": "status"})["muted"] is True
+        time.sleep(2.5)  # the confirmation is spoken, then the LED double-blinks for mute
+        lit = []
+        for _ in range(40):
+            lit.append(led.state > 0)
+            time.sleep(0.05)
+        assert any(lit) and not all(lit), "the LED should blink while muted"
+
+        button.drive_low()  # a long press again: unmuted
+        time.sleep(cfg.button.long_press_ms / 1000 + 0.3)
+        button.drive_high()
+        time.sleep(3.0)
+        assert control.request(sock, {"cmd": "status"})["muted"] is False
+
+        button.drive_low()  # a tap: listening, and the LED is steady on
+        time.sleep(0.1)
+        button.drive_high()
+        deadline = time.monotonic() + 5
+        while control.request(sock, {"cmd": "status"})["state"] != "listening":
+            assert time.monotonic() < deadline, "a tap did not start listening"
+            time.sleep(0.1)
+        assert led.state > 0
+    finally:
+        stop.set()
+        thread.join(timeout=30)
+        Device.pin_factory.reset()
+        Device.pin_factory = previous
+    assert not thread.is_alive()
