@@ -629,13 +629,16 @@ class VoiceLoop:
             return
         t_chunk = self.clock()
         reply.turn.marks.setdefault("tts_start", t_chunk)
-        for audio in self.tts.synthesize(chunk):
+        for i, audio in enumerate(self.tts.synthesize(chunk)):
             if reply.cancel.is_set():
                 return
-            self._play(reply, chunk, audio, t_chunk)
+            # A chunk of several sentences comes back in pieces: its words are counted once, and
+            # each piece's audio adds to the chunk's length.
+            self._play(reply, chunk if i == 0 else None, audio, t_chunk)
             t_chunk = self.clock()
 
-    def _play(self, reply: _Reply, text: str, audio: np.ndarray, t_synth_start: float) -> None:
+    def _play(self, reply: _Reply, text: str | None, audio: np.ndarray, t_synth_start: float) -> None:
+        """Hand `audio` to the earpiece. `text` is the chunk it starts; None continues the last one."""
         turn = reply.turn
         now = self.clock()
         seconds = len(audio) / self.tts.sample_rate
@@ -649,7 +652,11 @@ class VoiceLoop:
                 turn.timings_ms["tts_first_audio"] = (now - turn.marks["tts_start"]) * 1000
                 turn.timings_ms["response_gap"] = (now - turn.marks["speech_end"]) * 1000
                 self._set_state(State.SPEAKING)
-            reply.chunks.append((text, seconds))
+            if text is not None or not reply.chunks:
+                reply.chunks.append((text or "", seconds))
+            else:
+                last_text, last_seconds = reply.chunks[-1]
+                reply.chunks[-1] = (last_text, last_seconds + seconds)
             self.sink.play(audio, self.tts.sample_rate)
         reply.first_audio.set()
 
