@@ -175,7 +175,7 @@ rm {mnt}/filler
     # With room again, what was saved before is all there, and nothing of the failed add.
     assert "My sister Anna lives in Lyon." in r.stdout and "nurse" not in r.stdout
     assert "daemon: MemoryFull" in r.stdout
-    assert "daemon context: ['- My sister Anna lives in Lyon.']" in r.stdout
+    assert "daemon context: ['- Your sister Anna lives in Lyon']" in r.stdout
     assert "daemon integrity: ok" in r.stdout
 
 
