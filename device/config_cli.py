@@ -20,6 +20,7 @@ import yaml
 
 from device import config as configuration
 from device import config_edit, control
+from device.atomic import write_text_atomic
 from device.config import ConfigError
 
 EXIT_FAIL, EXIT_BAD_INPUT = 1, 2
@@ -185,7 +186,7 @@ def edit(cli_path: str | None) -> int:
 
 def _write(path: Path, text: str, command: str) -> bool:
     try:
-        config_edit.atomic_write(path, text)
+        write_text_atomic(path, text)
         return True
     except PermissionError:
         print(f"os1: {path}: permission denied; run `sudo {command}`", file=sys.stderr)

@@ -4,8 +4,6 @@ atomic write; and which keys the running daemon can take without a restart."""
 from __future__ import annotations
 
 import io
-import os
-import tempfile
 import types
 import typing
 from pathlib import Path
@@ -202,33 +200,3 @@ def target_path(cli_path: str | None, daemon_file: str | None, daemon_is_other_u
         return found
     candidates = paths.user_config_candidates(None)
     return candidates[-1] if daemon_is_other_user else candidates[0]
-
-
-def atomic_write(path: Path, text: str) -> None:
-    """Write temp file in the same dir + fsync + rename + fsync dir: a crash leaves the old or the new
-    file, never half of one. The file keeps its mode (and owner, when we are root)."""
-    path = path.resolve() if path.is_symlink() else path
-    try:
-        st: os.stat_result | None = path.stat()
-    except FileNotFoundError:
-        st = None
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    tmp = Path(tmp_name)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fchmod(f.fileno(), (st.st_mode & 0o7777) if st else 0o644)
-            if st and os.getuid() == 0 and (st.st_uid, st.st_gid) != (0, 0):
-                os.fchown(f.fileno(), st.st_uid, st.st_gid)
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    dir_fd = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)

@@ -5,14 +5,13 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import os
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
 from device import config as configuration
 from device import paths
+from device.atomic import write_text_atomic
 
 EXIT_OK, EXIT_FAIL, EXIT_BAD_INPUT = 0, 1, 2
 
@@ -142,18 +141,8 @@ def _write_private(path: Path, data: str) -> None:
     """Atomically, readable only by the owner: the export holds everything the companion knows."""
     path = path.expanduser()
     try:
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        write_text_atomic(path, data, mode=0o600, keep_mode=False)
     except OSError as e:
-        raise _cli_store_error(f"{path}: cannot write ({e.strerror})") from None
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except OSError as e:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
         if e.errno == 28:
             from device.memory.store import MemoryFull
 

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from device import config_edit, control
+from device.atomic import write_text_atomic
 from device.config import Config, ConfigError, parse
 from device.control import ControlServer
 from device.control_handler import DaemonControl
@@ -147,7 +148,7 @@ def test_a_failed_write_leaves_the_original(
 
     monkeypatch.setattr(os, fails, boom)
     with pytest.raises(OSError, match="No space"):
-        config_edit.atomic_write(cfg_file, new_text)
+        write_text_atomic(cfg_file, new_text)
     monkeypatch.undo()
     assert cfg_file.read_bytes() == before
     assert [p.name for p in cfg_file.parent.iterdir()] == ["config.yaml"]
@@ -165,7 +166,7 @@ def test_the_write_goes_through_a_temp_file_in_the_same_dir(
         real_replace(src, dst)
 
     monkeypatch.setattr(os, "replace", spy)
-    config_edit.atomic_write(cfg_file, "persona:\n  name: Ava\n")
+    write_text_atomic(cfg_file, "persona:\n  name: Ava\n")
     assert len(seen) == 1 and seen[0][0].parent == cfg_file.parent and seen[0][1] == cfg_file
     assert cfg_file.read_text() == "persona:\n  name: Ava\n"
 

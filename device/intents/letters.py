@@ -8,9 +8,7 @@ LLM), "read it again", "save it" / "that's good", "cancel the letter". Saved let
 
 from __future__ import annotations
 
-import os
 import re
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
@@ -18,6 +16,7 @@ from pathlib import Path
 
 import yaml
 
+from device.atomic import write_text_atomic
 from device.intents.clock import Now, system_now
 from device.intents.text import ordinal, plain, second_person
 
@@ -218,7 +217,7 @@ class LetterStore:
             sort_keys=False,
             allow_unicode=True,
         )
-        _atomic_write(path, f"---\n{front}---\n\n{letter.text()}\n")
+        write_text_atomic(path, f"---\n{front}---\n\n{letter.text()}\n", mode=0o600)
         letter.id = path.stem
         return path
 
@@ -271,27 +270,6 @@ class LetterStore:
                 return letter
         return None
 
-
-def _atomic_write(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".md")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o600)
-        os.replace(tmp, path)
-        dfd = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(dfd)  # the rename itself survives a power cut
-        finally:
-            os.close(dfd)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-# ---- the voice side ---------------------------------------------------------------------------------
 
 _POLITE = r"^(?:(?:hey|ok|okay|so|and|please|now)\s+)*(?:(?:can|could|would|will) you\s+)?(?:please\s+)?"
 _START = re.compile(

@@ -9,10 +9,11 @@ from __future__ import annotations
 import json
 import logging
 import os
-import tempfile
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
+
+from device.atomic import write_text_atomic
 
 log = logging.getLogger("os1.persona")
 
@@ -39,26 +40,6 @@ class Profile:
         return asdict(self)
 
 
-def write_atomic(path: Path, text: str) -> None:
-    """Replace `path` with `text` so that a crash at any moment leaves the old or the new content."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)  # the rename itself survives a power cut
-    finally:
-        os.close(dir_fd)
-
-
 class ProfileStore:
     def __init__(self, state_dir: Path):
         self.path = Path(state_dir) / PROFILE_FILE
@@ -82,7 +63,9 @@ class ProfileStore:
             return Profile()
 
     def save(self, profile: Profile) -> None:
-        write_atomic(self.path, json.dumps(profile.to_json(), indent=2, ensure_ascii=False) + "\n")
+        write_text_atomic(
+            self.path, json.dumps(profile.to_json(), indent=2, ensure_ascii=False) + "\n", mode=0o600
+        )
 
     def reset(self) -> bool:
         """Forget the profile and the onboarding progress. True if there was something to delete."""
