@@ -23,12 +23,27 @@ def ordinal(n: int) -> str:
     return f"{n}{suffix}"
 
 
-_YOU = {
-    "i": "you", "me": "you", "my": "your", "mine": "yours", "myself": "yourself", "i'm": "you're",
-    "i've": "you've", "i'll": "you'll", "i'd": "you'd", "am": "are", "we": "you", "our": "your",
-}  # fmt: skip
+_SWAPS = [
+    (r"\bI am\b", "you are"),
+    (r"\bI'm\b", "you're"),
+    (r"\bI've\b", "you've"),
+    (r"\bI'd\b", "you'd"),
+    (r"\bI'll\b", "you'll"),
+    (r"\bI was\b", "you were"),
+    (r"\bI\b", "you"),
+    (r"\bmyself\b", "yourself"),
+    (r"\bmine\b", "yours"),
+    (r"\bmy\b", "your"),
+    (r"\bme\b", "you"),
+    (r"\bours\b", "yours"),
+    (r"\bour\b", "your"),
+    (r"\bwe\b", "you"),
+    (r"\bam\b", "are"),
+]
+_SWAP = re.compile("|".join(f"({p})" for p, _ in _SWAPS), re.IGNORECASE)
 
 
 def second_person(text: str) -> str:
-    """What the owner said about themselves, said back to them: 'call my mum' -> 'call your mum'."""
-    return re.sub(r"\b[\w']+\b", lambda m: _YOU.get(m[0].lower(), m[0]), text)
+    """What the owner said about themselves, said back to them: 'call my mum' -> 'call your mum',
+    'I was in Lyon' -> 'you were in Lyon'. The one place this is done (reminders, letters, memory)."""
+    return _SWAP.sub(lambda m: _SWAPS[m.lastindex - 1][1] if m.lastindex else m[0], text)
