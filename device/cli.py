@@ -83,6 +83,16 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument(
         "--no-compare", action="store_true", help="skip raw engines vs ours and the other STT engine"
     )
+    bench.add_argument(
+        "--memory",
+        action="store_true",
+        help="instead: memory retrieval added per turn with 10,000 memories (python -m device.memory.bench)",
+    )
+    bench.add_argument(
+        "--vision",
+        action="store_true",
+        help="instead: OCR time and memory for one camera picture (python -m device.vision_bench)",
+    )
     for name in COMMAND_MODULES:
         module = importlib.import_module(name)
         for command in module.register(sub):
@@ -202,6 +212,14 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "ask":
         return _ask(cfg, args.text, args.json)
 
+    if args.command == "bench" and args.memory:
+        from device.memory import bench as memory_bench
+
+        return memory_bench.main([])
+    if args.command == "bench" and args.vision:
+        from device import vision_bench
+
+        return vision_bench.main([])
     if args.command == "bench":
         from device import bench
 
