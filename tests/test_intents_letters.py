@@ -253,3 +253,25 @@ def test_the_flow_on_the_real_model(tmp_path: Path) -> None:
     assert letters("save it") == "Saved your letter to your sister."
     saved = (tmp_path / "letters" / "2026-11-22-sister.md").read_text()
     assert saved.startswith("---\nto: my sister\n") and "I miss you.\n\nWith love,\nSam\n" in saved
+
+
+def test_a_letter_that_cannot_be_written_stays_open(tmp_path: Path) -> None:
+    """The kernel refuses the write (a file-size limit stands in for a full card: both fail the write
+    with an OSError): the owner hears it, the letter stays open, and a later 'save it' works."""
+    import resource
+    import signal
+
+    letters = intent(tmp_path, Writer())
+    assert letters("Help me write a letter to my sister about the garden")
+    old_handler = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (64, hard))
+    try:
+        reply = letters("save it")
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+        signal.signal(signal.SIGXFSZ, old_handler)
+    assert reply is not None and reply.startswith("I couldn't save the letter") and "still open" in reply
+    assert LetterStore(tmp_path / "letters").ids() == []
+    assert letters("save it") == "Saved your letter to your sister."
+    assert len(LetterStore(tmp_path / "letters").ids()) == 1

@@ -263,3 +263,17 @@ def test_snooze_by_tap_only_right_after_a_reminder(db: Path, clock: Clock) -> No
     clock.advance(minutes=10)
     sched.check(lambda text: None)
     assert sched.snooze_last() is None  # too late: the window has passed
+
+
+def test_a_full_disk_is_said_and_nothing_half_saved(db: Path, clock: Clock) -> None:
+    """SQLite's own 'database or disk is full' (the page limit reached): the owner hears it, the
+    conversation goes on, and the reminders saved before are all still there."""
+    sched = scheduler(db, clock)
+    intent = RemindersIntent(sched)
+    assert intent("Remind me in 20 minutes to call Mum.").startswith("Okay")  # type: ignore[union-attr]
+    pages = sched.store._db.execute("PRAGMA page_count").fetchone()[0]
+    sched.store._db.execute(f"PRAGMA max_page_count = {pages}")
+    long_task = "take " + "the very long list of things " * 400
+    reply = intent(f"Remind me in 30 minutes to {long_task}")
+    assert reply == "I couldn't save that reminder: my storage is full."
+    assert [r.text for r in sched.store.pending()] == ["call Mum"]

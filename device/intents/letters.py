@@ -8,6 +8,7 @@ LLM), "read it again", "save it" / "that's good", "cancel the letter". Saved let
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -18,7 +19,7 @@ import yaml
 
 from device.atomic import write_text_atomic
 from device.intents.clock import Now, system_now
-from device.intents.text import ordinal, plain, second_person
+from device.intents.text import ordinal, plain, second_person, storage_problem
 
 Generate = Callable[[str, str], str]  # (system prompt, user prompt) -> text
 
@@ -32,6 +33,8 @@ REWRITE_SYSTEM = (
     "three to five sentences in the first person, speaking to the reader as 'you'. "
     "No greeting, no sign-off, no lists."
 )
+
+log = logging.getLogger("os1.letters")
 
 
 # ---- guarding what a tiny model writes --------------------------------------------------------------
@@ -372,7 +375,11 @@ class LettersIntent:
             self.open = None
             return "Okay, I've thrown that letter away."
         if _SAVE.match(said):
-            path = self.store.save(letter)
+            try:
+                path = self.store.save(letter)
+            except OSError as e:  # a full disk: the letter stays open, nothing is lost
+                log.error("letter not saved: %s", e)
+                return f"I couldn't save the letter: {storage_problem(e)}. It's still open."
             self.open = None
             return f"Saved your letter to {letter.spoken_to}." if path else "I couldn't save it."
         if _READ_DRAFT.match(said):

@@ -18,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from device.intents.clock import Now, say_when, system_now
-from device.intents.text import plain, second_person
+from device.intents.text import plain, second_person, storage_problem
 from device.intents.when import parse_minutes, parse_when
 
 log = logging.getLogger("os1.reminders")
@@ -299,7 +299,11 @@ class RemindersIntent:
 
     def _add(self, task: str, when: datetime) -> str:
         now = self.now()
-        self.scheduler.store.add(task, when, now)
+        try:
+            self.scheduler.store.add(task, when, now)
+        except (sqlite3.Error, OSError) as e:  # a full disk: say so, and the conversation goes on
+            log.error("reminder not saved: %s", e)
+            return f"I couldn't save that reminder: {storage_problem(e)}."
         local = when.astimezone(now.tzinfo)
         if local - now < timedelta(hours=1):
             minutes = max(1, round((local - now).total_seconds() / 60))

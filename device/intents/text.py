@@ -47,3 +47,11 @@ def second_person(text: str) -> str:
     """What the owner said about themselves, said back to them: 'call my mum' -> 'call your mum',
     'I was in Lyon' -> 'you were in Lyon'. The one place this is done (reminders, letters, memory)."""
     return _SWAP.sub(lambda m: _SWAPS[m.lastindex - 1][1] if m.lastindex else m[0], text)
+
+
+def storage_problem(e: BaseException) -> str:
+    """What went wrong with saving, in words for the owner."""
+    text = str(e).lower()
+    if "full" in text or getattr(e, "errno", None) == 28:
+        return "my storage is full"
+    return "something went wrong with my storage"
