@@ -70,7 +70,7 @@ def build_camera(cfg: CameraConfig) -> Camera | None:
     size = (cfg.size[0], cfg.size[1])
     backend = cfg.backend
     if backend == "auto":
-        backend = _auto_backend(cfg)
+        backend = auto_camera_backend(cfg)
         if backend == "none":
             log.warning(
                 "camera: none found (no picamera2, no /dev/video0, no camera.path); running without it"
@@ -86,7 +86,7 @@ def build_camera(cfg: CameraConfig) -> Camera | None:
     return None
 
 
-def _auto_backend(cfg: CameraConfig) -> str:
+def auto_camera_backend(cfg: CameraConfig) -> str:
     if cfg.path and not cfg.path.startswith("/dev/"):
         return "file"
     if importlib.util.find_spec("picamera2") is not None:

@@ -43,6 +43,8 @@ def _models(cfg: Config, models_dir: Path) -> Iterator[Check]:
         ids += [f"oww-{cfg.wake.model}", "oww-melspectrogram", "oww-embedding"]
     elif cfg.wake.engine == "microwakeword":
         ids.append(f"mww-{cfg.wake.model}")
+    if cfg.memory.enabled:
+        ids += ["minilm-l6-int8", "minilm-l6-tokenizer"]
     for model_id in ids:
         try:
             yield ("OK", f"model {model_id}: {verify(model_id, models_dir)}", "")
@@ -101,6 +103,37 @@ def _disk(state_dir: Path, models_dir: Path) -> Iterator[Check]:
         )
 
 
+def _body(cfg: Config) -> Iterator[Check]:
+    """The button, LED and camera: present, or why not (each is optional: WARN, not FAIL)."""
+    import logging
+
+    from device.body import auto_camera_backend, build_button, build_indicator
+
+    logging.getLogger("os1.body").setLevel(logging.ERROR)  # the reasons are in our own lines
+    for name, part, pin, build in (
+        ("button", cfg.button, cfg.button.pin, build_button),
+        ("LED", cfg.indicator, cfg.indicator.led_pin, build_indicator),
+    ):
+        if not getattr(part, "enabled", True):
+            yield ("OK", f"{name}: off in the config", "")
+            continue
+        built = build(part)  # type: ignore[operator]
+        if built is None:
+            yield ("WARN", f"{name}: GPIO {pin} is not usable here", "on a Pi: pip install -e '.[pi]'")
+        else:
+            built.close()
+            yield ("OK", f"{name}: GPIO {pin}", "")
+    backend = cfg.camera.backend if cfg.camera.backend != "auto" else auto_camera_backend(cfg.camera)
+    if backend == "none":
+        yield (
+            "WARN",
+            "camera: none found",
+            "sudo apt install python3-picamera2, or set camera.backend / camera.path",
+        )
+    else:
+        yield ("OK", f"camera: {backend}", "")
+
+
 def _cpu() -> Iterator[Check]:
     n = os.cpu_count() or 1
     load = os.getloadavg()[0]
@@ -121,7 +154,15 @@ def _cpu() -> Iterator[Check]:
 
 def run(cfg: Config, state_dir: Path, models_dir: Path) -> int:
     failed = 0
-    for check in (_python(), _audio(cfg), _models(cfg, models_dir), _disk(state_dir, models_dir), _cpu()):
+    checks = (
+        _python(),
+        _audio(cfg),
+        _models(cfg, models_dir),
+        _body(cfg),
+        _disk(state_dir, models_dir),
+        _cpu(),
+    )
+    for check in checks:
         for status, what, fix in check:
             print(f"{status:4} {what}" + (f"  -> fix: {fix}" if fix else ""))
             failed += status == "FAIL"
