@@ -504,7 +504,9 @@ class VoiceLoop:
             self._turn_asked = True
             if self._turn_pool is None:
                 self._turn_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="os1-turn")
-            self._turn_check = self._turn_pool.submit(self.turn_model.probability, np.concatenate(self._utterance))
+            self._turn_check = self._turn_pool.submit(
+                self.turn_model.probability, np.concatenate(self._utterance)
+            )
         check = self._turn_check
         if check is None or not check.done():
             return False

@@ -48,7 +48,9 @@ def _mel_to_hz(m: np.ndarray) -> np.ndarray:
 
 def _mel_filters() -> np.ndarray:
     """(201 FFT bins, 80 mels) triangular filters with Slaney area normalisation, 0–8 kHz."""
-    edges = _mel_to_hz(np.linspace(_hz_to_mel(np.array(0.0))[0], _hz_to_mel(np.array(8000.0))[0], _N_MELS + 2))
+    edges = _mel_to_hz(
+        np.linspace(_hz_to_mel(np.array(0.0))[0], _hz_to_mel(np.array(8000.0))[0], _N_MELS + 2)
+    )
     bins = np.linspace(0, SAMPLE_RATE // 2, _N_FFT // 2 + 1)
     slopes = edges[None, :] - bins[:, None]
     width = np.diff(edges)
