@@ -230,7 +230,8 @@ def main() -> None:
         print(f"  {voice}: {cut}/{len(mine)}")
     ms = [v[1] for c in clips + complete for v in c.verdicts.values()]
     print(
-        f"\nSmart Turn inference: median {statistics.median(ms):.0f} ms, max {max(ms):.0f} ms ({len(ms)} calls)"
+        f"\nSmart Turn inference: median {statistics.median(ms):.0f} ms, "
+        f"max {max(ms):.0f} ms ({len(ms)} calls)"
     )
 
 

@@ -273,7 +273,7 @@ class VoiceLoop:
         # tens of ms, and the mic thread must keep up with 32 ms frames.
         self._utterance: deque[np.ndarray] = deque(maxlen=TURN_MODEL_FRAMES)
         self._turn_pool: ThreadPoolExecutor | None = None
-        self._turn_check: Future[float] | None = None  # the model's verdict on this silence run
+        self._turn_check: Future[tuple[float, float]] | None = None  # (p, ms) for this silence run
         self._turn_asked = False  # asked already in this silence run
 
     def _end_of_turn(self) -> EndOfTurn:
@@ -504,22 +504,26 @@ class VoiceLoop:
             self._turn_asked = True
             if self._turn_pool is None:
                 self._turn_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="os1-turn")
-            self._turn_check = self._turn_pool.submit(
-                self.turn_model.probability, np.concatenate(self._utterance)
-            )
+            self._turn_check = self._turn_pool.submit(self._ask_turn_model, np.concatenate(self._utterance))
         check = self._turn_check
         if check is None or not check.done():
             return False
         self._turn_check = None
         try:
-            p = check.result()
+            p, ms = check.result()
         except Exception:  # a broken model must not stop the conversation: the silence window ends it
             log.exception("the end-of-turn model failed")
             return False
         assert self._turn is not None
-        self._turn.stats["smart_turn_p"] = p
-        self._turn.timings_ms["smart_turn"] = self.turn_model.last_ms
+        self._turn.stats["smart_turn_p"] = p  # the last verdict; one per pause
+        self._turn.stats["smart_turn_checks"] = self._turn.stats.get("smart_turn_checks", 0) + 1
+        self._turn.timings_ms["smart_turn"] = ms
         return p >= self.settings.smart_turn_threshold
+
+    def _ask_turn_model(self, audio: np.ndarray) -> tuple[float, float]:
+        assert self.turn_model is not None
+        p = self.turn_model.probability(audio)
+        return p, self.turn_model.last_ms
 
     def wait_turn_check(self, timeout_s: float | None = None) -> None:
         """Block until the end-of-turn model's verdict (if one is being made) is in. For a recording
