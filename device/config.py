@@ -75,6 +75,8 @@ class VadConfig(_Section):
     threshold: float = Field(0.5, gt=0.0, lt=1.0)
     end_of_turn_ms: int = Field(600, ge=100, le=5000)
     quick_end_of_turn_ms: int = Field(0, ge=0, le=5000)
+    smart_turn_ms: int = Field(0, ge=0, le=5000)
+    smart_turn_threshold: float = Field(0.5, gt=0.0, lt=1.0)
     max_utterance_s: float = Field(15.0, gt=1.0, le=120.0)
     listen_timeout_s: float = Field(6.0, gt=0.5, le=60.0)
 

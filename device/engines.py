@@ -18,6 +18,7 @@ from device.pipeline.dialogue import DialogueSettings, OnnxDialogue
 from device.pipeline.loop import LoopSettings
 from device.pipeline.stt import MoonshineSTT, SpeechToText, VoskSTT, WhisperSTT
 from device.pipeline.tts import PiperTTS, Prosody
+from device.pipeline.turn import SmartTurn
 from device.pipeline.vad import SileroVad
 from device.pipeline.wake import KeyphraseWakeWord, MicroWakeWord, OpenWakeWord, WakeWord
 
@@ -82,6 +83,8 @@ def loop_settings(cfg: Config) -> LoopSettings:
     return LoopSettings(
         end_of_turn_ms=cfg.vad.end_of_turn_ms,
         quick_end_of_turn_ms=cfg.vad.quick_end_of_turn_ms,
+        smart_turn_ms=cfg.vad.smart_turn_ms,
+        smart_turn_threshold=cfg.vad.smart_turn_threshold,
         vad_threshold=cfg.vad.threshold,
         preroll_ms=cfg.wake.preroll_ms,
         listen_timeout_s=cfg.vad.listen_timeout_s,
@@ -107,6 +110,7 @@ class Engines:
     dialogue: OnnxDialogue
     tts: PiperTTS
     load_s: float
+    turn: SmartTurn | None = None  # the end-of-turn model, when vad.smart_turn_ms is on
 
 
 def load_all(cfg: Config, use_wake: bool = True) -> Engines:
@@ -121,8 +125,15 @@ def load_all(cfg: Config, use_wake: bool = True) -> Engines:
         stt = pool.submit(build_stt, cfg.stt, md)
         dialogue = pool.submit(build_dialogue, cfg.llm, md)
         tts = pool.submit(build_tts, cfg.tts.model_copy(update={"voice": voice_id(cfg)}), md)
+        turn = pool.submit(SmartTurn, resolve("smart-turn-v3", md)) if cfg.vad.smart_turn_ms else None
         engines = Engines(
-            vad.result(), wake.result(), stt.result(), dialogue.result(), tts.result(), time.monotonic() - t0
+            vad.result(),
+            wake.result(),
+            stt.result(),
+            dialogue.result(),
+            tts.result(),
+            time.monotonic() - t0,
+            turn.result() if turn is not None else None,
         )
     log.info("engines loaded in %.1f s", engines.load_s)
     return engines

@@ -3,6 +3,8 @@
 A shorter window answers sooner but cuts people off when they pause mid-sentence. This runs the real
 Silero VAD and end-of-turn rule over requests with natural pauses (commas, a hesitation before the
 last words) in several voices, and counts, for each window, how many requests would be cut off.
+Then the same for the Smart Turn audio model (ask it after a short pause; end the turn when it says
+the speaker is done, else wait for the window), and how long it waits after complete requests.
 """
 
 from __future__ import annotations
@@ -10,16 +12,18 @@ from __future__ import annotations
 import argparse
 import statistics
 import time
-from dataclasses import dataclass
+from collections import deque
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from device.models import resolve
 from device.pipeline.audio import FRAME_MS, frames
-from device.pipeline.loop import looks_complete
+from device.pipeline.loop import looks_complete, speech_end_time
 from device.pipeline.stt import WhisperSTT
+from device.pipeline.turn import SmartTurn
 from device.pipeline.vad import EndOfTurn, SileroVad
-from device.synth import espeak_speech, join, mix, noise, piper_speech, silence
+from device.synth import espeak_speech, join, mix, noise, piper_speech, piper_split, silence
 
 # (first part, pause in seconds, rest): people stop to think before the last words.
 REQUESTS = [
@@ -33,12 +37,27 @@ REQUESTS = [
     ("What time", 0.25, "is it in Tokyo?"),
 ]
 WINDOWS_MS = (300, 450, 600, 800, 1000)
+# Finished requests without a pause: how soon does each rule answer them?
+COMPLETE = [
+    "What time is it?",
+    "Tell me a joke.",
+    "Turn the volume down a little.",
+    "What's the weather like tomorrow?",
+    "Who wrote Pride and Prejudice?",
+    "Set a timer for ten minutes.",
+    "How far away is the moon?",
+    "Thank you, that's all.",
+]
+SMART_TURN_MS = (150, 200, 300)
 
 
 @dataclass
 class Clip:
     audio: np.ndarray
     speech_end_s: float  # where the last word ends
+    voice: str = ""
+    # (end of the first frame of the model's silence run, smart_turn_ms) -> (probability, ms taken)
+    verdicts: dict[int, tuple[float, float]] = field(default_factory=dict)
 
 
 def voices() -> list[tuple[str, object]]:
@@ -57,15 +76,32 @@ def trim(audio: np.ndarray, block: int = 160, floor_dbfs: float = -45.0) -> np.n
     return audio[loud[0] * block : (loud[-1] + 1) * block] if len(loud) else audio
 
 
+def _clean_and_noisy(clips: list[Clip], speech: np.ndarray, voice: str) -> None:
+    clips.append(Clip(join(speech, silence(1.5)), len(speech) / 16000, voice))
+    noisy = mix(join(speech, silence(1.5)), noise(1.0, dbfs=-40, seed=len(clips)))
+    clips.append(Clip(noisy, len(speech) / 16000, voice))
+
+
 def build_clips() -> list[Clip]:
-    clips = []
-    for _name, say in voices():
+    """Requests with a pause, each part synthesized on its own (so the words before the pause sound
+    finished: the hard case for an audio model), plus Piper saying each sentence in one go with the
+    pause cut in at the word boundary (the words before it sound unfinished, as a person's would)."""
+    clips: list[Clip] = []
+    for name, say in voices():
         for first, pause, rest in REQUESTS:
             a, b = trim(say(first)), trim(say(rest))  # type: ignore[operator]
-            speech = join(silence(0.3), a, silence(pause), b)
-            clips.append(Clip(join(speech, silence(1.5)), len(speech) / 16000))
-            noisy = mix(join(speech, silence(1.5)), noise(1.0, dbfs=-40, seed=len(clips)))
-            clips.append(Clip(noisy, len(speech) / 16000))
+            _clean_and_noisy(clips, join(silence(0.3), a, silence(pause), b), name)
+    for first, pause, rest in REQUESTS:
+        a, b = piper_split(f"{first} {rest}", len(first.split()))
+        _clean_and_noisy(clips, join(silence(0.3), trim(a), silence(pause), trim(b)), "piper-one-breath")
+    return clips
+
+
+def build_complete() -> list[Clip]:
+    clips: list[Clip] = []
+    for name, say in voices():
+        for text in COMPLETE:
+            _clean_and_noisy(clips, join(silence(0.3), trim(say(text))), name)  # type: ignore[operator]
     return clips
 
 
@@ -96,6 +132,46 @@ def end_of_turn(vad: SileroVad, clip: Clip, window_ms: int, stt: WhisperSTT | No
     return len(clip.audio) / 16000
 
 
+def smart_end_of_turn(
+    vad: SileroVad, model: SmartTurn, clip: Clip, window_ms: int, smart_ms: int, threshold: float
+) -> float:
+    """When the turn ends with the loop's model rule: `smart_ms` after the words stop (as the loop
+    times it), the model hears the utterance so far; its verdict counts once it is in (after the
+    inference time measured here), unless the speaker has started again. Else the window ends it."""
+    vad.reset()
+    eot = EndOfTurn(silence_ms=window_ms)
+    recent: deque[np.ndarray] = deque(maxlen=10)
+    heard: list[np.ndarray] = []
+    speech_end, asked, pending = 0.0, False, None  # pending: (verdict time, probability)
+    for i, f in enumerate(frames(clip.audio)):
+        t = (i + 1) * FRAME_MS / 1000
+        recent.append(f)
+        heard.append(f)
+        was = eot.in_speech
+        if eot.update(vad.probability(f)):
+            return t
+        if eot.in_speech:
+            asked, pending = False, None
+            continue
+        if was:
+            speech_end = speech_end_time(list(recent), t)
+        if not eot.heard_speech:
+            continue
+        if not asked and (t - speech_end) * 1000 >= smart_ms:
+            asked = True
+            key = i * 10_000 + smart_ms
+            if key not in clip.verdicts:
+                p = model.probability(np.concatenate(heard))
+                clip.verdicts[key] = (p, model.last_ms)
+            p, ms = clip.verdicts[key]
+            pending = (t + ms / 1000, p)
+        if pending is not None and t >= pending[0]:
+            if pending[1] >= threshold:
+                return t
+            pending = None
+    return len(clip.audio) / 16000
+
+
 def _wait_partial(stt: WhisperSTT) -> str:
     for _ in range(500):
         text = stt.partial()
@@ -105,21 +181,58 @@ def _wait_partial(stt: WhisperSTT) -> str:
     return ""
 
 
+def _row(name: str, clips: list[Clip], ends: list[float], complete: list[Clip], c_ends: list[float]) -> str:
+    cut = sum(e < c.speech_end_s - 0.05 for e, c in zip(ends, clips, strict=True))
+    delay = statistics.median(1000 * (e - c.speech_end_s) for e, c in zip(ends, clips, strict=True))
+    c_delays = [1000 * (e - c.speech_end_s) for e, c in zip(c_ends, complete, strict=True)]
+    return (
+        f"| {name} | {cut}/{len(clips)} ({100 * cut / len(clips):.0f}%) | {delay:.0f} ms "
+        f"| {statistics.median(c_delays):.0f} ms | {statistics.mean(c_delays):.0f} ms |"
+    )
+
+
 def main() -> None:
-    argparse.ArgumentParser(description=__doc__).parse_args()
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--no-stt", action="store_true", help="skip the rows that need Whisper")
+    args = parser.parse_args()
     vad = SileroVad(resolve("silero-vad"))
-    stt = WhisperSTT(resolve("whisper-tiny.en"))
-    clips = build_clips()
-    print(f"{len(clips)} requests with a mid-sentence pause of 0.25–0.6 s (3 voices, clean and noisy)\n")
-    print("| rule | cut off | end of speech → end of turn (median) |\n|---|---|---|")
+    model = SmartTurn(resolve("smart-turn-v3"))
+    clips, complete = build_clips(), build_complete()
+    print(
+        f"{len(clips)} requests with a mid-sentence pause of 0.25–0.6 s (4 voices, clean and noisy); "
+        f"{len(complete)} finished requests without a pause\n"
+    )
+    print(
+        "| rule | cut off | end of speech → end of turn (median) | after a finished request (median) "
+        "| (mean) |\n|---|---|---|---|---|"
+    )
     rules = [(f"silence {w} ms", w, None, 0) for w in WINDOWS_MS]
-    for quick in (250, 400):
-        rules.append((f"silence 600 ms, or {quick} ms after a finished sentence", 600, stt, quick))
+    if not args.no_stt:
+        stt = WhisperSTT(resolve("whisper-tiny.en"))
+        for quick in (250, 400):
+            rules.append((f"silence 600 ms, or {quick} ms after a finished sentence", 600, stt, quick))
     for name, window, engine, quick in rules:
         ends = [end_of_turn(vad, c, window, engine, quick) for c in clips]
-        cut = sum(e < c.speech_end_s - 0.05 for e, c in zip(ends, clips, strict=True))
-        delay = statistics.median(1000 * (e - c.speech_end_s) for e, c in zip(ends, clips, strict=True))
-        print(f"| {name} | {cut}/{len(clips)} ({100 * cut / len(clips):.0f}%) | {delay:.0f} ms |")
+        c_ends = [end_of_turn(vad, c, window, engine, quick) for c in complete]
+        print(_row(name, clips, ends, complete, c_ends), flush=True)
+    smart_rules = [(ms, w, 0.5) for ms in SMART_TURN_MS for w in (600, 800)]
+    smart_rules += [(200, 600, th) for th in (0.7, 0.9)]
+    for ms, window, th in smart_rules:
+        ends = [smart_end_of_turn(vad, model, c, window, ms, th) for c in clips]
+        c_ends = [smart_end_of_turn(vad, model, c, window, ms, th) for c in complete]
+        name = f"Smart Turn after {ms} ms (p ≥ {th}), else silence {window} ms"
+        print(_row(name, clips, ends, complete, c_ends), flush=True)
+    print("\nSmart Turn cut-offs by voice (after 200 ms, p ≥ 0.5, else 600 ms):")
+    for voice in dict.fromkeys(c.voice for c in clips):
+        mine = [c for c in clips if c.voice == voice]
+        ends = [smart_end_of_turn(vad, model, c, 600, 200, 0.5) for c in mine]
+        cut = sum(e < c.speech_end_s - 0.05 for e, c in zip(ends, mine, strict=True))
+        print(f"  {voice}: {cut}/{len(mine)}")
+    ms = [v[1] for c in clips + complete for v in c.verdicts.values()]
+    print(
+        f"\nSmart Turn inference: median {statistics.median(ms):.0f} ms, "
+        f"max {max(ms):.0f} ms ({len(ms)} calls)"
+    )
 
 
 if __name__ == "__main__":

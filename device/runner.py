@@ -45,6 +45,7 @@ def make_loop(
         on_turn=on_turn,
         wake_phrase=wake_phrase(cfg.wake),
         aec=build_aec(cfg.audio.echo_cancel),
+        turn_model=engines.turn,
     )
     companion.wire(loop)
     return loop
@@ -72,6 +73,8 @@ def feed_frames(
         if stop.is_set():
             return
         loop.feed(frame, t)
+        if wait_for_reply:  # not real time: the end-of-turn model's verdict is in by the next frame
+            loop.wait_turn_check()
         if wait_for_reply and loop.state in (State.THINKING, State.SPEAKING):
             loop.wait_reply()
 

@@ -33,6 +33,41 @@ def piper_speech(text: str, length_scale: float | None = None) -> np.ndarray:
     return resample(tts.synthesize_all(text), tts.sample_rate, SAMPLE_RATE)
 
 
+@lru_cache(maxsize=1)
+def _piper_aligned() -> object:
+    from piper import PiperVoice
+
+    from device.models import resolve_piper_voice
+
+    model, config = resolve_piper_voice("en_US-joe-medium")
+    # Patched in memory to report how many samples each phoneme took (needs the onnx package).
+    return PiperVoice.load(model, config, include_alignments=True)
+
+
+def piper_split(text: str, words: int) -> tuple[np.ndarray, np.ndarray]:
+    """`text` said in one go by the Piper joe voice, split after its first `words` words: joined
+    around a silence, it is someone pausing mid-sentence, the words before the pause carrying the
+    intonation of an unfinished sentence (synthesized alone they would sound finished)."""
+    from piper import SynthesisConfig
+
+    voice = _piper_aligned()
+    cfg = SynthesisConfig(noise_scale=0.0, noise_w_scale=0.0)
+    chunks = list(voice.synthesize(text, cfg, include_alignments=True))  # type: ignore[attr-defined]
+    if len(chunks) != 1 or chunks[0].phoneme_alignments is None:
+        raise RuntimeError(f"no phoneme alignments for {text!r} (one sentence, and the onnx package, needed)")
+    chunk = chunks[0]
+    cut, spaces = 0, 0
+    for a in chunk.phoneme_alignments:
+        if a.phoneme == " ":
+            spaces += 1
+            if spaces == words:
+                break
+        cut += int(a.num_samples)
+    rate = voice.config.sample_rate  # type: ignore[attr-defined]
+    audio = chunk.audio_int16_array
+    return resample(audio[:cut], rate, SAMPLE_RATE), resample(audio[cut:], rate, SAMPLE_RATE)
+
+
 def espeak_speech(text: str, voice: str = "en-us", speed_wpm: int = 160, pitch: int = 50) -> np.ndarray:
     """`text` spoken by espeak-ng (Debian package espeak-ng), at 16 kHz."""
     exe = shutil.which("espeak-ng")

@@ -21,6 +21,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -39,6 +40,19 @@ from device.pipeline.wake import WakeWord
 log = logging.getLogger("os1.loop")
 
 STOP_PHRASES = ("stop", "wait", "hang on", "hold on", "be quiet", "shh", "quiet", "never mind", "enough")
+
+
+class TurnModel(Protocol):
+    """Judges from the audio whether the speaker has finished (device.pipeline.turn.SmartTurn)."""
+
+    last_ms: float  # how long the last call took
+
+    def probability(self, audio: np.ndarray) -> float:
+        """P(turn complete) for 16 kHz int16 audio ending now."""
+        ...
+
+
+TURN_MODEL_FRAMES = 8000 // FRAME_MS  # the end-of-turn model hears the last 8 s
 
 
 class EchoCanceller(Protocol):
@@ -67,6 +81,8 @@ class AudioSink(Protocol):
 class LoopSettings:
     end_of_turn_ms: int = 600
     quick_end_of_turn_ms: int = 0  # when the words so far make a finished sentence (0 = off)
+    smart_turn_ms: int = 0  # after this much silence, ask the end-of-turn model (0 = off)
+    smart_turn_threshold: float = 0.5  # its probability at or above which the turn ends then
     vad_threshold: float = 0.5
     preroll_ms: int = 800
     listen_timeout_s: float = 6.0
@@ -226,6 +242,8 @@ class VoiceLoop:
     # Extra system text for this request (memories about it), put just before the user's words so
     # the cached prefix of system prompt and history still matches.
     context: Callable[[str], str] | None = None
+    # Ends the turn after a short pause when the audio sounds finished (settings.smart_turn_ms).
+    turn_model: TurnModel | None = None
     clock: Callable[[], float] = time.monotonic
 
     state: State = field(default=State.IDLE, init=False)
@@ -251,6 +269,12 @@ class VoiceLoop:
         self._muted = False
         self._last_reply = ""
         self._quiet_ms = 0  # how long the mic has heard no speech
+        # The utterance so far, for the end-of-turn model, which runs on its own thread: it takes
+        # tens of ms, and the mic thread must keep up with 32 ms frames.
+        self._utterance: deque[np.ndarray] = deque(maxlen=TURN_MODEL_FRAMES)
+        self._turn_pool: ThreadPoolExecutor | None = None
+        self._turn_check: Future[tuple[float, float]] | None = None  # (p, ms) for this silence run
+        self._turn_asked = False  # asked already in this silence run
 
     def _end_of_turn(self) -> EndOfTurn:
         return EndOfTurn(
@@ -411,6 +435,8 @@ class VoiceLoop:
         self._turn.marks["listen"] = t
         self._eot.reset()
         self.stt.start()
+        self._utterance.clear()
+        self._turn_check, self._turn_asked = None, False
         self._listen_start_t = t
         self._listen_timeout_s = timeout_s or self.settings.listen_timeout_s
         if preroll:  # the words said while the wake word was being recognised, or before a barge-in
@@ -419,10 +445,12 @@ class VoiceLoop:
                 frames = frames[-max(1, preroll_ms // FRAME_MS) :]
             for f in frames:
                 self.stt.accept(f)
+            self._utterance.extend(frames)
         self._preroll.clear()
 
     def _listen(self, frame: np.ndarray, p: float, t: float) -> None:
         self.stt.accept(frame)
+        self._utterance.append(frame)
         was_speaking = self._eot.in_speech
         ended = self._eot.update(p)
         assert self._turn is not None
@@ -436,6 +464,8 @@ class VoiceLoop:
             speculate = getattr(self.stt, "speculate", None)
             if speculate is not None and not self.settings.sequential:
                 speculate()
+        if not ended and self._model_says_done(t):
+            ended = True
         if not ended and self._quick_end(t):
             ended = True
         too_long = t - self._listen_start_t > self.settings.max_utterance_s
@@ -459,6 +489,51 @@ class VoiceLoop:
                 target=self._respond, args=(self._reply, previous), name="os1-reply", daemon=True
             )
             self._reply_thread.start()
+
+    def _model_says_done(self, t: float) -> bool:
+        """After `smart_turn_ms` of silence, the end-of-turn model hears the utterance once (per
+        pause); if it sounds finished the turn ends as soon as the verdict is in, otherwise the full
+        silence window applies. Speech again drops the verdict."""
+        ms = self.settings.smart_turn_ms
+        if not ms or self.turn_model is None:
+            return False
+        if self._eot.in_speech or not self._eot.heard_speech:
+            self._turn_check, self._turn_asked = None, False
+            return False
+        if not self._turn_asked and (t - self._speech_end_t) * 1000 >= ms:
+            self._turn_asked = True
+            if self._turn_pool is None:
+                self._turn_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="os1-turn")
+            self._turn_check = self._turn_pool.submit(self._ask_turn_model, np.concatenate(self._utterance))
+        check = self._turn_check
+        if check is None or not check.done():
+            return False
+        self._turn_check = None
+        try:
+            p, ms = check.result()
+        except Exception:  # a broken model must not stop the conversation: the silence window ends it
+            log.exception("the end-of-turn model failed")
+            return False
+        assert self._turn is not None
+        self._turn.stats["smart_turn_p"] = p  # the last verdict; one per pause
+        self._turn.stats["smart_turn_checks"] = self._turn.stats.get("smart_turn_checks", 0) + 1
+        self._turn.timings_ms["smart_turn"] = ms
+        return p >= self.settings.smart_turn_threshold
+
+    def _ask_turn_model(self, audio: np.ndarray) -> tuple[float, float]:
+        assert self.turn_model is not None
+        p = self.turn_model.probability(audio)
+        return p, self.turn_model.last_ms
+
+    def wait_turn_check(self, timeout_s: float | None = None) -> None:
+        """Block until the end-of-turn model's verdict (if one is being made) is in. For a recording
+        fed faster than real time, where the verdict would otherwise come many frames late."""
+        check = self._turn_check
+        if check is not None:
+            try:
+                check.exception(timeout_s)
+            except TimeoutError:
+                pass
 
     def _quick_end(self, t: float) -> bool:
         """A finished sentence ends the turn after a short pause; an unfinished one ("What is the
