@@ -32,6 +32,7 @@ from device.pipeline.dialogue import (
     held_words,
     repeat_start,
     sentence_ends,
+    words,
 )
 
 MODEL_ID = "smollm2-135m-instruct-int4"
@@ -582,3 +583,20 @@ def test_guard_output_is_a_prefix_of_the_input():
     for settings in (DialogueSettings(), DialogueSettings(max_sentences=0), DialogueSettings(echo_words=3)):
         _, out = feed_all(ReplyGuard(settings, system_prompt=RULES), tokens(text))
         assert text.startswith(out)
+
+
+def test_words_split_at_ellipses_without_spaces():
+    """SmolLM2 writes 'blue...blue...blue' with no space: three words, or the loop check never fires."""
+    assert [w for w, _ in words("The sky is blue...blue...blue... ")] == ["the", "sky", "is", "blue"] + [
+        "blue"
+    ] * 2
+    assert [w for w, _ in words("paid 3.5 euros, e.g. today ")] == ["paid", "3.5", "euros", "e.g", "today"]
+    assert [w for w, _ in words("paid 3.")] == ["paid"]  # the next token may still be "5"
+
+
+def test_guard_cuts_a_word_looping_behind_ellipses():
+    """A reply the live daemon really spoke after a few turns (os1 run through JACK)."""
+    loop = tokens("The sky is blue...blue...sky...blue...blue...blue...blue...blue...blue...blue...")
+    guard = ReplyGuard(DialogueSettings())
+    _, text = feed_all(guard, loop)
+    assert guard.stop_reason == "repeat" and text.count("blue") <= 4

@@ -24,6 +24,7 @@ from device.pipeline.loop import (
     looks_complete,
     prompt_history_len,
     strip_wake_phrase,
+    tidy_for_history,
 )
 from device.runner import feed_frames, make_loop
 from device.synth import espeak_speech, join, noise, piper_speech, silence
@@ -367,3 +368,9 @@ def test_announce_waits_for_a_pause_and_mute(engines: Engines, tmp_path: Path) -
     s.feed(silence(1.5))
     s.loop.wait_reply()
     assert len(s.turns) == 5 and s.turns[-1].reply == "Reminder: water the plants."
+
+
+def test_history_has_no_trailing_off_ellipses() -> None:
+    assert tidy_for_history("The capital of France is Paris...") == "The capital of France is Paris."
+    assert tidy_for_history("The sea is salty…the ocean...") == "The sea is salty. the ocean."
+    assert tidy_for_history("A spider has 8 legs.") == "A spider has 8 legs."

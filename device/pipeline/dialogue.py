@@ -71,7 +71,9 @@ class Dialogue(Protocol):
 
 # ---- text-side defences: pure functions, no model needed ---------------------------------------
 
-_WORD = re.compile(r"\S+")
+# A word is a run without spaces or ellipses: SmolLM2 writes "blue...blue...blue..." with no space,
+# and that must count as three words for the repetition check.
+_WORD = re.compile(r"(?:[^\s.…]|\.(?![.\s]|$))+")
 # A sentence ends at . ! ? or … (plus closing quotes/brackets) once whitespace follows, or at a newline.
 _BOUNDARY = re.compile(r"[.!?…]+[\"'”’)\]]*(?=\s)|\n")
 _ABBREVIATIONS = {"mr", "mrs", "ms", "dr", "st", "vs", "jr", "sr", "prof", "e.g", "i.e", "approx"}
@@ -85,9 +87,11 @@ def normalize(word: str) -> str:
 def words(text: str, complete_only: bool = True) -> list[tuple[str, int]]:
     """(normalized word, start offset) pairs; a word is complete once whitespace follows it."""
     out = []
-    for m in _WORD.finditer(text):
-        if complete_only and m.end() == len(text):
-            break
+    matches = list(_WORD.finditer(text))
+    for i, m in enumerate(matches):
+        last = i == len(matches) - 1
+        if complete_only and last and not any(c.isspace() for c in text[m.end() :]):
+            break  # the next token may still extend it ("3." + "5")
         w = normalize(m.group())
         if w:
             out.append((w, m.start()))

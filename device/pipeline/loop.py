@@ -179,6 +179,13 @@ def prompt_history_len(messages: int, max_turns: int) -> int:
     return 2 * (keep_min + (turns - keep_min) % step)
 
 
+def tidy_for_history(said: str) -> str:
+    """The reply as the model will read it back next turn, with its trailing-off ellipses made full
+    stops: a tiny model copies "Paris...blue..." from its history until every reply is a chain of
+    them (seen live after six turns)."""
+    return re.sub(r"\s*(?:\.{2,}|…)+\s*", ". ", said).strip()
+
+
 def speech_end_time(recent: list[np.ndarray], t: float, block: int = 160) -> float:
     """When speech really ended, given the last frames (the newest ends at `t`) and that the VAD has
     just called it over: the end of the last 10 ms block within 30 dB of the loudest (and above
@@ -760,14 +767,14 @@ class VoiceLoop:
             heard_s = self.sink.playback.played_s - reply.played_at_start
             said = heard_text(reply.chunks, heard_s)
             turn.reply = said
-            content = f"{said} …" if said else "…"
+            content = f"{tidy_for_history(said)} …" if said else "…"
             self.history += [
                 Message("user", turn.transcript),
                 Message("assistant", content, interrupted=True),
             ]
         else:
             turn.reply = said
-            self.history += [Message("user", turn.transcript), Message("assistant", said)]
+            self.history += [Message("user", turn.transcript), Message("assistant", tidy_for_history(said))]
         if said:
             self._last_reply = said
 
