@@ -21,6 +21,7 @@ from device.control_handler import DaemonControl
 from device.drivers.audio_devices import Backoff, Earpiece, live_audio
 from device.drivers.button import Button
 from device.engines import build_tts, build_wake, load_all, loop_settings, wake_phrase
+from device.intents import when
 from device.logsetup import format_turn_log
 from device.persona.runtime import PersonaRuntime
 from device.pipeline.events import State, Turn
@@ -173,6 +174,8 @@ def run(
     heartbeat = Heartbeat(waiting_for_device=lambda: not audio.connected)
     threading.Thread(target=heartbeat.run, args=(stop,), name="os1-watchdog", daemon=True).start()
     service.ready(f"listening for '{wake_phrase(cfg.wake)}'")
+    # dateparser builds its tables on first use (~0.2 s): do it now, so the first reminder is quick.
+    threading.Thread(target=when.warm, name="os1-warm-dates", daemon=True).start()
     try:
         feed_frames(loop, heartbeat.frames(audio.microphone), stop, wait_for_reply=False)
     finally:
