@@ -933,6 +933,10 @@ def _ratio(summaries: dict[str, dict]) -> float | None:
 
 
 def measure(cfg: Config, opts: BenchOptions, requests: list[Request], out_dir: Path) -> dict[str, Any]:
+    # The companion around each loop (memory, reminders, persona log) keeps its state in a scratch
+    # dir: the benchmark's requests must not become the owner's memories.
+    cfg = cfg.model_copy(deep=True)
+    cfg.paths.state_dir = str(out_dir / "state")
     print(f"loading engines (stt: {cfg.stt.engine}) ...", file=sys.stderr)
     engines = load_all(cfg)
     system_prompt = persona(cfg).system_prompt()

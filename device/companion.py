@@ -40,15 +40,16 @@ class Companion:
         loop's prompt follows the persona (onboarding answers change it)."""
         self.persona.attach(loop)
         loop.intents = self.intents.router
+        steps = list(self.after_turn)
         if self.memory is not None:
             loop.context = self.memory.context_for
-            self.after_turn.insert(0, self._remember(loop, self.memory))
+            steps.insert(0, self._remember(loop, self.memory))
         previous = loop.on_turn
 
         def on_turn(turn: Turn) -> None:
             if previous is not None:
                 previous(turn)
-            for step in self.after_turn:
+            for step in steps:
                 try:
                     step(turn)
                 except Exception:  # remembering or nudging must never end the conversation

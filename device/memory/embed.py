@@ -7,6 +7,7 @@ query cost as much as a long one, so padding is switched to the longest item of 
 
 from __future__ import annotations
 
+import functools
 import threading
 from pathlib import Path
 
@@ -38,7 +39,11 @@ class Embedder:
 
     @classmethod
     def load(cls, models_dir: Path | None = None, threads: int = 1) -> Embedder:
-        return cls(resolve("minilm-l6-int8", models_dir), resolve("minilm-l6-tokenizer", models_dir), threads)
+        """One embedder per model and thread count in a process: it is read-only, and every voice
+        loop opens the memory (a benchmark makes dozens of loops; each load holds ~40 MB)."""
+        model = resolve("minilm-l6-int8", models_dir)
+        tokenizer = resolve("minilm-l6-tokenizer", models_dir)
+        return _loaded(cls, model, tokenizer, threads)
 
     def embed(self, texts: list[str], batch: int = 32) -> np.ndarray:
         out = np.zeros((len(texts), DIM), dtype=np.float32)
@@ -62,3 +67,8 @@ class Embedder:
         pooled = (hidden * m).sum(axis=1) / np.maximum(m.sum(axis=1), 1e-9)
         norms = np.linalg.norm(pooled, axis=1, keepdims=True)
         return (pooled / np.maximum(norms, 1e-12)).astype(np.float32)
+
+
+@functools.lru_cache(maxsize=4)
+def _loaded(cls: type[Embedder], model: Path, tokenizer: Path, threads: int) -> Embedder:
+    return cls(model, tokenizer, threads)
