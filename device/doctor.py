@@ -142,9 +142,10 @@ def _cpu() -> Iterator[Check]:
         f"CPU: {n} cores, load {load:.2f}",
         "" if n >= 2 else "one core is slow for the LLM: use a Pi 4/5 or a home server",
     )
-    temp = Path("/sys/class/thermal/thermal_zone0/temp")
-    if temp.is_file():
-        c = int(temp.read_text().strip()) / 1000
+    from device.drivers.board import cpu_temp_c
+
+    c = cpu_temp_c()
+    if c is not None:
         yield (
             "OK" if c < 75 else "WARN",
             f"CPU temperature {c:.0f} °C",

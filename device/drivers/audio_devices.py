@@ -113,7 +113,6 @@ class AudioDevices:
     ):
         self._open = {"microphone": open_mic, "earpiece": open_ear}
         self.volume = volume  # the earpiece's, kept here so a reopened device gets the latest
-        self.on_volume: Callable[[float], None] | None = None
         self.backoff = backoff
         self.stop = stop or threading.Event()
         self.on_reconnect = on_reconnect
@@ -246,7 +245,9 @@ class AudioDevices:
     def _open_one(self, slot: _Slot) -> object:
         if slot.kind == "microphone":
             return self._open["microphone"]()
-        return self._open["earpiece"](self.playback)  # type: ignore[call-arg]
+        ear = self._open["earpiece"](self.playback)  # type: ignore[call-arg]
+        ear.volume = self.volume  # the latest volume, also for a device that came back
+        return ear
 
     def _failed(self, slot: _Slot, error: BaseException) -> None:
         slot.connected = False
@@ -345,8 +346,6 @@ class Earpiece:
     def volume(self, value: float) -> None:
         """A new volume (a config reload): now, and for the device when it is reopened."""
         self._devices.volume = value
-        if self._devices.on_volume is not None:
-            self._devices.on_volume(value)
         with self._devices._ear_lock:
             dev = self._dev()
             if dev is not None:
@@ -364,11 +363,10 @@ def live_audio(
     stop: threading.Event | None = None,
 ) -> AudioDevices:
     """AudioDevices on PortAudio: the daemon's microphone and earpiece."""
-    latest = {"volume": volume}  # the devices open in the constructor, before `devices` is bound
-    devices = AudioDevices(
+    return AudioDevices(
         open_mic=lambda: PyAudioMicrophone(input_device, rate, period_ms, stall_s=stall_s),
         open_ear=lambda playback: PyAudioEarpiece(
-            output_device, rate, period_ms, latest["volume"], playback=playback, stall_s=stall_s
+            output_device, rate, period_ms, volume, playback=playback, stall_s=stall_s
         ),
         mic_name=input_device,
         ear_name=output_device,
@@ -376,5 +374,3 @@ def live_audio(
         stop=stop,
         volume=volume,
     )
-    devices.on_volume = lambda v: latest.update(volume=v)
-    return devices
