@@ -87,6 +87,9 @@ class CameraIntent:
     def __call__(self, text: str) -> str | None:
         return self.look(text)
 
+    def claims(self, text: str) -> bool:
+        return match(text) is not None
+
     def look(self, text: str) -> str | None:
         kind = match(text)
         if kind is None:

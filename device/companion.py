@@ -18,7 +18,7 @@ from device.drivers.camera import Camera, CameraError
 from device.engines import Engines
 from device.intents.assemble import Intents, build_intents
 from device.intents.letters import dialogue_generate
-from device.intents.router import Handler
+from device.intents.router import Claimed, Handler
 from device.memory import FULL_NOTICE, Memory, MemoryFull, StoreError
 from device.models import ModelMissing
 from device.persona.runtime import PersonaRuntime
@@ -110,8 +110,8 @@ def build_companion(
         nudge_people=cfg.care.nudge_people,
         # The onboarding's questions come before everything but care: its answers are not commands.
         other_handlers=[
-            persona.intent,
-            *([memory.intent] if memory else []),
+            Claimed(persona.intent, persona.intent_claims),
+            *([Claimed(memory.intent, memory.intent_claims)] if memory else []),
             CameraIntent(camera_on_demand(cfg), on_capture=on_capture),
             *handlers,
         ],

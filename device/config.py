@@ -74,6 +74,7 @@ class WakeConfig(_Section):
 class VadConfig(_Section):
     threshold: float = Field(0.5, gt=0.0, lt=1.0)
     end_of_turn_ms: int = Field(600, ge=100, le=5000)
+    early_reply_ms: int = Field(300, ge=0, le=5000)
     quick_end_of_turn_ms: int = Field(0, ge=0, le=5000)
     smart_turn_ms: int = Field(0, ge=0, le=5000)
     smart_turn_threshold: float = Field(0.5, gt=0.0, lt=1.0)

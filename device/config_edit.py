@@ -27,6 +27,7 @@ LIVE_KEYS: tuple[str, ...] = (
     "audio.volume",
     "vad.threshold",
     "vad.end_of_turn_ms",
+    "vad.early_reply_ms",
     "vad.quick_end_of_turn_ms",
     "vad.max_utterance_s",
     "vad.listen_timeout_s",

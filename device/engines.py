@@ -82,6 +82,7 @@ def persona(cfg: Config) -> Persona:
 def loop_settings(cfg: Config) -> LoopSettings:
     return LoopSettings(
         end_of_turn_ms=cfg.vad.end_of_turn_ms,
+        early_reply_ms=cfg.vad.early_reply_ms,
         quick_end_of_turn_ms=cfg.vad.quick_end_of_turn_ms,
         smart_turn_ms=cfg.vad.smart_turn_ms,
         smart_turn_threshold=cfg.vad.smart_turn_threshold,

@@ -81,3 +81,12 @@ def test_a_long_first_sentence_is_cut_early_and_the_rest_stays_whole() -> None:
 def test_the_early_cut_never_splits_a_number_or_abbreviation() -> None:
     chunks = chunk_text(stream("It weighs about 3.25 kilos says Dr. Smith from the lab. Yes."))
     assert chunks[0].split()[-1] not in ("3.", "Dr.") and " ".join(chunks[:-1]).count("3.25") == 1
+
+
+def test_the_early_cut_comes_after_five_words_but_not_on_a_word_that_needs_more() -> None:
+    chunks = chunk_text(stream("The capital city of France is Paris and it is lovely in spring. Yes."))
+    assert chunks[0] == "The capital city of France"
+    chunks = chunk_text(stream("Here is what I think of the plan you made for us. Yes."))
+    assert chunks[0] == "Here is what I think"
+    chunks = chunk_text(stream("So it is in the end of a long and winding road. Yes."))
+    assert chunks[0].split()[-1] not in ("the", "of", "a", "and", "in")

@@ -4,9 +4,12 @@ backends, which play and record at the real pace; timings are not asserted (that
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import re
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +29,7 @@ from device.pipeline.loop import (
     strip_wake_phrase,
     tidy_for_history,
 )
+from device.pipeline.tts import TextToSpeech
 from device.runner import feed_frames, make_loop
 from device.synth import espeak_speech, join, noise, piper_speech, silence
 from device.wavfile import read_wav, write_wav
@@ -56,8 +60,8 @@ class Session:
         self.states: list[State] = []
         self.loop: VoiceLoop = make_loop(cfg, engines, self.ear, self.turns.append)
         self.loop.on_state = self.states.append
-        for k, v in settings.items():
-            setattr(self.loop.settings, k, v)
+        # Through update_settings, as a config reload would: the end-of-turn rule is rebuilt too.
+        self.loop.update_settings(dataclasses.replace(self.loop.settings, **settings))  # type: ignore[arg-type]
         self.realtime = realtime
 
     def feed(
@@ -136,7 +140,12 @@ def test_streaming_order_and_follow_up_window(engines: Engines, tmp_path: Path) 
     ]
     assert [m[k] for k in order] == sorted(m[k] for k in order)
     assert m["first_audio"] < m["llm_done"], "playback should start while the LLM is still writing"
-    assert s.states == [State.LISTENING, State.THINKING, State.SPEAKING, State.LISTENING, State.IDLE]
+    # THINKING shows only if the full silence window ends before the first sound: an early reply
+    # (vad.early_reply_ms) may speak first, straight from LISTENING.
+    assert s.states in (
+        [State.LISTENING, State.THINKING, State.SPEAKING, State.LISTENING, State.IDLE],
+        [State.LISTENING, State.SPEAKING, State.LISTENING, State.IDLE],
+    )
     assert turn.interrupted is None and len(s.turns) == 1
 
 
@@ -378,3 +387,81 @@ def test_history_has_no_trailing_off_ellipses() -> None:
     assert tidy_for_history("The capital of France is Paris...") == "The capital of France is Paris."
     assert tidy_for_history("The sea is salty…the ocean...") == "The sea is salty. the ocean."
     assert tidy_for_history("A spider has 8 legs.") == "A spider has 8 legs."
+
+
+# ---------------------------------------------------------------- early replies
+
+
+def test_early_reply_starts_before_the_silence_window_ends(engines: Engines, tmp_path: Path) -> None:
+    """With `early_reply_ms` the reply is being made after 300 ms of quiet, not the full window; it is
+    heard, so it is the turn's one answer and the history's."""
+    s = Session(engines, tmp_path / "out.wav", early_reply_ms=300, end_of_turn_ms=900, follow_up_s=0)
+    s.loop.addressed()
+    s.run_until(join(silence(0.3), piper_speech("What is the capital of France?"), silence(1.5)), State.IDLE)
+    assert len(s.turns) == 1
+    turn = s.turns[0]
+    assert turn.stats.get("early_reply") == 1
+    # When the reply began is counted in microphone frames from the end of the words: 300 ms of
+    # quiet (plus a frame), well short of the 900 ms window.
+    assert 280 <= turn.timings_ms["end_of_turn"] < 600
+    assert "capital of france" in turn.transcript.lower() and turn.reply
+    assert [m.role for m in s.loop.history] == ["user", "assistant"]
+
+
+class HeldTTS:
+    """The real Piper voice, held until `release` is set: a device slower than the owner's pause,
+    so the early reply cannot be heard before the owner goes on, however fast this machine is."""
+
+    def __init__(self, inner: TextToSpeech, release: threading.Event):
+        self.inner, self.release, self.sample_rate = inner, release, inner.sample_rate
+
+    def synthesize(self, text: str) -> Iterator[np.ndarray]:
+        self.release.wait(60)
+        yield from self.inner.synthesize(text)
+
+
+def test_early_reply_is_dropped_unheard_when_the_owner_goes_on(engines: Engines, tmp_path: Path) -> None:
+    """A pause mid-sentence longer than `early_reply_ms`: the early reply to half a sentence is dropped
+    before its first sound, and the one turn answers the whole sentence."""
+    s = Session(engines, tmp_path / "out.wav", realtime=False, early_reply_ms=250, end_of_turn_ms=1200)
+    release = threading.Event()
+    s.loop.tts = HeldTTS(s.loop.tts, release)
+    s.loop.addressed()
+    first, rest = piper_speech("What is the capital of"), piper_speech("France?")
+    s.feed(join(silence(0.3), first, silence(0.8), rest))  # an early reply began in the pause
+    assert s.loop.state is State.LISTENING and s.turns == []
+    release.set()
+    s.feed(silence(1.5))
+    assert s.loop.wait_reply(timeout_s=60)
+    assert len(s.turns) == 1, [t.transcript for t in s.turns]
+    turn = s.turns[0]
+    assert turn.stats.get("early_replies_dropped", 0) >= 1
+    words = re.sub(r"[^a-z ]", "", turn.transcript.lower())  # Whisper may hear "of? France?"
+    assert "capital of france" in words
+    assert [m.content for m in s.loop.history if m.role == "user"] == [turn.transcript]
+    played_s = len(read_wav(s.ear.close())) / 16000
+    assert played_s > 0.5  # the answer to the whole request was spoken
+
+
+def test_commands_wait_for_the_end_of_the_turn(engines: Engines, tmp_path: Path) -> None:
+    """A handler that claims the words (a reminder) is not run on half a sentence, even though an
+    early reply began: it runs once, on the whole request, after the full silence window."""
+    from device.intents.router import Claimed, IntentRouter
+
+    handled: list[str] = []
+
+    def remind(text: str) -> str | None:
+        if "remind" not in text.lower():
+            return None
+        handled.append(text)
+        return "Okay."
+
+    s = Session(engines, tmp_path / "out.wav", realtime=False, early_reply_ms=250, end_of_turn_ms=1200)
+    s.loop.intents = IntentRouter([Claimed(remind, lambda text: "remind" in text.lower())])
+    s.loop.addressed()
+    first, rest = piper_speech("Remind me to call my sister."), piper_speech("At six tonight.")
+    s.feed(join(silence(0.3), first, silence(0.8), rest, silence(1.6)))
+    assert s.loop.wait_reply(timeout_s=60)
+    assert len(handled) == 1 and re.search(r"\b(six|6)\b", handled[0].lower()), handled
+    assert len(s.turns) == 1 and s.turns[0].answered_by == "intent"
+    assert "turn_sure" in s.turns[0].marks  # it waited for the full window

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from pathlib import Path
 
@@ -149,6 +150,27 @@ def test_whisper_speculation_is_dropped_when_speech_resumes(whisper):
     for f in frames(join(silence(0.3), piper_speech("And what about Germany?"), silence(0.3))):
         whisper.accept(f)
     final = normalize_words(whisper.finish())
+    assert "france" in final and "germany" in final, final
+
+
+@pytest.mark.parametrize("engine", ["whisper", "moonshine"])
+def test_hypothesis_mid_utterance_leaves_the_utterance_open(engine, request):
+    """The loop's early reply asks for the words so far from its own thread while the microphone
+    thread goes on feeding; when the owner goes on, the final transcript has both parts."""
+    stt = request.getfixturevalue(engine)
+    stt.start()
+    for f in frames(join(silence(0.3), piper_speech("What is the capital of France?"), silence(0.3))):
+        stt.accept(f)
+    if engine == "whisper":
+        stt.speculate()
+    heard: list[str] = []
+    asker = threading.Thread(target=lambda: heard.append(stt.hypothesis()))
+    asker.start()
+    for f in frames(join(piper_speech("And what about Germany?"), silence(0.5))):
+        stt.accept(f)  # concurrently with hypothesis()
+    asker.join(30)
+    assert heard and "france" in normalize_words(heard[0]), heard
+    final = normalize_words(stt.finish())
     assert "france" in final and "germany" in final, final
 
 

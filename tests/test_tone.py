@@ -11,7 +11,7 @@ import pytest
 from device.config import TtsConfig
 from device.engines import build_tts
 from device.persona.persona import Persona
-from device.persona.tone import VOICES, Tone, TonedTTS, classify, take_tag
+from device.persona.tone import CLAUSE_PAUSE_S, VOICES, Tone, TonedTTS, classify, pause_after, take_tag
 from device.pipeline.tts import PiperTTS, Prosody
 
 SENTENCE = "The garden looks lovely in the morning light, and the birds are singing."
@@ -57,6 +57,18 @@ def test_pause_follows_each_sentence(piper: PiperTTS) -> None:
     two = list(tts.synthesize("I'm so sorry for your loss. That is wonderful news!"))
     assert len(two) == 2  # one array per sentence, so the loop can tell what was heard
     assert [t for t, _ in tts.last_tones] == [Tone.SAD, Tone.EXCITED]
+
+
+def test_a_first_chunk_cut_mid_sentence_gets_no_sentence_pause(piper: PiperTTS) -> None:
+    """The loop's first chunk may end between words ("The capital city of France") or at a comma:
+    the sentence goes on in the next chunk, so a full pause there would be a gap mid-sentence."""
+    assert pause_after("The capital city of France", 0.45) == 0.0
+    assert pause_after("Well, in the end,", 0.45) == CLAUSE_PAUSE_S
+    assert pause_after('It is "Paris."', 0.45) == 0.45
+    tts = TonedTTS(piper, Persona())
+    [audio] = list(tts.synthesize("[calm] The capital city of France"))
+    calm_pause = int(VOICES[Tone.CALM].pause_s * tts.sample_rate)
+    assert audio[-calm_pause:].any()  # speech runs into the end, not a calm pause
 
 
 def test_tag_is_stripped_and_sets_the_tone(piper: PiperTTS) -> None:

@@ -83,20 +83,30 @@ class CareIntent:
         self._turn = 0
 
     def __call__(self, text: str) -> str | None:
-        t = plain(text)
-        if is_crisis(t):
-            return self._pick(_CRISIS_ANSWERS).format(helpline=self.helpline)
-        m = _IDENTITY.search(t)
-        if m:
-            return self._pick(_FEEL_ANSWERS if (m["feel"] or m["feel2"] or m["alive"]) else _PERSON_ANSWERS)
-        if re.search(r"\b(?:alive|conscious|sentient)\b", t) and re.search(r"\bare you\b", t):
-            return self._pick(_FEEL_ANSWERS)
-        return None
+        answers = _answers(plain(text))
+        if answers is None:
+            return None
+        return self._pick(answers).format(helpline=self.helpline)
+
+    def claims(self, text: str) -> bool:
+        return _answers(plain(text)) is not None
 
     def _pick(self, answers: Sequence[str]) -> str:
         # Take turns through the variants so it doesn't sound canned; deterministic, so testable.
         self._turn += 1
         return answers[(self._turn - 1) % len(answers)]
+
+
+def _answers(t: str) -> Sequence[str] | None:
+    """Which set of answers fits the (plain) text, if any."""
+    if is_crisis(t):
+        return _CRISIS_ANSWERS
+    m = _IDENTITY.search(t)
+    if m:
+        return _FEEL_ANSWERS if (m["feel"] or m["feel2"] or m["alive"]) else _PERSON_ANSWERS
+    if re.search(r"\b(?:alive|conscious|sentient)\b", t) and re.search(r"\bare you\b", t):
+        return _FEEL_ANSWERS
+    return None
 
 
 def is_crisis(text: str) -> bool:

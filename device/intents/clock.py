@@ -95,3 +95,7 @@ class ClockIntent:
         if _DATE.match(t):
             return f"It's {say_date(self.now().date())}."
         return None
+
+    def claims(self, text: str) -> bool:
+        t = plain(text)
+        return bool(_TIME.match(t) or _DATE.match(t))

@@ -345,6 +345,10 @@ class LettersIntent:
             return self._read_saved(m["to"])
         return None
 
+    def claims(self, text: str) -> bool:
+        said = plain(text, lower=False)
+        return self.open is not None or bool(_START.match(said) or _READ_SAVED.match(said))
+
     # ---- drafting -------------------------------------------------------------------------------
 
     def _start(self, to: str, about: str) -> str:

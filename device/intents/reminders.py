@@ -282,6 +282,12 @@ class RemindersIntent:
             return self._cancel(bool(m["all"]), m["what"])
         return None
 
+    def claims(self, text: str) -> bool:
+        said = plain(text, lower=False)
+        if self._waiting_for_time is not None:
+            return True
+        return any(p.match(said) for p in (_SNOOZE, _CREATE, _LIST, _CANCEL))
+
     def _create(self, rest: str) -> str:
         now = self.now()
         task, when = _split_task(rest, now)

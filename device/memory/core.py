@@ -28,6 +28,7 @@ from device.memory.extract import (
     extract,
     validate_llm_lines,
 )
+from device.memory.intent import claims as claims_command
 from device.memory.intent import handle, is_command
 from device.memory.retrieve import RetrievalSettings, Retriever, content_words
 from device.memory.store import (
@@ -162,6 +163,10 @@ class Memory:
         if reply is not None:
             self._handled.add(text)
         return reply
+
+    def intent_claims(self, text: str) -> bool:
+        """Whether `intent` might act on `text` (without acting)."""
+        return self.cfg.enabled and claims_command(text)
 
     # ---- storing ------------------------------------------------------------------------------
 

@@ -59,6 +59,11 @@ def is_command(text: str) -> bool:
     return any(p.match(t) for p in (_FORGET_THAT, _FORGET_ALL, _FORGET, _FORGET_STATEMENT, _RECALL))
 
 
+def claims(text: str) -> bool:
+    """Whether `text` is a memory command this module answers (forget, recall or "remember that")."""
+    return is_command(text) or bool(_REMEMBER.match(text.strip()))
+
+
 def handle(memory: Memory, text: str) -> str | None:
     t = text.strip()
     try:

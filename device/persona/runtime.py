@@ -46,6 +46,10 @@ class PersonaRuntime:
         """The intent hook: the onboarding's reply while it runs, else None (the LLM answers)."""
         return self.onboarding.handle(text) if self.onboarding is not None else None
 
+    def intent_claims(self, _text: str) -> bool:
+        """While the first meeting runs, every answer is the onboarding's."""
+        return self.onboarding is not None and self.onboarding.active
+
     def _changed(self, _profile: Profile) -> None:
         self.persona = current(self.cfg, self.state_dir, source="onboarding")
         self.tts.persona = self.persona

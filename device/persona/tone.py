@@ -113,6 +113,18 @@ def split_sentences(text: str) -> list[str]:
     return [s for s in _SENTENCE_END.split(text.strip()) if s.strip()]
 
 
+CLAUSE_PAUSE_S = 0.12  # after a first chunk cut at a comma: the breath Piper would have put there
+
+
+def pause_after(body: str, sentence_pause_s: float) -> float:
+    """The silence after a piece of a reply: the tone's pause after a sentence, a breath after a
+    clause, and none after a first chunk cut between words (the sentence goes on in the next)."""
+    end = body.rstrip(" \"')]")
+    if end.endswith((".", "!", "?", "…")):
+        return sentence_pause_s
+    return CLAUSE_PAUSE_S if end.endswith((",", ";", ":", "—", "–")) else 0.0
+
+
 class TonedTTS:
     """A `TextToSpeech` that speaks each sentence in its tone and pauses after it."""
 
@@ -156,7 +168,7 @@ class TonedTTS:
             parts = list(self.inner.synthesize(body, self.prosody(tone)))
             if not parts:
                 continue
-            pause = np.zeros(int(VOICES[tone].pause_s * self.sample_rate), np.int16)
+            pause = np.zeros(int(pause_after(body, VOICES[tone].pause_s) * self.sample_rate), np.int16)
             yield np.concatenate([*parts, pause])
 
     def synthesize_all(self, text: str) -> np.ndarray:

@@ -42,6 +42,37 @@ ABBREVIATIONS = {
     "a.m",
     "p.m",
 }
+# Words that need more after them: a sentence (or a first chunk) does not end on one.
+TRAILING_WORDS = {
+    "a",
+    "an",
+    "the",
+    "of",
+    "to",
+    "and",
+    "or",
+    "but",
+    "with",
+    "my",
+    "your",
+    "in",
+    "on",
+    "at",
+    "for",
+    "from",
+    "about",
+    "is",
+    "are",
+    "was",
+    "um",
+    "uh",
+    "like",
+    "so",
+    "because",
+    "that",
+    "if",
+    "when",
+}
 _SENTENCE_END = re.compile(r"[.!?]+[\"')\]]*(?=\s)")
 _CLAUSE_END = re.compile(r"[,;:—–](?=\s)")
 
@@ -69,8 +100,11 @@ class Chunker:
     Later chunks are whole sentences, so the prosody stays natural.
     """
 
-    first_min_words: int = 4
-    first_max_words: int = 7  # a long first sentence is cut here, at a word boundary, so speech starts early
+    first_min_words: int = 2  # "Well, …" is a first chunk; "Yes, …" is not
+    # A long first sentence is cut after this many words, at a word boundary, so speech starts early;
+    # the cut moves on past "the", "of" or "is", which cannot end a phrase, up to `first_cap_words`.
+    first_max_words: int = 5
+    first_cap_words: int = 9
     first_clause: bool = True
     _buf: str = field(default="", init=False)
     _emitted: int = field(default=0, init=False)
@@ -103,8 +137,11 @@ class Chunker:
                     return m.end()
             # Whole words only: the word after the cut must have started, so the last one is complete.
             words = list(re.finditer(r"\S+(?=\s+\S)", self._buf))
-            for w in words[self.first_max_words - 1 :] if self.first_max_words else []:
-                if not re.search(r"[\d.]$", w.group()):  # not after "Dr." or "3" ("3 kilos" stays together)
+            for i, w in enumerate(words[self.first_max_words - 1 :] if self.first_max_words else []):
+                if re.search(r"[\d.]$", w.group()):  # not after "Dr." or "3" ("3 kilos" stays together)
+                    continue
+                bare = re.sub(r"[^a-z']", "", w.group().lower())
+                if bare not in TRAILING_WORDS or self.first_max_words + i >= self.first_cap_words:
                     return w.end()
         return None
 

@@ -28,7 +28,7 @@ from typing import Protocol
 import numpy as np
 
 from device.pipeline.audio import FRAME_MS, SAMPLE_RATE
-from device.pipeline.chunker import Chunker, speakable
+from device.pipeline.chunker import TRAILING_WORDS, Chunker, speakable
 from device.pipeline.dialogue import Dialogue, Message
 from device.pipeline.echo import EchoGate, PlaybackLog
 from device.pipeline.events import State, Turn
@@ -79,7 +79,10 @@ class AudioSink(Protocol):
 
 @dataclass
 class LoopSettings:
-    end_of_turn_ms: int = 600
+    end_of_turn_ms: int = 600  # this much silence ends the turn for certain
+    # After this much silence, start making the reply before the turn is certain; if the owner speaks
+    # again before its first sound, it is dropped unheard and the utterance goes on (0 = off).
+    early_reply_ms: int = 0
     quick_end_of_turn_ms: int = 0  # when the words so far make a finished sentence (0 = off)
     smart_turn_ms: int = 0  # after this much silence, ask the end-of-turn model (0 = off)
     smart_turn_threshold: float = 0.5  # its probability at or above which the turn ends then
@@ -124,38 +127,6 @@ def is_stop_phrase(transcript: str, phrases: tuple[str, ...] = STOP_PHRASES) -> 
     return bool(words) and len(words) <= 4 and any(text.startswith(p) or text == p for p in phrases)
 
 
-_TRAILING = {
-    "a",
-    "an",
-    "the",
-    "of",
-    "to",
-    "and",
-    "or",
-    "but",
-    "with",
-    "my",
-    "your",
-    "in",
-    "on",
-    "at",
-    "for",
-    "from",
-    "about",
-    "is",
-    "are",
-    "was",
-    "um",
-    "uh",
-    "like",
-    "so",
-    "because",
-    "that",
-    "if",
-    "when",
-}
-
-
 def looks_complete(hypothesis: str) -> bool:
     """Whether a transcript reads as a finished request: it ends a sentence, and not on a word that
     needs more after it ("the", "of", "and")."""
@@ -163,7 +134,7 @@ def looks_complete(hypothesis: str) -> bool:
     if not text or text[-1] not in ".?!" or text.endswith(("...", "…")):
         return False
     words = re.sub(r"[^a-z' ]", " ", text.lower()).split()
-    return len(words) >= 2 and words[-1] not in _TRAILING
+    return len(words) >= 2 and words[-1] not in TRAILING_WORDS
 
 
 def prompt_history_len(messages: int, max_turns: int) -> int:
@@ -188,15 +159,18 @@ def tidy_for_history(said: str) -> str:
 
 def speech_end_time(recent: list[np.ndarray], t: float, block: int = 160) -> float:
     """When speech really ended, given the last frames (the newest ends at `t`) and that the VAD has
-    just called it over: the end of the last 10 ms block within 30 dB of the loudest (and above
-    -40 dBFS), as a loudness envelope would put it."""
+    just called it over: the end of the last 10 ms block within 30 dB of the loudest, above -40 dBFS
+    and 3 dB above the background (its quietest blocks: the VAD lets go 50-150 ms after the words),
+    as a loudness envelope would put it. Without the background term, steady noise louder than
+    -40 dBFS kept the end at the VAD's release, and an early reply started ~120 ms later in noise."""
     audio = np.concatenate(recent) if recent else np.zeros(0, np.int16)
     n = len(audio) // block
     if n == 0:
         return t
     x = audio[len(audio) - n * block :].astype(np.float32) / 32768.0
     db = 10 * np.log10(np.mean(x.reshape(n, block) ** 2, axis=1) + 1e-12)
-    loud = np.flatnonzero(db > max(-40.0, float(db.max()) - 30.0))
+    background = float(np.percentile(db, 10))
+    loud = np.flatnonzero(db > max(-40.0, float(db.max()) - 30.0, background + 3.0))
     if len(loud) == 0:
         return t - len(recent[-1]) / SAMPLE_RATE
     return t - (n - loud[-1] - 1) * block / SAMPLE_RATE
@@ -227,6 +201,11 @@ class _Reply:
     chunks: list[tuple[str, float]] = field(default_factory=list)  # (text, seconds of audio)
     played_at_start: float = 0.0
     first_audio: threading.Event = field(default_factory=threading.Event)  # set when speech starts
+    early: bool = False  # started before the end of the turn was certain (settings.early_reply_ms)
+    # Set once the turn has certainly ended: at once for a normal reply; for an early one, when the
+    # full silence window has passed or its first sound is played, or when it is dropped.
+    sure: threading.Event = field(default_factory=threading.Event)
+    dropped: bool = False  # an early reply the owner talked on over before it was heard
 
 
 @dataclass
@@ -267,6 +246,7 @@ class VoiceLoop:
         self._reply: _Reply | None = None  # the reply in flight, until it ends or is interrupted
         self._reply_thread: threading.Thread | None = None
         self._speech_end_t = 0.0  # when the user's last speech ended (start of the silence run)
+        self._release_lag_ms = 0.0  # how long before the VAD let go the words had ended
         self._last_speech_t = 0.0
         self._listen_start_t = 0.0
         self._listen_timeout_s = self.settings.listen_timeout_s
@@ -466,11 +446,16 @@ class VoiceLoop:
         if was_speaking and not self._eot.in_speech:
             # Silero lets go of speech ~100 ms late; the loudness envelope says when the words stopped.
             self._speech_end_t = speech_end_time(list(self._recent), t)
+            self._release_lag_ms = (t - self._speech_end_t) * 1000 - FRAME_MS
             # A segment engine (Whisper) starts transcribing now, during the silence window, and
             # drops the guess if the user speaks again.
             speculate = getattr(self.stt, "speculate", None)
             if speculate is not None and not self.settings.sequential:
                 speculate()
+        early = self._reply if self._reply is not None and self._reply.early else None
+        if early is not None and self._eot.in_speech:
+            self._drop_early_reply(early)  # the owner went on: the utterance continues
+            early = None
         if not ended and self._model_says_done(t):
             ended = True
         if not ended and self._quick_end(t):
@@ -482,20 +467,69 @@ class VoiceLoop:
             self._set_state(State.IDLE)
             return
         if ended or too_long:
+            if early is not None:  # the early reply is now the answer, heard or not yet
+                early.turn.marks["turn_sure"] = t
+                self._set_state(State.THINKING)
+                early.sure.set()
+                return
             if too_long and self._eot.in_speech:
                 self._speech_end_t = t
-            turn = self._turn
-            turn.marks["speech_end"] = self._speech_end_t
-            turn.marks["end_of_turn"] = t
-            turn.timings_ms["end_of_turn"] = (t - self._speech_end_t) * 1000
+            self._begin_reply(t, early=False)
+        elif early is None and self._early_reply_due(t):
+            self._begin_reply(t, early=True)
+
+    def _begin_reply(self, t: float, early: bool) -> None:
+        """Start making the reply on its own thread. An early one leaves the loop listening: the
+        microphone keeps feeding the STT, and speech drops the reply (see `_drop_early_reply`)."""
+        turn = self._turn
+        assert turn is not None
+        turn.marks["speech_end"] = self._speech_end_t
+        turn.marks["end_of_turn"] = t
+        turn.timings_ms["end_of_turn"] = (t - self._speech_end_t) * 1000
+        if early:
+            turn.stats["early_reply"] = 1
+        else:
             self._set_state(State.THINKING)
-            self._not_replying.clear()
-            self._reply = _Reply(turn, played_at_start=self.sink.playback.played_s)
-            previous = self._reply_thread
-            self._reply_thread = threading.Thread(
-                target=self._respond, args=(self._reply, previous), name="os1-reply", daemon=True
-            )
-            self._reply_thread.start()
+        self._not_replying.clear()
+        self._reply = _Reply(turn, played_at_start=self.sink.playback.played_s, early=early)
+        if not early:
+            self._reply.sure.set()
+        previous = self._reply_thread
+        self._reply_thread = threading.Thread(
+            target=self._respond, args=(self._reply, previous), name="os1-reply", daemon=True
+        )
+        self._reply_thread.start()
+
+    def _early_reply_due(self, t: float) -> bool:
+        ms = self.settings.early_reply_ms
+        return (
+            ms > 0
+            and not self.settings.sequential
+            and self._eot.heard_speech
+            and not self._eot.in_speech
+            and hasattr(self.stt, "hypothesis")  # the engine can share its transcript mid-utterance
+            and self._quiet_since_words_ms() >= ms
+        )
+
+    def _quiet_since_words_ms(self) -> float:
+        """How long since the words ended, counted in microphone frames (so a recording fed faster
+        than real time gets the same decisions as a live microphone)."""
+        return self._release_lag_ms + self._eot.silence_run_ms
+    def _drop_early_reply(self, reply: _Reply) -> None:
+        """Cancel an early reply before it is heard (called under the lock, while listening). Its
+        thread writes into its own Turn from now on, so the listening turn starts a fresh one."""
+        reply.dropped = True
+        reply.cancel.set()
+        reply.sure.set()
+        reply.first_audio.set()  # releases an LLM waiting for the first chunk's speech
+        self._reply = None
+        old = reply.turn
+        turn = Turn(wake=old.wake, transcript="", wake_score=old.wake_score, follow_up=old.follow_up)
+        turn.marks.update({k: v for k, v in old.marks.items() if k in ("listen", "wake", "speech_start")})
+        turn.timings_ms.update({k: v for k, v in old.timings_ms.items() if k == "wake"})
+        turn.stats["early_replies_dropped"] = old.stats.get("early_replies_dropped", 0) + 1
+        self._turn = turn
+        log.info("early reply dropped: the owner went on")
 
     def _model_says_done(self, t: float) -> bool:
         """After `smart_turn_ms` of silence, the end-of-turn model hears the utterance once (per
@@ -548,7 +582,7 @@ class VoiceLoop:
         quick_ms = self.settings.quick_end_of_turn_ms
         if not quick_ms or self._eot.in_speech or not self._eot.heard_speech:
             return False
-        if (t - self._speech_end_t) * 1000 < quick_ms:
+        if self._quiet_since_words_ms() < quick_ms:
             return False
         return looks_complete(self.stt.partial())
 
@@ -565,6 +599,9 @@ class VoiceLoop:
         """Stop the reply now: playback first, then the work in flight. Then listen to the user."""
         with self._lock:
             reply = self._reply
+            if reply is not None and reply.early and self.state is State.LISTENING:
+                self._drop_early_reply(reply)  # nothing has been said yet: nothing to stop
+                return
             if reply is None or self.state not in (State.THINKING, State.SPEAKING):
                 return
             t = self.clock() if t is None else t
@@ -594,12 +631,19 @@ class VoiceLoop:
             if previous is not None:  # an interrupted reply still writing its part of the history
                 previous.join()
             t0 = self.clock()
-            raw = self.stt.finish()
+            raw = self.stt.hypothesis() if reply.early else self.stt.finish()  # type: ignore[attr-defined]
             turn.marks["transcript"] = self.clock()
             turn.timings_ms["stt"] = (turn.marks["transcript"] - t0) * 1000
             turn.transcript = strip_wake_phrase(raw, self.wake_phrase or (turn.wake or ""))
-            log.info("heard: %r", turn.transcript)
-            if not turn.transcript.strip() or is_stop_phrase(turn.transcript, self.settings.stop_phrases):
+            log.info("heard: %r%s", turn.transcript, " (early)" if reply.early else "")
+            stop = is_stop_phrase(turn.transcript, self.settings.stop_phrases)
+            nothing = not turn.transcript.strip() or stop
+            # Only a reply in words may start early: going quiet, a stop or a command (a reminder,
+            # forgetting a memory) waits until the owner has certainly finished.
+            if (nothing or self._intent_claims(turn.transcript)) and not self._sure(reply):
+                self._finish_reply(reply, follow_up=False)
+                return
+            if nothing:
                 self._finish_reply(reply, follow_up=False)  # nothing to say, or asked for quiet
                 return
             direct = self._intent_reply(turn)
@@ -609,11 +653,23 @@ class VoiceLoop:
                 self._speak_sequential(reply)
             else:
                 self._speak_streaming(reply)
-            self._record_history(reply)
+            if not reply.dropped:
+                self._record_history(reply)
             self._finish_reply(reply, follow_up=not reply.cancel.is_set())
         except Exception:
             log.exception("the reply failed; back to idle")
             self._finish_reply(reply, follow_up=False)
+
+    def _sure(self, reply: _Reply) -> bool:
+        """Wait until the turn has certainly ended; False if the owner went on (the reply is dropped)."""
+        reply.sure.wait()
+        return not reply.dropped
+
+    def _intent_claims(self, transcript: str) -> bool:
+        if self.intents is None:
+            return False
+        claims = getattr(self.intents, "claims", None)  # IntentRouter.claims; without it, assume so
+        return True if claims is None else bool(claims(transcript))
 
     def _intent_reply(self, turn: Turn) -> str | None:
         if self.intents is None:
@@ -730,6 +786,7 @@ class VoiceLoop:
             if reply.cancel.is_set():
                 return
             if "first_audio" not in turn.marks:
+                reply.sure.set()  # an early reply, heard: from here the owner's voice is a barge-in
                 turn.marks["first_audio"] = now
                 turn.timings_ms["tts_first_audio"] = (now - turn.marks["tts_start"]) * 1000
                 turn.timings_ms["response_gap"] = (now - turn.marks["speech_end"]) * 1000
@@ -779,6 +836,11 @@ class VoiceLoop:
             self._last_reply = said
 
     def _finish_reply(self, reply: _Reply, follow_up: bool) -> None:
+        if reply.dropped:  # never heard: no history, no turn; the loop is still listening
+            with self._lock:
+                if self._reply is None:
+                    self._not_replying.set()
+            return
         with self._lock:
             if self.wake is not None:
                 self.wake.reset()

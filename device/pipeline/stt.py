@@ -45,6 +45,14 @@ class SpeechToText(Protocol):
         ...
 
 
+class Hypothesizing(Protocol):
+    """An engine that can say what it has heard so far without ending the utterance. The loop asks
+    from its reply thread, while the microphone thread goes on calling `accept()`, to start an early
+    reply; if the owner speaks again, the utterance simply goes on."""
+
+    def hypothesis(self) -> str: ...
+
+
 def transcribe(stt: SpeechToText, audio: np.ndarray, frame_samples: int = FRAME_SAMPLES) -> str:
     """Run a whole clip through `stt` as a stream would: start, frame by frame, finish."""
     stt.start()
@@ -200,6 +208,17 @@ class WhisperSTT:
                 return spec.text
         return self._transcribe(self._audio())
 
+    def hypothesis(self) -> str:
+        """The utterance so far, which goes on: the speculation if nothing loud came after it, else a
+        transcription of what is buffered now. Safe while another thread calls `accept()`."""
+        spec = self._spec
+        if spec is not None and not self._tail.loud_since_mark:
+            spec.done.wait()
+            if spec.error is None:
+                return spec.text
+        chunks = list(self._chunks)  # a snapshot: the microphone thread keeps appending
+        return self._transcribe(np.concatenate(chunks) if chunks else np.zeros(0, np.int16))
+
     def _audio(self) -> np.ndarray:
         if len(self._chunks) > 1:
             self._chunks = [np.concatenate(self._chunks)]
@@ -295,8 +314,13 @@ class MoonshineSTT:
         self._tail = _TailWatch()
         self._text = ""
         self._since_decode = 0
+        self._lock = threading.Lock()  # hypothesis() decodes on the reply thread
 
     def start(self) -> None:
+        with self._lock:
+            self._start()
+
+    def _start(self) -> None:
         self._close_stream()
         # The Python-side auto-update is disabled (huge interval): this class decides when to decode.
         self._stream = self._transcriber.create_stream(update_interval=1e9)
@@ -306,28 +330,37 @@ class MoonshineSTT:
         self._since_decode = 0
 
     def accept(self, frame: np.ndarray) -> None:
-        if self._stream is None:
-            self.start()
         frame = to_int16(np.asarray(frame))
         samples = to_float32(frame)
-        self._stream.add_audio(samples.tolist(), SAMPLE_RATE)
-        self._tail.feed(frame)
-        self._since_decode += len(samples)
-        if self._since_decode >= self.update_interval_samples and self._tail.loud_since_mark:
-            self._decode()
+        with self._lock:
+            if self._stream is None:
+                self._start()
+            self._stream.add_audio(samples.tolist(), SAMPLE_RATE)
+            self._tail.feed(frame)
+            self._since_decode += len(samples)
+            if self._since_decode >= self.update_interval_samples and self._tail.loud_since_mark:
+                self._decode()
 
     def partial(self) -> str:
         return self._text
 
+    def hypothesis(self) -> str:
+        """The utterance so far (decoding the newest sound first, if any); the stream stays open."""
+        with self._lock:
+            if self._stream is not None and self._tail.loud_since_mark:
+                self._decode()
+            return self._text
+
     def finish(self) -> str:
-        if self._stream is None:
-            return ""
-        if self._tail.loud_since_mark:
-            self._decode()
-        # The last decode covers all the sound, so the stream is freed without stop(): stop() would
-        # re-decode the whole segment if any (quiet) audio came after that decode.
-        self._close_stream()
-        return self._text
+        with self._lock:
+            if self._stream is None:
+                return ""
+            if self._tail.loud_since_mark:
+                self._decode()
+            # The last decode covers all the sound, so the stream is freed without stop(): stop() would
+            # re-decode the whole segment if any (quiet) audio came after that decode.
+            self._close_stream()
+            return self._text
 
     def _decode(self) -> None:
         transcript = self._stream.update_transcription(self._force)
@@ -341,7 +374,8 @@ class MoonshineSTT:
             self._stream = None
 
     def close(self) -> None:
-        self._close_stream()
+        with self._lock:
+            self._close_stream()
         self._transcriber.close()
 
 
@@ -393,6 +427,10 @@ class VoskSTT:
 
     def partial(self) -> str:
         return normalize_text(" ".join([*self._done, self._partial]))
+
+    def hypothesis(self) -> str:
+        # Decoding happens in accept(), so the partial result is as current as it gets.
+        return self.partial()
 
     def finish(self) -> str:
         if self._rec is None:
