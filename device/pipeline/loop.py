@@ -515,6 +515,7 @@ class VoiceLoop:
         """How long since the words ended, counted in microphone frames (so a recording fed faster
         than real time gets the same decisions as a live microphone)."""
         return self._release_lag_ms + self._eot.silence_run_ms
+
     def _drop_early_reply(self, reply: _Reply) -> None:
         """Cancel an early reply before it is heard (called under the lock, while listening). Its
         thread writes into its own Turn from now on, so the listening turn starts a fresh one."""
