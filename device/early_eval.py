@@ -1,0 +1,89 @@
+"""What an early reply costs in people talked over: `python -m device.early_eval`.
+
+`vad.early_reply_ms` starts the reply before the turn is certain, and drops it unheard if the owner
+speaks again before its first sound. Whether the owner is talked over is a race between their pause
+and the whole pipeline, so this runs the live loop in real time on the real engines: each request
+with a pause mid-sentence (eot_eval's set) is fed at the microphone's pace, and it counts the
+requests where the first reply sound came before the owner's last word.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+import threading
+import time
+
+from device.config import Config
+from device.drivers.audio import FileEarpiece, FileMicrophone
+from device.engines import load_all
+from device.eot_eval import Clip, build_clips
+from device.pipeline.events import State, Turn
+from device.runner import feed_frames, make_loop
+from device.synth import join, silence
+
+
+def run_clip(cfg: Config, engines: object, clip: Clip, out_dir: str) -> tuple[bool, float | None, list[Turn]]:
+    """(talked over, first sound relative to the last word in ms, the turns) for one request."""
+    turns: list[Turn] = []
+    first_sound: list[float] = []
+    ear = FileEarpiece(f"{out_dir}/reply.wav", realtime=True)
+    loop = make_loop(cfg, engines, ear, turns.append)  # type: ignore[arg-type]
+    loop.settings.follow_up_s = 0.0
+
+    def on_state(state: State) -> None:
+        if state is State.SPEAKING:
+            if not first_sound:
+                first_sound.append(time.monotonic())
+            threading.Thread(target=loop.tap, daemon=True).start()  # enough heard: stop it
+
+    loop.on_state = on_state
+    mic = FileMicrophone(join(clip.audio, silence(1.5)), realtime=True, tail_s=0.0)
+    loop.addressed(source="eval")
+    feed_frames(loop, mic, threading.Event(), wait_for_reply=False)
+    loop.wait_reply(timeout_s=30)
+    ear.close()
+    if not first_sound:
+        return False, None, turns
+    last_word_t = mic.started_at + clip.speech_end_s
+    rel_ms = (first_sound[0] - last_word_t) * 1000
+    return rel_ms < 0, rel_ms, turns
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--early-ms", type=int, nargs="+", default=[0, 300], help="early_reply_ms values")
+    parser.add_argument("--stt", default="whisper", choices=["whisper", "moonshine"])
+    parser.add_argument("--voices", nargs="+", default=["piper-one-breath", "espeak-us"])
+    args = parser.parse_args()
+    clips = [c for c in build_clips() if c.voice in args.voices]
+    cfg = Config()
+    cfg.stt.engine = args.stt
+    cfg.persona.onboarding = False
+    out_dir = tempfile.mkdtemp(prefix="os1-early-eval-")
+    cfg.paths.state_dir = f"{out_dir}/state"  # the requests must not become the owner's memories
+    engines = load_all(cfg)
+    print(
+        f"{len(clips)} requests with a 0.25–0.6 s pause mid-sentence ({', '.join(args.voices)}; clean and noisy)"
+    )
+    print("| rule | talked over | first sound after the last word (median) |\n|---|---|---|")
+    for early_ms in args.early_ms:
+        cfg.vad.early_reply_ms = early_ms
+        over, rels = 0, []
+        for clip in clips:
+            talked_over, rel_ms, _ = run_clip(cfg, engines, clip, out_dir)
+            over += talked_over
+            if rel_ms is not None and not talked_over:
+                rels.append(rel_ms)
+        rule = (
+            f"early reply after {early_ms} ms, else {cfg.vad.end_of_turn_ms} ms"
+            if early_ms
+            else (f"silence {cfg.vad.end_of_turn_ms} ms")
+        )
+        median = f"{statistics.median(rels):.0f} ms" if rels else "—"
+        print(f"| {rule} | {over}/{len(clips)} ({100 * over / len(clips):.0f}%) | {median} |", flush=True)
+
+
+if __name__ == "__main__":
+    main()
