@@ -21,6 +21,7 @@ from device.engines import load_all
 from device.eot_eval import Clip, build_clips
 from device.pipeline.events import State, Turn
 from device.runner import feed_frames, make_loop
+from device.stt_eval import normalize_words
 from device.synth import join, silence
 
 
@@ -32,16 +33,23 @@ def run_clip(cfg: Config, engines: object, clip: Clip, out_dir: str) -> tuple[bo
     loop = make_loop(cfg, engines, ear, turns.append)  # type: ignore[arg-type]
     loop.settings.follow_up_s = 0.0
 
+    mic = FileMicrophone(join(clip.audio, silence(1.5)), realtime=True, tail_s=0.0)
+
     def on_state(state: State) -> None:
-        if state is State.SPEAKING:
-            if not first_sound:
-                first_sound.append(time.monotonic())
-            threading.Thread(target=loop.tap, daemon=True).start()  # enough heard: stop it
+        if state is not State.SPEAKING:
+            return
+        now = time.monotonic()
+        if not first_sound:
+            first_sound.append(now)
+        # A reply after the last word has been heard enough: stop it to save time. One that began
+        # over the owner is left for the owner's voice to interrupt, as it would be live.
+        if now > mic.started_at + clip.speech_end_s:
+            threading.Thread(target=loop.tap, daemon=True).start()
 
     loop.on_state = on_state
-    mic = FileMicrophone(join(clip.audio, silence(1.5)), realtime=True, tail_s=0.0)
     loop.addressed(source="eval")
     feed_frames(loop, mic, threading.Event(), wait_for_reply=False)
+    loop.tap()  # a reply still going when the recording ends
     loop.wait_reply(timeout_s=30)
     ear.close()
     if not first_sound:
@@ -49,6 +57,14 @@ def run_clip(cfg: Config, engines: object, clip: Clip, out_dir: str) -> tuple[bo
     last_word_t = mic.started_at + clip.speech_end_s
     rel_ms = (first_sound[0] - last_word_t) * 1000
     return rel_ms < 0, rel_ms, turns
+
+
+def has_last_words(transcript: str, text: str) -> bool:
+    """Whether the answered request holds the start and the end of what was said (STT errors aside:
+    one of the first two words and one of the last two)."""
+    said = normalize_words(transcript)
+    words = normalize_words(text)
+    return any(w in said for w in words[:2]) and any(w in said for w in words[-2:])
 
 
 def main() -> None:
@@ -64,16 +80,19 @@ def main() -> None:
     out_dir = tempfile.mkdtemp(prefix="os1-early-eval-")
     cfg.paths.state_dir = f"{out_dir}/state"  # the requests must not become the owner's memories
     engines = load_all(cfg)
+    voices = ", ".join(args.voices)
+    print(f"{len(clips)} requests with a 0.25–0.6 s pause mid-sentence ({voices}; clean and noisy)")
     print(
-        f"{len(clips)} requests with a 0.25–0.6 s pause mid-sentence ({', '.join(args.voices)}; clean and noisy)"
+        "| rule | talked over | answered as one request | first sound after the last word (median) |\n"
+        "|---|---|---|---|"
     )
-    print("| rule | talked over | first sound after the last word (median) |\n|---|---|---|")
     for early_ms in args.early_ms:
         cfg.vad.early_reply_ms = early_ms
-        over, rels = 0, []
+        over, whole, rels = 0, 0, []
         for clip in clips:
-            talked_over, rel_ms, _ = run_clip(cfg, engines, clip, out_dir)
+            talked_over, rel_ms, turns = run_clip(cfg, engines, clip, out_dir)
             over += talked_over
+            whole += bool(turns) and has_last_words(turns[-1].transcript, clip.text)
             if rel_ms is not None and not talked_over:
                 rels.append(rel_ms)
         rule = (
@@ -82,7 +101,8 @@ def main() -> None:
             else (f"silence {cfg.vad.end_of_turn_ms} ms")
         )
         median = f"{statistics.median(rels):.0f} ms" if rels else "—"
-        print(f"| {rule} | {over}/{len(clips)} ({100 * over / len(clips):.0f}%) | {median} |", flush=True)
+        n = len(clips)
+        print(f"| {rule} | {over}/{n} ({100 * over / n:.0f}%) | {whole}/{n} | {median} |", flush=True)
 
 
 if __name__ == "__main__":

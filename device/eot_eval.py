@@ -56,6 +56,7 @@ class Clip:
     audio: np.ndarray
     speech_end_s: float  # where the last word ends
     voice: str = ""
+    text: str = ""
     # (end of the first frame of the model's silence run, smart_turn_ms) -> (probability, ms taken)
     verdicts: dict[int, tuple[float, float]] = field(default_factory=dict)
 
@@ -76,10 +77,10 @@ def trim(audio: np.ndarray, block: int = 160, floor_dbfs: float = -45.0) -> np.n
     return audio[loud[0] * block : (loud[-1] + 1) * block] if len(loud) else audio
 
 
-def _clean_and_noisy(clips: list[Clip], speech: np.ndarray, voice: str) -> None:
-    clips.append(Clip(join(speech, silence(1.5)), len(speech) / 16000, voice))
+def _clean_and_noisy(clips: list[Clip], speech: np.ndarray, voice: str, text: str) -> None:
+    clips.append(Clip(join(speech, silence(1.5)), len(speech) / 16000, voice, text))
     noisy = mix(join(speech, silence(1.5)), noise(1.0, dbfs=-40, seed=len(clips)))
-    clips.append(Clip(noisy, len(speech) / 16000, voice))
+    clips.append(Clip(noisy, len(speech) / 16000, voice, text))
 
 
 def build_clips() -> list[Clip]:
@@ -90,10 +91,11 @@ def build_clips() -> list[Clip]:
     for name, say in voices():
         for first, pause, rest in REQUESTS:
             a, b = trim(say(first)), trim(say(rest))  # type: ignore[operator]
-            _clean_and_noisy(clips, join(silence(0.3), a, silence(pause), b), name)
+            _clean_and_noisy(clips, join(silence(0.3), a, silence(pause), b), name, f"{first} {rest}")
     for first, pause, rest in REQUESTS:
         a, b = piper_split(f"{first} {rest}", len(first.split()))
-        _clean_and_noisy(clips, join(silence(0.3), trim(a), silence(pause), trim(b)), "piper-one-breath")
+        speech = join(silence(0.3), trim(a), silence(pause), trim(b))
+        _clean_and_noisy(clips, speech, "piper-one-breath", f"{first} {rest}")
     return clips
 
 
@@ -101,7 +103,7 @@ def build_complete() -> list[Clip]:
     clips: list[Clip] = []
     for name, say in voices():
         for text in COMPLETE:
-            _clean_and_noisy(clips, join(silence(0.3), trim(say(text))), name)  # type: ignore[operator]
+            _clean_and_noisy(clips, join(silence(0.3), trim(say(text))), name, text)  # type: ignore[operator]
     return clips
 
 

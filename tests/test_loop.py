@@ -465,3 +465,21 @@ def test_commands_wait_for_the_end_of_the_turn(engines: Engines, tmp_path: Path)
     assert len(handled) == 1 and re.search(r"\b(six|6)\b", handled[0].lower()), handled
     assert len(s.turns) == 1 and s.turns[0].answered_by == "intent"
     assert "turn_sure" in s.turns[0].marks  # it waited for the full window
+
+
+def test_going_on_over_the_first_words_of_a_reply_makes_one_request(engines: Engines, tmp_path: Path) -> None:
+    """A pause long enough for the reply to begin, then the owner goes on: their voice stops the
+    reply within a second of its start, and the two parts are answered as one request; the cut
+    exchange leaves the history."""
+    s = Session(engines, tmp_path / "out.wav", follow_up_s=0)
+    s.loop.addressed()
+    first, rest = piper_speech("What is the capital of"), piper_speech("France, in Europe?")
+    s.run_until(join(silence(0.3), first, silence(1.2), rest, silence(1.5)), State.IDLE)
+    assert len(s.turns) == 2, [t.transcript for t in s.turns]
+    cut, whole = s.turns
+    assert cut.interrupted == "voice"
+    words = re.sub(r"[^a-z ]", "", whole.transcript.lower())
+    assert "capital" in words and "france" in words, whole.transcript
+    assert whole.stats.get("continued") == 1 and whole.reply
+    assert [m.content for m in s.loop.history if m.role == "user"] == [whole.transcript]
+    assert not any(m.interrupted for m in s.loop.history)

@@ -94,6 +94,9 @@ class LoopSettings:
     follow_up_s: float = 5.0  # after a reply, listen this long without the wake word (0 = off)
     barge_in: bool = True  # the user's voice interrupts a reply
     barge_in_ms: int = 160  # speech (not echo) this long interrupts
+    # Talking over a reply this soon after its first sound (or before it) goes on with the same
+    # request: the owner had only paused. The cut reply is forgotten and both parts are answered.
+    continue_within_s: float = 1.5
     stop_phrases: tuple[str, ...] = STOP_PHRASES
     sequential: bool = False  # benchmark baseline: full transcript, full reply, full speech, then play
     echo_gate: bool = True  # ignore our own voice in the mic (off only to show what it prevents)
@@ -206,6 +209,7 @@ class _Reply:
     # full silence window has passed or its first sound is played, or when it is dropped.
     sure: threading.Event = field(default_factory=threading.Event)
     dropped: bool = False  # an early reply the owner talked on over before it was heard
+    continues: Turn | None = None  # the request this one goes on with (settings.continue_within_s)
 
 
 @dataclass
@@ -252,6 +256,7 @@ class VoiceLoop:
         self._listen_timeout_s = self.settings.listen_timeout_s
         self._barge_ms = 0
         self._turn: Turn | None = None
+        self._continues: Turn | None = None  # the cut-off request the one being listened to goes on with
         self._announcements: deque[tuple[str, bool]] = deque()  # (text, speak even when muted)
         self._muted = False
         self._last_reply = ""
@@ -291,6 +296,8 @@ class VoiceLoop:
         self._recent.append(frame)
         p = self.vad.probability(frame)
         echo_possible = echo_possible and self.settings.echo_gate
+        if echo_possible:
+            self._echo.observe(frame, t)
         speech = p >= self.settings.vad_threshold and (not echo_possible or self._echo.is_user(frame, t))
         if speech:
             self._last_speech_t = t
@@ -419,6 +426,7 @@ class VoiceLoop:
     ) -> None:
         self._set_state(State.LISTENING)
         self._turn = Turn(wake=wake, transcript="", wake_score=score)
+        self._continues = None
         self._turn.marks["listen"] = t
         self._eot.reset()
         self.stt.start()
@@ -491,7 +499,9 @@ class VoiceLoop:
         else:
             self._set_state(State.THINKING)
         self._not_replying.clear()
-        self._reply = _Reply(turn, played_at_start=self.sink.playback.played_s, early=early)
+        self._reply = _Reply(
+            turn, played_at_start=self.sink.playback.played_s, early=early, continues=self._continues
+        )
         if not early:
             self._reply.sure.set()
         previous = self._reply_thread
@@ -624,6 +634,10 @@ class VoiceLoop:
                 self._eot.speech_ms = self.settings.barge_in_ms
                 assert self._turn is not None
                 self._turn.marks["speech_start"] = t - self.settings.barge_in_ms / 1000
+                heard_s = t - reply.turn.marks.get("first_audio", t)
+                if heard_s <= self.settings.continue_within_s:
+                    self._continues = reply.turn  # they had only paused: the same request goes on
+                    log.info("the owner went on after %.1f s of the reply: one request", heard_s)
 
     # ---------------------------------------------------------------- output: the reply thread
     def _respond(self, reply: _Reply, previous: threading.Thread | None) -> None:
@@ -636,8 +650,10 @@ class VoiceLoop:
             turn.marks["transcript"] = self.clock()
             turn.timings_ms["stt"] = (turn.marks["transcript"] - t0) * 1000
             turn.transcript = strip_wake_phrase(raw, self.wake_phrase or (turn.wake or ""))
-            log.info("heard: %r%s", turn.transcript, " (early)" if reply.early else "")
             stop = is_stop_phrase(turn.transcript, self.settings.stop_phrases)
+            if reply.continues is not None and turn.transcript.strip() and not stop:
+                self._continue_request(reply.continues, turn)
+            log.info("heard: %r%s", turn.transcript, " (early)" if reply.early else "")
             nothing = not turn.transcript.strip() or stop
             # Only a reply in words may start early: going quiet, a stop or a command (a reminder,
             # forgetting a memory) waits until the owner has certainly finished.
@@ -660,6 +676,16 @@ class VoiceLoop:
         except Exception:
             log.exception("the reply failed; back to idle")
             self._finish_reply(reply, follow_up=False)
+
+    def _continue_request(self, cut: Turn, turn: Turn) -> None:
+        """`turn` goes on with the request `cut` (whose reply was cut off at its start): one request
+        of both parts, and the cut exchange leaves the history (its thread has finished writing it)."""
+        turn.transcript = f"{cut.transcript.strip()} {turn.transcript.strip()}".strip()
+        turn.stats["continued"] = 1
+        with self._lock:
+            last = self.history[-2:]
+            if len(last) == 2 and last[0].content == cut.transcript and last[1].interrupted:
+                del self.history[-2:]
 
     def _sure(self, reply: _Reply) -> bool:
         """Wait until the turn has certainly ended; False if the owner went on (the reply is dropped)."""
