@@ -10,53 +10,71 @@ requests where the first reply sound came before the owner's last word.
 from __future__ import annotations
 
 import argparse
+import itertools
 import statistics
 import tempfile
 import threading
 import time
 
+import numpy as np
+
 from device.config import Config
 from device.drivers.audio import FileEarpiece, FileMicrophone
 from device.engines import load_all
-from device.eot_eval import Clip, build_clips
+from device.eot_eval import build_clips
 from device.pipeline.events import State, Turn
 from device.runner import feed_frames, make_loop
 from device.stt_eval import normalize_words
-from device.synth import join, silence
+from device.synth import join, piper_speech, silence
 
 
-def run_clip(cfg: Config, engines: object, clip: Clip, out_dir: str) -> tuple[bool, float | None, list[Turn]]:
-    """(talked over, first sound relative to the last word in ms, the turns) for one request."""
-    turns: list[Turn] = []
-    first_sound: list[float] = []
-    ear = FileEarpiece(f"{out_dir}/reply.wav", realtime=True)
-    loop = make_loop(cfg, engines, ear, turns.append)  # type: ignore[arg-type]
-    loop.settings.follow_up_s = 0.0
+class Conversation:
+    """One voice loop for a whole rule, as in the daemon: what it learns about the echo path (how
+    loud its own voice comes back) carries from reply to reply. The history is cleared per request."""
 
-    mic = FileMicrophone(join(clip.audio, silence(1.5)), realtime=True, tail_s=0.0)
+    def __init__(self, cfg: Config, engines: object, out_dir: str):
+        self.turns: list[Turn] = []
+        self.ear = FileEarpiece(f"{out_dir}/reply.wav", realtime=True)
+        self.loop = make_loop(cfg, engines, self.ear, self.turns.append)  # type: ignore[arg-type]
+        self.loop.settings.follow_up_s = 0.0
+        self.loop.on_state = self._on_state
+        self.first_sound: list[float] = []
+        self.last_word_t = float("inf")
 
-    def on_state(state: State) -> None:
+    def _on_state(self, state: State) -> None:
         if state is not State.SPEAKING:
             return
         now = time.monotonic()
-        if not first_sound:
-            first_sound.append(now)
+        if not self.first_sound:
+            self.first_sound.append(now)
         # A reply after the last word has been heard enough: stop it to save time. One that began
         # over the owner is left for the owner's voice to interrupt, as it would be live.
-        if now > mic.started_at + clip.speech_end_s:
-            threading.Thread(target=loop.tap, daemon=True).start()
+        if now > self.last_word_t:
+            threading.Thread(target=self.loop.tap, daemon=True).start()
 
-    loop.on_state = on_state
-    loop.addressed(source="eval")
-    feed_frames(loop, mic, threading.Event(), wait_for_reply=False)
-    loop.tap()  # a reply still going when the recording ends
-    loop.wait_reply(timeout_s=30)
-    ear.close()
-    if not first_sound:
-        return False, None, turns
-    last_word_t = mic.started_at + clip.speech_end_s
-    rel_ms = (first_sound[0] - last_word_t) * 1000
-    return rel_ms < 0, rel_ms, turns
+    def say(self, audio: np.ndarray, speech_end_s: float) -> tuple[bool, float | None, list[Turn]]:
+        """(talked over, first sound relative to the last word in ms, the turns) for one request."""
+        self.turns.clear()
+        self.first_sound.clear()
+        self.loop.history.clear()
+        mic = FileMicrophone(join(audio, silence(1.5)), realtime=True, tail_s=0.0)
+        self.last_word_t = float("inf")
+        self.loop.addressed(source="eval")
+        frames = iter(mic)
+        first = next(frames)  # the clock starts with the first frame
+        assert mic.started_at is not None
+        self.last_word_t = mic.started_at + speech_end_s
+        feed_frames(self.loop, itertools.chain([first], frames), threading.Event(), wait_for_reply=False)
+        if self.loop.state in (State.THINKING, State.SPEAKING):
+            self.loop.tap()  # a reply still going when the recording ends
+        self.loop.wait_reply(timeout_s=30)
+        if not self.first_sound:
+            return False, None, list(self.turns)
+        rel_ms = (self.first_sound[0] - self.last_word_t) * 1000
+        return rel_ms < 0, rel_ms, list(self.turns)
+
+
+WARM_UP = join(silence(0.3), piper_speech("What is the capital of France?"))
 
 
 def has_last_words(transcript: str, text: str) -> bool:
@@ -89,8 +107,10 @@ def main() -> None:
     for early_ms in args.early_ms:
         cfg.vad.early_reply_ms = early_ms
         over, whole, rels = 0, 0, []
+        talk = Conversation(cfg, engines, out_dir)
+        talk.say(WARM_UP, len(WARM_UP) / 16000)  # its first reply: the echo gate starts out pessimistic
         for clip in clips:
-            talked_over, rel_ms, turns = run_clip(cfg, engines, clip, out_dir)
+            talked_over, rel_ms, turns = talk.say(clip.audio, clip.speech_end_s)
             over += talked_over
             whole += bool(turns) and has_last_words(turns[-1].transcript, clip.text)
             if rel_ms is not None and not talked_over:

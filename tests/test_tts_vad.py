@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from device.models import resolve, resolve_piper_voice
-from device.pipeline.audio import SAMPLE_RATE, frames
+from device.pipeline.audio import SAMPLE_RATE, frames, rms_dbfs, trim_leading_quiet
 from device.pipeline.tts import PiperTTS
 from device.pipeline.vad import EndOfTurn, SileroVad, VadModelError
 from device.synth import join, noise, piper_speech, silence
@@ -34,6 +34,18 @@ def test_tts_duration_is_plausible(tts: PiperTTS) -> None:
 def test_tts_yields_one_chunk_per_sentence(tts: PiperTTS) -> None:
     assert len(list(tts.synthesize("Hello there. How are you today? I am fine."))) == 3
     assert list(tts.synthesize("   ")) == []
+
+
+def test_a_replys_first_sound_loses_the_voices_lead_in(tts: PiperTTS) -> None:
+    """Piper starts "Tell me a story" with ~160 ms of near-silence; the loop trims it from a reply's
+    first chunk so the first sound comes sooner, keeping 10 ms and every loud sample."""
+    audio = np.concatenate(list(tts.synthesize("Tell me a story.")))
+    trimmed = trim_leading_quiet(audio, tts.sample_rate)
+    cut_ms = 1000 * (len(audio) - len(trimmed)) / tts.sample_rate
+    assert cut_ms > 50, cut_ms
+    assert np.array_equal(trimmed, audio[-len(trimmed) :])  # only the start is cut
+    assert rms_dbfs(audio[: len(audio) - len(trimmed)]) < -45  # and it was quiet
+    assert len(trim_leading_quiet(np.zeros(2205, np.int16), tts.sample_rate)) == 2205  # silence stays
 
 
 def test_vad_tells_speech_from_silence_and_noise(vad: SileroVad) -> None:

@@ -27,7 +27,7 @@ from typing import Protocol
 
 import numpy as np
 
-from device.pipeline.audio import FRAME_MS, SAMPLE_RATE
+from device.pipeline.audio import FRAME_MS, SAMPLE_RATE, trim_leading_quiet
 from device.pipeline.chunker import TRAILING_WORDS, Chunker, speakable
 from device.pipeline.dialogue import Dialogue, Message
 from device.pipeline.echo import EchoGate, PlaybackLog
@@ -805,6 +805,8 @@ class VoiceLoop:
     def _play(self, reply: _Reply, text: str | None, audio: np.ndarray, t_synth_start: float) -> None:
         """Hand `audio` to the earpiece. `text` is the chunk it starts; None continues the last one."""
         turn = reply.turn
+        if "first_audio" not in turn.marks:  # the reply's first sound: without the voice's lead-in
+            audio = trim_leading_quiet(audio, self.tts.sample_rate)
         now = self.clock()
         seconds = len(audio) / self.tts.sample_rate
         turn.stats["tts_busy_s"] = turn.stats.get("tts_busy_s", 0.0) + (now - t_synth_start)
