@@ -49,15 +49,21 @@ class Conversation:
             self.first_sound.append(now)
         # A reply after the last word has been heard enough: stop it to save time. One that began
         # over the owner is left for the owner's voice to interrupt, as it would be live.
-        if now > self.last_word_t:
-            threading.Thread(target=self.loop.tap, daemon=True).start()
+        if now > self.last_word_t:  # after a second, so the echo gate learns from it as it would live
+            threading.Timer(1.0, self._stop_speaking).start()
 
-    def say(self, audio: np.ndarray, speech_end_s: float) -> tuple[bool, float | None, list[Turn]]:
+    def _stop_speaking(self) -> None:
+        if self.loop.state is State.SPEAKING:
+            self.loop.tap()
+
+    def say(
+        self, audio: np.ndarray, speech_end_s: float, tail_s: float = 2.5
+    ) -> tuple[bool, float | None, list[Turn]]:
         """(talked over, first sound relative to the last word in ms, the turns) for one request."""
         self.turns.clear()
         self.first_sound.clear()
         self.loop.history.clear()
-        mic = FileMicrophone(join(audio, silence(1.5)), realtime=True, tail_s=0.0)
+        mic = FileMicrophone(join(audio, silence(tail_s)), realtime=True, tail_s=0.0)
         self.last_word_t = float("inf")
         self.loop.addressed(source="eval")
         frames = iter(mic)
@@ -108,7 +114,7 @@ def main() -> None:
         cfg.vad.early_reply_ms = early_ms
         over, whole, rels = 0, 0, []
         talk = Conversation(cfg, engines, out_dir)
-        talk.say(WARM_UP, len(WARM_UP) / 16000)  # its first reply: the echo gate starts out pessimistic
+        talk.say(WARM_UP, 99.0, tail_s=8.0)  # a first reply, heard whole: the echo gate learns the path
         for clip in clips:
             talked_over, rel_ms, turns = talk.say(clip.audio, clip.speech_end_s)
             over += talked_over

@@ -86,7 +86,9 @@ class EchoGate:
     margin_db: float = 6.0  # the user must be this much louder than the expected echo
     tail_ms: int = 300  # room reverberation after the reply ends
     erl_db: float = field(default=0.0)  # echo return loss; starts pessimistic (echo as loud as the reply)
-    _erl_samples: deque[float] = field(default_factory=lambda: deque(maxlen=60), init=False)
+    # ~10 s of playback: the owner talking over a reply is a small part of it, so the 10th
+    # percentile stays on the echo. It carries over from reply to reply (the hardware's echo path).
+    _erl_samples: deque[float] = field(default_factory=lambda: deque(maxlen=300), init=False)
 
     def reference_db(self, t: float, frame_s: float) -> float:
         ref = self.log.reference(t - frame_s - self.max_delay_ms / 1000, t)
@@ -102,10 +104,10 @@ class EchoGate:
         return t <= self.log.last_end() + (self.tail_ms + self.max_delay_ms) / 1000
 
     def observe(self, frame: np.ndarray, t: float) -> None:
-        """Learn the echo return loss from a microphone frame heard while the earpiece plays: every
-        frame, not only those the VAD calls speech. An earpiece whose echo is too quiet for the VAD
-        taught nothing before, so the gate stayed at its pessimistic start and the owner had to be
-        6 dB louder than the reply itself to interrupt it."""
+        """Learn the echo return loss from a microphone frame heard while the earpiece plays and not
+        taken for the owner: quiet frames too, not only those the VAD calls speech. An earpiece whose
+        echo is too quiet for the VAD taught nothing before, so the gate stayed at its pessimistic
+        start and the owner had to be 6 dB louder than the reply itself to interrupt it."""
         frame_s = len(frame) / SAMPLE_RATE
         ref_db = self.reference_db(t, frame_s)
         if ref_db < -50:  # too little played just now to say how loud its echo is

@@ -296,9 +296,9 @@ class VoiceLoop:
         self._recent.append(frame)
         p = self.vad.probability(frame)
         echo_possible = echo_possible and self.settings.echo_gate
-        if echo_possible:
-            self._echo.observe(frame, t)
         speech = p >= self.settings.vad_threshold and (not echo_possible or self._echo.is_user(frame, t))
+        if echo_possible and not speech:  # echo, or quiet: what the echo path sounds like (not the owner)
+            self._echo.observe(frame, t)
         if speech:
             self._last_speech_t = t
         self._quiet_ms = 0 if speech else self._quiet_ms + FRAME_MS
