@@ -27,7 +27,7 @@ from typing import Protocol
 
 import numpy as np
 
-from device.pipeline.audio import FRAME_MS, SAMPLE_RATE, trim_leading_quiet
+from device.pipeline.audio import FRAME_MS, SAMPLE_RATE, rms_dbfs, trim_leading_quiet
 from device.pipeline.chunker import TRAILING_WORDS, Chunker, speakable
 from device.pipeline.dialogue import Dialogue, Message
 from device.pipeline.echo import EchoGate, PlaybackLog
@@ -261,6 +261,7 @@ class VoiceLoop:
         self._muted = False
         self._last_reply = ""
         self._quiet_ms = 0  # how long the mic has heard no speech
+        self._vad_skipped = False  # the VAD sat out quiet frames while idle
         # The utterance so far, for the end-of-turn model, which runs on its own thread: it takes
         # tens of ms, and the mic thread must keep up with 32 ms frames.
         self._utterance: deque[np.ndarray] = deque(maxlen=TURN_MODEL_FRAMES)
@@ -294,7 +295,7 @@ class VoiceLoop:
             frame_s = len(frame) / SAMPLE_RATE
             frame = self.aec.process(frame, self.sink.playback.reference(t - frame_s, t))
         self._recent.append(frame)
-        p = self.vad.probability(frame)
+        p = self._speech_probability(frame)
         echo_possible = echo_possible and self.settings.echo_gate
         speech = p >= self.settings.vad_threshold and (not echo_possible or self._echo.is_user(frame, t))
         if echo_possible and not speech:  # echo, or quiet: what the echo path sounds like (not the owner)
@@ -316,6 +317,19 @@ class VoiceLoop:
             elif state in (State.THINKING, State.SPEAKING):
                 self._preroll.append(frame)
                 self._watch_for_barge_in(speech, t)
+
+    IDLE_VAD_FLOOR_DBFS = -48.0  # quieter than any voice at a lapel mic
+
+    def _speech_probability(self, frame: np.ndarray) -> float:
+        """Silero's speech probability; while idle, a frame too quiet to be a voice skips the model
+        (the wake word listens regardless): a fifth of the idle CPU in a quiet room."""
+        if self.state is State.IDLE and rms_dbfs(frame) < self.IDLE_VAD_FLOOR_DBFS:
+            self._vad_skipped = True
+            return 0.0
+        if self._vad_skipped:  # its memory is of sound from before the quiet: start it afresh
+            self.vad.reset()
+            self._vad_skipped = False
+        return self.vad.probability(frame)
 
     # ---------------------------------------------------------------- unprompted speech and mute
     ANNOUNCE_QUIET_MS = 800  # the owner has been quiet this long: a pause to speak into
