@@ -18,6 +18,7 @@ from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from device.convert import ConversionError, convert_gguf
@@ -60,7 +61,9 @@ def model_dir() -> Path:
 
 @pytest.fixture(scope="module")
 def dialogue(model_dir: Path) -> OnnxDialogue:
-    return OnnxDialogue(model_dir, DialogueSettings())
+    # The prompt's KV only: then greedy replies must equal a fresh generator's, token for token.
+    # The reply's KV (reuse_reply, on in the device) is tested on its own below.
+    return OnnxDialogue(model_dir, DialogueSettings(reuse_reply=False))
 
 
 @pytest.fixture(scope="module")
@@ -600,3 +603,47 @@ def test_guard_cuts_a_word_looping_behind_ellipses():
     guard = ReplyGuard(DialogueSettings())
     _, text = feed_all(guard, loop)
     assert guard.stop_reason == "repeat" and text.count("blue") <= 4
+
+
+def test_the_replys_own_kv_is_reused_next_turn_exactly(model_dir: Path):
+    """With reuse_reply (the device default) a follow-up prefills only its own words: the KV of the
+    reply just generated is reused as far as the history repeats it. The next-token logits then equal,
+    bit for bit, a generator that computed the same tokens the same way (prompt in one prefill, the
+    reply one token at a time, as generation does); claiming one token more than the KV holds does not."""
+    dlg = OnnxDialogue(model_dir, DialogueSettings())
+    history = [Message("system", WARM), Message("user", "Tell me something nice about the sea.")]
+    reply = dlg.reply(history)
+    prompt = dlg.encode(history)
+    follow = [*history, Message("assistant", reply), Message("user", "And the mountains?")]
+    ids = dlg.encode(follow)
+    cache, _ = dlg._checkout()
+    assert cache is not None and cache.ids[: len(prompt)] == prompt
+    said = cache.ids[len(prompt) :]
+    assert len(said) >= 5, "the reply's tokens were not kept"
+
+    def logits_from_cache(claimed: list[int]) -> tuple[np.ndarray, int]:
+        cache.ids = list(claimed)
+        kept, n = dlg._prefill(cache, ids)
+        return np.array(kept.generator.get_logits()).ravel(), n
+
+    def replayed(n: int) -> np.ndarray:
+        g = dlg._new_generator(dlg._search_key(), len(ids) + 64)
+        g.append_tokens(prompt)
+        for token in said:
+            g.append_tokens([token])
+        g.rewind_to(n)
+        g.append_tokens(ids[n:])
+        return np.array(g.get_logits()).ravel()
+
+    claimed = prompt + said
+    logits, n = logits_from_cache(claimed)
+    assert n > len(prompt) + 3  # most of the reply came from the cache
+    assert np.array_equal(logits, replayed(n))
+    # Control: a cache that claims one token more than its KV holds gives other logits.
+    dlg._cache = None
+    dlg.reply(history)
+    cache, _ = dlg._checkout()
+    assert cache is not None and cache.ids == claimed
+    assert ids[: len(claimed)] == claimed  # the spoken reply re-tokenizes as generated (this prompt)
+    wrong, n_wrong = logits_from_cache([*claimed, ids[len(claimed)]])
+    assert n_wrong == n + 1 and not np.array_equal(wrong, logits)
