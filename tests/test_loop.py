@@ -19,6 +19,7 @@ from device.config import Config
 from device.drivers.audio import EchoMicrophone, FileEarpiece, FileMicrophone
 from device.drivers.button import SimulatedButton
 from device.engines import Engines, load_all
+from device.pipeline.dialogue import Message, template_messages
 from device.pipeline.events import State, Turn
 from device.pipeline.loop import (
     VoiceLoop,
@@ -344,8 +345,11 @@ def test_intent_answers_before_the_llm_and_context_reaches_the_prompt(
     assert "llm_new_tokens" not in first.stats
     assert second.answered_by == "llm" and second.reply  # SmolLM2-135M: not always right with context
     assert asked and "france" in asked[-1].lower()
-    messages = s.loop._messages(second)
-    assert messages[-2].role == "system" and "Anna" in messages[-2].content
+    said = s.loop.history[2]  # the memory recalled for the request stays with it in the history
+    assert said.role == "user" and "Anna" in said.context
+    rendered = template_messages([Message("system", "persona"), said])
+    assert rendered[1] == {"role": "system", "content": said.context}
+    assert rendered[2] == {"role": "user", "content": said.content}
     assert [m.content for m in s.loop.history[:2]] == [first.transcript, "It is nine o'clock."]
 
 

@@ -32,6 +32,20 @@ class Message:
     role: str  # "system", "user" or "assistant"
     content: str
     interrupted: bool = False  # an assistant turn cut off by barge-in: content is only what was heard
+    # What was recalled for this user message (memories): sent as a system message just before it.
+    # It stays with the message in the history, so the next turn's prompt repeats this one's exactly
+    # and the KV cache is reused through it (a note only in the newest turn broke the match each turn).
+    context: str = ""
+
+
+def template_messages(messages: Sequence[Message]) -> list[dict[str, str]]:
+    """The messages as the chat template takes them, each recalled context before its message."""
+    out = []
+    for m in messages:
+        if m.context:
+            out.append({"role": "system", "content": m.context})
+        out.append({"role": m.role, "content": m.content})
+    return out
 
 
 @dataclass
@@ -305,7 +319,7 @@ class OnnxDialogue(Dialogue):
         self._tickets = 0
 
     def _template(self, messages: Sequence[Message]) -> str:
-        payload = json.dumps([{"role": m.role, "content": m.content} for m in messages])
+        payload = json.dumps(template_messages(messages))
         return self.tokenizer.apply_chat_template(payload, add_generation_prompt=True)
 
     def encode(self, messages: Sequence[Message]) -> list[int]:
@@ -407,7 +421,7 @@ class OnnxDialogue(Dialogue):
         s = self.settings
         start = time.monotonic()
         stats = self.last_stats = DialogueStats(stop_reason="closed")
-        system = "\n".join(m.content for m in messages if m.role == "system")
+        system = "\n".join(m["content"] for m in template_messages(messages) if m["role"] == "system")
         guard = ReplyGuard(s, system)
         ids = self.encode(messages)
         stats.prompt_tokens = len(ids)

@@ -210,6 +210,7 @@ class _Reply:
     sure: threading.Event = field(default_factory=threading.Event)
     dropped: bool = False  # an early reply the owner talked on over before it was heard
     continues: Turn | None = None  # the request this one goes on with (settings.continue_within_s)
+    context: str = ""  # what memory recalled for the request, sent with it
 
 
 @dataclass
@@ -737,26 +738,27 @@ class VoiceLoop:
             self._say_chunk(reply, chunk)
         self._after_speaking(reply, llm=False)
 
-    def _messages(self, turn: Turn) -> list[Message]:
+    def _messages(self, reply: _Reply) -> list[Message]:
+        """The prompt: persona, the recent history, and the owner's words with what memory recalls
+        for them (kept with the words in the history: see Message.context)."""
+        turn = reply.turn
         history = self.history[-prompt_history_len(len(self.history), self.settings.history_turns) :]
-        extra: list[Message] = []
         if self.context is not None:
             t0 = self.clock()
             try:
-                remembered = self.context(turn.transcript)
+                reply.context = self.context(turn.transcript)
             except Exception:
                 log.exception("recalling memories failed; answering without them")
-                remembered = ""
+                reply.context = ""
             turn.timings_ms["context"] = (self.clock() - t0) * 1000
-            if remembered:
-                extra.append(Message("system", remembered))
-        return [Message("system", self.system_prompt), *history, *extra, Message("user", turn.transcript)]
+        request = Message("user", turn.transcript, context=reply.context)
+        return [Message("system", self.system_prompt), *history, request]
 
     def _speak_streaming(self, reply: _Reply) -> None:
         """LLM text -> chunks -> TTS -> earpiece, with the LLM running ahead on its own thread."""
         chunks: queue.Queue[str | None] = queue.Queue()
         turn, cancel = reply.turn, reply.cancel
-        messages = self._messages(turn)
+        messages = self._messages(reply)
         turn.marks["llm_start"] = self.clock()
 
         def produce() -> None:
@@ -790,7 +792,7 @@ class VoiceLoop:
         turn, cancel = reply.turn, reply.cancel
         turn.marks["llm_start"] = self.clock()
         pieces = []
-        for piece in self.dialogue.stream(self._messages(turn), cancel=cancel):
+        for piece in self.dialogue.stream(self._messages(reply), cancel=cancel):
             turn.marks.setdefault("llm_first_token", self.clock())
             pieces.append(piece)
         turn.marks["llm_done"] = self.clock()
@@ -869,12 +871,15 @@ class VoiceLoop:
             turn.reply = said
             content = f"{tidy_for_history(said)} …" if said else "…"
             self.history += [
-                Message("user", turn.transcript),
+                Message("user", turn.transcript, context=reply.context),
                 Message("assistant", content, interrupted=True),
             ]
         else:
             turn.reply = said
-            self.history += [Message("user", turn.transcript), Message("assistant", tidy_for_history(said))]
+            self.history += [
+                Message("user", turn.transcript, context=reply.context),
+                Message("assistant", tidy_for_history(said)),
+            ]
         if said:
             self._last_reply = said
 
