@@ -647,3 +647,19 @@ def test_the_replys_own_kv_is_reused_next_turn_exactly(model_dir: Path):
     assert ids[: len(claimed)] == claimed  # the spoken reply re-tokenizes as generated (this prompt)
     wrong, n_wrong = logits_from_cache([*claimed, ids[len(claimed)]])
     assert n_wrong == n + 1 and not np.array_equal(wrong, logits)
+
+
+def test_prime_prefills_the_next_prompt_up_to_its_request(model_dir: Path):
+    """After a reply the loop primes the next prompt (persona and history); the next turn then only
+    prefills its own words, even when the history was trimmed and nothing of it was cached."""
+    dlg = OnnxDialogue(model_dir, DialogueSettings())
+    history = [
+        Message("system", WARM),
+        Message("user", "What is the capital of France?"),
+        Message("assistant", "The capital of France is Paris."),
+    ]
+    system_only = dlg.prime(history[:1])
+    primed = dlg.prime(history)
+    assert primed > system_only + 10
+    dlg.reply([*history, Message("user", "And of Spain?")])
+    assert dlg.last_stats.reused_tokens == primed

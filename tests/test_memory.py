@@ -115,6 +115,15 @@ def test_context_stays_within_its_token_budget(tmp_path: Path, embedder: Embedde
         m.close()
 
 
+def test_the_same_memory_twice_is_recalled_once(memory: Memory) -> None:
+    """Two conversations summed up alike are two records, but one line in the prompt."""
+    text = "On Sunday we talked about: how many legs does a spider have."
+    memory.remember(Fact("summary", text, "conversation", "summary:1"))
+    memory.remember(Fact("summary", text, "conversation", "summary:2"))
+    assert memory.store.count() == 2
+    assert memory.context_for("How many legs does a spider have?").count("spider") == 1
+
+
 def test_a_due_thread_is_brought_up_once(memory: Memory) -> None:
     today = date.today().isoformat()
     memory.remember(Fact("thread", "I have an interview today.", "me", "thread:interview", today))

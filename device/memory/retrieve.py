@@ -135,6 +135,8 @@ class Retriever:
         used = len(HEADER)
         for rec in records:
             line = "- " + prompt_line(rec, today or date.today())
+            if line in lines:
+                continue  # two conversations summed up alike: once is enough (each token costs ~3 ms)
             if used + 1 + len(line) > budget:
                 continue  # a shorter one further down may still fit
             lines.append(line)

@@ -338,17 +338,24 @@ class OnnxDialogue(Dialogue):
             del msgs[oldest]
 
     def warm(self, system_prompt: str) -> int:
-        """Prefill the system prompt now (say, at startup), so the first turn already reuses it.
+        """Prefill the system prompt now (say, at startup), so the first turn already reuses it."""
+        return self.prime([Message("system", system_prompt)])
 
-        Callable from any thread before the first `stream`; a stream that starts meanwhile waits for
-        it. Returns how many tokens are now cached (0 if reuse is off or a stream is running). Raises
-        ValueError, as `stream` would, if the system prompt alone does not fit context_tokens."""
+    def prime(self, messages: Sequence[Message]) -> int:
+        """Prefill the next turn's prompt now, up to where its request will go (system prompt and
+        history), while nobody is waiting: after a reply, or at startup. When the history is trimmed
+        (the oldest block dropped) the whole prompt must be prefilled again, ~1 s a few turns into a
+        conversation; done here, the next request only prefills its own words.
+
+        Callable from any thread; a stream that starts meanwhile waits for it. Returns how many tokens
+        are now cached (0 if reuse is off or a stream is running). Raises ValueError, as `stream`
+        would, if the messages alone do not fit context_tokens."""
         s = self.settings
         if not s.reuse_prefix:
             return 0
-        # The tokens every prompt with this system prompt starts with, whatever the template puts
-        # around it: the common prefix of two prompts that differ only in the user's words.
-        a, b = (self.encode([Message("system", system_prompt), Message("user", q)]) for q in ("Hi.", "What?"))
+        # The tokens every next prompt starts with, whatever the template puts around the request:
+        # the common prefix of two prompts that differ only in the user's words.
+        a, b = (self.encode([*messages, Message("user", q)]) for q in ("Hi.", "What?"))
         ids = a[: common_prefix(a, b)]
         while ids and ids[-1] in self._eos:
             ids.pop()  # genai would leave a final EOS pending; the turn prefills it

@@ -691,6 +691,21 @@ class VoiceLoop:
         except Exception:
             log.exception("the reply failed; back to idle")
             self._finish_reply(reply, follow_up=False)
+            return
+        if not reply.dropped and turn.answered_by == "llm":
+            self._prime_next_prompt()
+
+    def _prime_next_prompt(self) -> None:
+        """Prefill the next turn's persona and history while the owner thinks (the next reply thread
+        waits for this one): a trimmed history is prefilled here, not after the owner's next words."""
+        prime = getattr(self.dialogue, "prime", None)
+        if prime is None or self.settings.sequential:
+            return
+        history = self.history[-prompt_history_len(len(self.history), self.settings.history_turns) :]
+        try:
+            prime([Message("system", self.system_prompt), *history])
+        except Exception:  # only an optimisation: the next turn prefills what it needs
+            log.exception("priming the next prompt failed")
 
     def _continue_request(self, cut: Turn, turn: Turn) -> None:
         """`turn` goes on with the request `cut` (whose reply was cut off at its start): one request
@@ -860,6 +875,8 @@ class VoiceLoop:
         if llm_stats is not None:
             stats["llm_tokens_per_s"] = float(getattr(llm_stats, "tokens_per_s", 0.0))
             stats["llm_new_tokens"] = float(getattr(llm_stats, "new_tokens", 0))
+            stats["llm_prompt_tokens"] = float(getattr(llm_stats, "prompt_tokens", 0))
+            stats["llm_reused_tokens"] = float(getattr(llm_stats, "reused_tokens", 0))  # from the KV cache
 
     def _record_history(self, reply: _Reply) -> None:
         """Only what the user actually heard goes into the history; a cut reply is marked as such."""
