@@ -51,7 +51,7 @@ class AudioConfig(_Section):
     input_device: str | None = None
     output_device: str | None = None
     device_rate: int = Field(0, ge=0, le=192000)
-    period_ms: int = Field(32, ge=5, le=200)
+    period_ms: int = Field(10, ge=5, le=200)
     volume: float = Field(1.0, ge=0.0, le=2.0)
     echo_cancel: bool = True
 
