@@ -325,9 +325,17 @@ class Pass:
 
 
 def one_pass(
-    cfg: Config, engines: Engines, req: Request, sequential: bool, tap_first: bool, out_wav: Path
+    cfg: Config,
+    engines: Engines,
+    req: Request,
+    sequential: bool,
+    tap_first: bool,
+    out_wav: Path,
+    history: list[Message],
 ) -> Pass:
-    """Feed one request in real time to a fresh loop and wait for its turn."""
+    """Feed one request in real time to a fresh loop and wait for its turn. The loop carries on the
+    conversation in `history` (updated in place), as the daemon would: the prompt grows, and the
+    LLM's cache holds it, primed between requests."""
     turns: list[Turn] = []
     done = threading.Event()
 
@@ -339,6 +347,8 @@ def one_pass(
     loop = make_loop(cfg, engines, ear, on_turn)
     loop.settings.sequential = sequential
     loop.settings.follow_up_s = 0.0  # one turn per request; the next request gets a fresh loop
+    loop.history = list(history)
+    loop.prime_prompt()
     if engines.wake is not None:
         engines.wake.reset()
     stop, fed = threading.Event(), {}
@@ -362,17 +372,20 @@ def one_pass(
         stop.set()
         feeder.join()
         ear.close()
+    history[:] = loop.history
     return Pass(True, turns[0] if turns else None, fed.get("last_speech"))
 
 
-def run_request(cfg: Config, engines: Engines, req: Request, sequential: bool, out_dir: Path) -> Outcome:
+def run_request(
+    cfg: Config, engines: Engines, req: Request, sequential: bool, out_dir: Path, history: list[Message]
+) -> Outcome:
     mode = "sequential" if sequential else "streaming"
     out_wav = out_dir / f"{req.index:02d}-{mode}.wav"
     woke = wake_fires(engines, req.audio)  # fed fast first: a clip the wake word misses is tapped in
     with OtherLoad() as load:
-        result = one_pass(cfg, engines, req, sequential, tap_first=not woke, out_wav=out_wav)
+        result = one_pass(cfg, engines, req, sequential, not woke, out_wav, history)
         if not result.woke:  # missed when fed in real time after all: measure the rest as if tapped in
-            result = one_pass(cfg, engines, req, sequential, tap_first=True, out_wav=out_wav)
+            result = one_pass(cfg, engines, req, sequential, True, out_wav, history)
             woke = False
     return Outcome(req, mode, woke, result.turn, peak_rss_mb(), load.percent, result.last_speech_fed_t)
 
@@ -381,8 +394,9 @@ def run_set(
     cfg: Config, engines: Engines, requests: list[Request], sequential: bool, out_dir: Path
 ) -> list[dict]:
     rows = []
+    history: list[Message] = []  # the set is one conversation, as in the black-box check
     for req in requests:
-        outcome = run_request(cfg, engines, req, sequential, out_dir)
+        outcome = run_request(cfg, engines, req, sequential, out_dir, history)
         row = request_row(outcome)
         rows.append(row)
         print(

@@ -692,14 +692,15 @@ class VoiceLoop:
             log.exception("the reply failed; back to idle")
             self._finish_reply(reply, follow_up=False)
             return
-        if not reply.dropped and turn.answered_by == "llm":
-            self._prime_next_prompt()
+        if not reply.dropped and turn.answered_by == "llm" and not self.settings.sequential:
+            self.prime_prompt()
 
-    def _prime_next_prompt(self) -> None:
-        """Prefill the next turn's persona and history while the owner thinks (the next reply thread
-        waits for this one): a trimmed history is prefilled here, not after the owner's next words."""
+    def prime_prompt(self) -> None:
+        """Prefill the next turn's persona and history while the owner thinks (after a reply, on the
+        reply thread: the next one waits for it): a trimmed history is prefilled here, not after the
+        owner's next words."""
         prime = getattr(self.dialogue, "prime", None)
-        if prime is None or self.settings.sequential:
+        if prime is None:
             return
         history = self.history[-prompt_history_len(len(self.history), self.settings.history_turns) :]
         try:
