@@ -94,7 +94,8 @@ METRICS: tuple[tuple[str, str, float | None], ...] = (
 REQUEST_FIELDS = (
     "index", "name", "voice", "noise_dbfs", "text", "audio_s", "mode", "woke", "wake_ms",
     "eos_to_transcript_ms", "end_of_turn_ms", "stt_ms", "llm_first_token_ms", "llm_tokens_per_s",
-    "llm_new_tokens", "tts_first_audio_ms", "tts_rtf", "response_gap_ms", "gap_from_last_sample_ms",
+    "llm_new_tokens", "llm_prompt_tokens", "llm_reused_tokens", "tts_first_audio_ms", "tts_rtf",
+    "response_gap_ms", "gap_from_last_sample_ms",
     "barge_in", "barge_in_stop_ms", "peak_rss_mb", "other_cpu_pct", "transcript", "reply", "marks_ms",
     "error",
 )  # fmt: skip
@@ -391,11 +392,21 @@ def run_request(
 
 
 def run_set(
-    cfg: Config, engines: Engines, requests: list[Request], sequential: bool, out_dir: Path
+    cfg: Config,
+    engines: Engines,
+    requests: list[Request],
+    sequential: bool,
+    out_dir: Path,
+    conversation: bool = False,
 ) -> list[dict]:
+    """Each request on its own (the same prompt in both modes, so streaming and sequential compare
+    like for like), or with `conversation` all of them as one conversation, as the daemon hears them
+    in the black-box check (the replies, and so the prompts, then differ between the modes)."""
     rows = []
-    history: list[Message] = []  # the set is one conversation, as in the black-box check
+    history: list[Message] = []
     for req in requests:
+        if not conversation:
+            history = []
         outcome = run_request(cfg, engines, req, sequential, out_dir, history)
         row = request_row(outcome)
         rows.append(row)
@@ -446,6 +457,8 @@ def request_row(o: Outcome) -> dict[str, Any]:
         llm_first_token_ms=tm.get("llm_first_token"),
         llm_tokens_per_s=st.get("llm_tokens_per_s"),
         llm_new_tokens=st.get("llm_new_tokens"),
+        llm_prompt_tokens=st.get("llm_prompt_tokens"),
+        llm_reused_tokens=st.get("llm_reused_tokens"),
         tts_first_audio_ms=tm.get("tts_first_audio"),
         tts_rtf=st.get("tts_real_time_factor"),
         response_gap_ms=tm.get("response_gap"),
@@ -908,6 +921,7 @@ class BenchOptions:
     cache_dir: Path = field(default_factory=lambda: Path(tempfile.gettempdir()) / "os1-bench-cache")
     idle_s: float = 15.0
     compare: bool = True  # raw engines vs ours, and the other STT engine
+    conversation: bool = False  # the requests as one conversation (history carried), as live
     verbose: bool = False  # keep the loop's own log lines
 
 
@@ -962,7 +976,7 @@ def measure(cfg: Config, opts: BenchOptions, requests: list[Request], out_dir: P
     rows: dict[str, list[dict]] = {}
     for mode, sequential in modes.items():
         print(f"{mode}: {len(requests)} requests in real time ...", file=sys.stderr)
-        rows[mode] = run_set(cfg, engines, requests, sequential, out_dir)
+        rows[mode] = run_set(cfg, engines, requests, sequential, out_dir, opts.conversation)
     summaries = {mode: summarize(r) for mode, r in rows.items()}
     result: dict[str, Any] = {
         "requests": rows,
@@ -1038,6 +1052,8 @@ def run(cfg: Config, opts: BenchOptions) -> int:
         "tts": cfg.tts.voice,
         "wake": f"{cfg.wake.engine}:{cfg.wake.model}",
         "end_of_turn_ms": cfg.vad.end_of_turn_ms,
+        "early_reply_ms": cfg.vad.early_reply_ms,
+        "conversation": opts.conversation,
     }
     result["targets"] = TARGETS
     print(report(result), flush=True)
@@ -1063,6 +1079,7 @@ def options_from_args(args: Any) -> BenchOptions:
         plot_path=args.plot,
         idle_s=args.idle_s,
         compare=not args.no_compare,
+        conversation=args.conversation,
         verbose=args.verbose,
     )
     if args.cache_dir is not None:

@@ -84,6 +84,12 @@ def _parser() -> argparse.ArgumentParser:
         "--no-compare", action="store_true", help="skip raw engines vs ours and the other STT engine"
     )
     bench.add_argument(
+        "--conversation",
+        action="store_true",
+        help="run the requests as one conversation (history kept), as the live daemon and the black-box "
+        "check do; default: each request on its own",
+    )
+    bench.add_argument(
         "--memory",
         action="store_true",
         help="instead: memory retrieval added per turn with 10,000 memories (python -m device.memory.bench)",

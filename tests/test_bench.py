@@ -23,7 +23,7 @@ def bench_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[object, dict, P
     out, png = tmp / "bench.json", tmp / "bench.png"
     r = run_os1(
         "bench", "--requests", "2", "--idle-s", "3", "--json", str(out), "--plot", str(png),
-        "--cache-dir", str(tmp / "cache"), env={"OS1_STATE_DIR": str(tmp / "state")},
+        "--conversation", "--cache-dir", str(tmp / "cache"), env={"OS1_STATE_DIR": str(tmp / "state")},
     )  # fmt: skip
     assert r.returncode == 0, r.stderr[-3000:]
     return r, json.loads(out.read_text()), png
@@ -74,6 +74,16 @@ def test_bench_summary_ratio_and_extras(bench_run: tuple) -> None:
     assert result["command"].startswith("os1 bench --requests 2")
     assert "command: os1 bench --requests 2" in r.stdout
     assert "response gap (ms)" in r.stdout and "streaming/sequential" in r.stdout
+
+
+def test_bench_conversation_carries_the_history_and_its_cache(bench_run: tuple) -> None:
+    """With --conversation the second request's prompt holds the first exchange, and the LLM's cache
+    (primed between requests) already holds all of it but the new words."""
+    _, data, _ = bench_run
+    assert data["config"]["conversation"] is True
+    first, second = data["requests"]["streaming"][:2]
+    assert second["llm_prompt_tokens"] > first["llm_prompt_tokens"] + 10
+    assert second["llm_reused_tokens"] > first["llm_prompt_tokens"]
 
 
 def test_bench_plot_is_a_png(bench_run: tuple) -> None:
