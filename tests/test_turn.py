@@ -90,6 +90,7 @@ def _turns(engines: Engines, audio: np.ndarray, out: Path, smart_turn_ms: int) -
     loop = make_loop(cfg, engines, FileEarpiece(out, realtime=False), turns.append)
     loop.intents = lambda _text: "Okay."
     loop.settings.smart_turn_ms = smart_turn_ms
+    loop.settings.early_reply_ms = 0  # the end-of-turn rule alone (early replies: tests/test_loop.py)
     loop.settings.follow_up_s = 0
     t0 = time.monotonic()
     loop.addressed(t0)

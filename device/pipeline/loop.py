@@ -552,7 +552,8 @@ class VoiceLoop:
         old = reply.turn
         turn = Turn(wake=old.wake, transcript="", wake_score=old.wake_score, follow_up=old.follow_up)
         turn.marks.update({k: v for k, v in old.marks.items() if k in ("listen", "wake", "speech_start")})
-        turn.timings_ms.update({k: v for k, v in old.timings_ms.items() if k == "wake"})
+        turn.timings_ms.update({k: v for k, v in old.timings_ms.items() if k in ("wake", "smart_turn")})
+        turn.stats.update({k: v for k, v in old.stats.items() if k.startswith("smart_turn")})
         turn.stats["early_replies_dropped"] = old.stats.get("early_replies_dropped", 0) + 1
         self._turn = turn
         log.info("early reply dropped: the owner went on")
