@@ -397,17 +397,17 @@ def run_set(
     requests: list[Request],
     sequential: bool,
     out_dir: Path,
-    conversation: bool = False,
+    histories: list[list[Message]] | None = None,
 ) -> list[dict]:
-    """Each request on its own (the same prompt in both modes, so streaming and sequential compare
-    like for like), or with `conversation` all of them as one conversation, as the daemon hears them
-    in the black-box check (the replies, and so the prompts, then differ between the modes)."""
+    """Each request on its own (`histories` None), or as one conversation: request i is heard after
+    the exchanges in `histories[i]`. The first pass builds the list as it goes (start it as [[]]);
+    a later pass replays it, so streaming and sequential answer the same prompts."""
     rows = []
-    history: list[Message] = []
-    for req in requests:
-        if not conversation:
-            history = []
-        outcome = run_request(cfg, engines, req, sequential, out_dir, history)
+    for i, req in enumerate(requests):
+        history = list(histories[i]) if histories is not None else []
+        outcome = run_request(cfg, engines, req, sequential, out_dir, history)  # extends `history`
+        if histories is not None and len(histories) == i + 1:
+            histories.append(history)  # what the next request is heard after
         row = request_row(outcome)
         rows.append(row)
         print(
@@ -974,9 +974,10 @@ def measure(cfg: Config, opts: BenchOptions, requests: list[Request], out_dir: P
     idle = idle_cpu(cfg, engines, opts.idle_s, out_dir)
     modes = {"streaming": False, **({"sequential": True} if opts.sequential else {})}
     rows: dict[str, list[dict]] = {}
+    histories: list[list[Message]] | None = [[]] if opts.conversation else None
     for mode, sequential in modes.items():
         print(f"{mode}: {len(requests)} requests in real time ...", file=sys.stderr)
-        rows[mode] = run_set(cfg, engines, requests, sequential, out_dir, opts.conversation)
+        rows[mode] = run_set(cfg, engines, requests, sequential, out_dir, histories)
     summaries = {mode: summarize(r) for mode, r in rows.items()}
     result: dict[str, Any] = {
         "requests": rows,
