@@ -498,7 +498,7 @@ class VoiceLoop:
             if too_long and self._eot.in_speech:
                 self._speech_end_t = t
             self._begin_reply(t, early=False)
-        elif early is None and self._early_reply_due(t):
+        elif early is None and self._early_reply_due():
             self._begin_reply(t, early=True)
 
     def _begin_reply(self, t: float, early: bool) -> None:
@@ -525,7 +525,7 @@ class VoiceLoop:
         )
         self._reply_thread.start()
 
-    def _early_reply_due(self, t: float) -> bool:
+    def _early_reply_due(self) -> bool:
         ms = self.settings.early_reply_ms
         return (
             ms > 0
