@@ -348,8 +348,9 @@ def one_pass(
     loop = make_loop(cfg, engines, ear, on_turn)
     loop.settings.sequential = sequential
     loop.settings.follow_up_s = 0.0  # one turn per request; the next request gets a fresh loop
-    loop.history = list(history)
-    loop.prime_prompt()
+    if history:  # make_loop has primed the persona already; add the conversation so far
+        loop.history = list(history)
+        loop.prime_prompt()
     if engines.wake is not None:
         engines.wake.reset()
     stop, fed = threading.Event(), {}

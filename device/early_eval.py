@@ -124,7 +124,7 @@ def main() -> None:
         rule = (
             f"early reply after {early_ms} ms, else {cfg.vad.end_of_turn_ms} ms"
             if early_ms
-            else (f"silence {cfg.vad.end_of_turn_ms} ms")
+            else f"silence {cfg.vad.end_of_turn_ms} ms"
         )
         median = f"{statistics.median(rels):.0f} ms" if rels else "—"
         n = len(clips)

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from device.models import resolve
-from device.pipeline.audio import FRAME_MS, frames
+from device.pipeline.audio import FRAME_MS, block_dbfs, frames
 from device.pipeline.loop import looks_complete, speech_end_time
 from device.pipeline.stt import WhisperSTT
 from device.pipeline.turn import SmartTurn
@@ -71,9 +71,7 @@ def voices() -> list[tuple[str, object]]:
 
 def trim(audio: np.ndarray, block: int = 160, floor_dbfs: float = -45.0) -> np.ndarray:
     """Cut the silence a TTS puts around an utterance, so a pause is exactly as long as we say."""
-    n = len(audio) // block
-    x = audio[: n * block].astype(np.float32).reshape(n, block) / 32768.0
-    loud = np.flatnonzero(10 * np.log10(np.mean(x**2, axis=1) + 1e-12) > floor_dbfs)
+    loud = np.flatnonzero(block_dbfs(audio, block) > floor_dbfs)
     return audio[loud[0] * block : (loud[-1] + 1) * block] if len(loud) else audio
 
 

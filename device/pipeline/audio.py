@@ -57,17 +57,20 @@ def rms_dbfs(audio: np.ndarray) -> float:
     return float(20 * np.log10(np.sqrt(np.mean(x * x)) + 1e-6))
 
 
+def block_dbfs(audio: np.ndarray, block: int) -> np.ndarray:
+    """Loudness (dBFS) of each whole `block` of samples, from the start; a partial last block is left out."""
+    n = len(audio) // block
+    x = to_float32(audio[: n * block]).reshape(n, block)
+    return 10 * np.log10(np.mean(x * x, axis=1) + 1e-12)
+
+
 def trim_leading_quiet(
     audio: np.ndarray, rate: int, floor_dbfs: float = -50.0, keep_ms: int = 10
 ) -> np.ndarray:
     """Drop the near-silence a synthesized utterance starts with (Piper puts 0-160 ms there), keeping
     `keep_ms` before the first 5 ms block above `floor_dbfs`: the first sound of a reply comes sooner."""
     block = max(1, rate // 200)
-    n = len(audio) // block
-    if n == 0:
-        return audio
-    x = to_float32(audio[: n * block]).reshape(n, block)
-    loud = np.flatnonzero(20 * np.log10(np.sqrt(np.mean(x * x, axis=1)) + 1e-9) > floor_dbfs)
+    loud = np.flatnonzero(block_dbfs(audio, block) > floor_dbfs)
     if len(loud) == 0:
         return audio
     start = max(0, loud[0] * block - rate * keep_ms // 1000)

@@ -103,25 +103,21 @@ class EchoGate:
         """Whether the companion's voice may be in the microphone now."""
         return t <= self.log.last_end() + (self.tail_ms + self.max_delay_ms) / 1000
 
-    def observe(self, frame: np.ndarray, t: float) -> None:
-        """Learn the echo return loss from a microphone frame heard while the earpiece plays and not
-        taken for the owner: quiet frames too, not only those the VAD calls speech. An earpiece whose
-        echo is too quiet for the VAD taught nothing before, so the gate stayed at its pessimistic
-        start and the owner had to be 6 dB louder than the reply itself to interrupt it."""
-        frame_s = len(frame) / SAMPLE_RATE
-        ref_db = self.reference_db(t, frame_s)
-        if ref_db < -50:  # too little played just now to say how loud its echo is
-            return
-        self._erl_samples.append(ref_db - rms_dbfs(frame))
-        if len(self._erl_samples) >= 5:
-            # The loudest the echo came back relative to what was played (the smallest difference).
-            self.erl_db = max(0.0, float(np.percentile(self._erl_samples, 10)))
+    def hears_user(self, frame: np.ndarray, t: float, speechlike: bool) -> bool:
+        """Whether a microphone frame heard while the earpiece may play is the user: speech-like (the
+        VAD says so) and clearly louder than the echo of what was just played.
 
-    def is_user(self, frame: np.ndarray, t: float) -> bool:
-        """True when the frame is clearly louder than the echo of what was just played. The echo
-        return loss comes from `observe()`; it starts pessimistic (0 dB: echo as loud as the reply)."""
-        frame_s = len(frame) / SAMPLE_RATE
-        ref_db = self.reference_db(t, frame_s)
-        if ref_db < -60:  # nothing was played just now: any speech is the user
-            return True
-        return rms_dbfs(frame) > ref_db - self.erl_db + self.margin_db
+        Every other frame teaches the gate the echo return loss, quiet ones too, not only those the
+        VAD calls speech: an earpiece whose echo is too quiet for the VAD taught nothing before, so
+        the gate stayed at its pessimistic start (0 dB: echo as loud as the reply) and the owner had to
+        be 6 dB louder than the reply itself to interrupt it."""
+        ref_db = self.reference_db(t, len(frame) / SAMPLE_RATE)
+        mic_db = rms_dbfs(frame)
+        if speechlike and (ref_db < -60 or mic_db > ref_db - self.erl_db + self.margin_db):
+            return True  # nothing was played just now, or it is clearly louder than the echo
+        if ref_db >= -50:  # enough was played to say how loud its echo comes back
+            self._erl_samples.append(ref_db - mic_db)
+            if len(self._erl_samples) >= 5:
+                # The loudest the echo came back relative to what was played (the smallest difference).
+                self.erl_db = max(0.0, float(np.percentile(self._erl_samples, 10)))
+        return False

@@ -27,7 +27,7 @@ from typing import Protocol
 
 import numpy as np
 
-from device.pipeline.audio import FRAME_MS, SAMPLE_RATE, rms_dbfs, trim_leading_quiet
+from device.pipeline.audio import FRAME_MS, SAMPLE_RATE, block_dbfs, rms_dbfs, trim_leading_quiet
 from device.pipeline.chunker import TRAILING_WORDS, Chunker, speakable
 from device.pipeline.dialogue import Dialogue, Message
 from device.pipeline.echo import EchoGate, PlaybackLog
@@ -170,8 +170,7 @@ def speech_end_time(recent: list[np.ndarray], t: float, block: int = 160) -> flo
     n = len(audio) // block
     if n == 0:
         return t
-    x = audio[len(audio) - n * block :].astype(np.float32) / 32768.0
-    db = 10 * np.log10(np.mean(x.reshape(n, block) ** 2, axis=1) + 1e-12)
+    db = block_dbfs(audio[len(audio) - n * block :], block)
     background = float(np.percentile(db, 10))
     loud = np.flatnonzero(db > max(-40.0, float(db.max()) - 30.0, background + 3.0))
     if len(loud) == 0:
@@ -298,9 +297,9 @@ class VoiceLoop:
         self._recent.append(frame)
         p = self._speech_probability(frame)
         echo_possible = echo_possible and self.settings.echo_gate
-        speech = p >= self.settings.vad_threshold and (not echo_possible or self._echo.is_user(frame, t))
-        if echo_possible and not speech:  # echo, or quiet: what the echo path sounds like (not the owner)
-            self._echo.observe(frame, t)
+        speech = p >= self.settings.vad_threshold
+        if echo_possible:  # the owner, or our own voice coming back?
+            speech = self._echo.hears_user(frame, t, speech)
         if speech:
             self._last_speech_t = t
         self._quiet_ms = 0 if speech else self._quiet_ms + FRAME_MS

@@ -201,23 +201,25 @@ class WhisperSTT:
         self._spec = _Speculation(self._transcribe, audio)
 
     def finish(self) -> str:
-        spec, self._spec = self._spec, None
-        if spec is not None and not self._tail.loud_since_mark:
-            spec.done.wait()
-            if spec.error is None:
-                return spec.text
-        return self._transcribe(self._audio())
+        text = self._speculated(self._spec)
+        self._spec = None
+        return text if text is not None else self._transcribe(self._audio())
 
     def hypothesis(self) -> str:
         """The utterance so far, which goes on: the speculation if nothing loud came after it, else a
         transcription of what is buffered now. Safe while another thread calls `accept()`."""
-        spec = self._spec
-        if spec is not None and not self._tail.loud_since_mark:
-            spec.done.wait()
-            if spec.error is None:
-                return spec.text
+        text = self._speculated(self._spec)
+        if text is not None:
+            return text
         chunks = list(self._chunks)  # a snapshot: the microphone thread keeps appending
         return self._transcribe(np.concatenate(chunks) if chunks else np.zeros(0, np.int16))
+
+    def _speculated(self, spec: _Speculation | None) -> str | None:
+        """The speculation's text, waiting for it, if it still covers everything loud; else None."""
+        if spec is None or self._tail.loud_since_mark:
+            return None
+        spec.done.wait()
+        return spec.text if spec.error is None else None
 
     def _audio(self) -> np.ndarray:
         if len(self._chunks) > 1:
