@@ -494,11 +494,12 @@ def summarize(rows: list[dict]) -> dict[str, dict[str, float | int | None]]:
 
 
 GAP_SEGMENTS = (  # (label, from mark, to mark): the response gap, stage by stage
-    ("end-of-turn silence window", "speech_end", "end_of_turn"),
+    ("silence before the reply is started", "speech_end", "end_of_turn"),
     ("STT final transcript", "end_of_turn", "transcript"),
     ("LLM first token", "transcript", "llm_first_token"),
     ("LLM writing the first chunk", "llm_first_token", "tts_start"),
-    ("TTS first chunk", "tts_start", "first_audio"),
+    ("TTS first chunk", "tts_start", "first_audio_ready"),
+    ("held until early_reply_ms of quiet", "first_audio_ready", "first_audio"),
 )
 QUIET_OTHER_CPU_PCT = 20.0  # a request is "quiet" if other processes used less than this of a core
 
@@ -841,10 +842,11 @@ def extra_lines(result: dict[str, Any]) -> list[str]:
 # ================================================================================ plot
 STAGES = (  # (label, start mark, end mark, colour)
     ("user speech", "speech_start", "speech_end", "#9ecae1"),
-    ("end-of-turn wait", "speech_end", "end_of_turn", "#d9d9d9"),
+    ("wait to start the reply", "speech_end", "end_of_turn", "#d9d9d9"),
     ("STT (final)", "end_of_turn", "transcript", "#fdae6b"),
     ("LLM", "llm_start", "llm_done", "#a1d99b"),
-    ("TTS (to first audio)", "tts_start", "first_audio", "#bcbddc"),
+    ("TTS (to first audio)", "tts_start", "first_audio_ready", "#bcbddc"),
+    ("held for the owner's quiet", "first_audio_ready", "first_audio", "#f0f0f0"),
     ("playback", "first_audio", "playback_end", "#6baed6"),
 )
 

@@ -206,6 +206,7 @@ def engines() -> list[Engine]:
     return [
         Engine("whisper tiny.en", lambda: WhisperSTT(whisper_dir)),
         Engine("whisper tiny.en + speculate", lambda: WhisperSTT(whisper_dir), speculate=True),
+        Engine("whisper tiny.en, 30 s window", lambda: WhisperSTT(whisper_dir, window_pad_s=None)),
         Engine("moonshine tiny-en", lambda: MoonshineSTT(moonshine_dir)),
         Engine("moonshine tiny-en, 1 s updates", lambda: MoonshineSTT(moonshine_dir, update_interval_s=1.0)),
     ]

@@ -397,17 +397,19 @@ def test_history_has_no_trailing_off_ellipses() -> None:
 
 
 def test_early_reply_starts_before_the_silence_window_ends(engines: Engines, tmp_path: Path) -> None:
-    """With `early_reply_ms` the reply is being made after 300 ms of quiet, not the full window; it is
-    heard, so it is the turn's one answer and the history's."""
+    """With `early_reply_ms` the reply is made as soon as the words stop and heard after 300 ms of
+    quiet, not the full window; it is heard, so it is the turn's one answer and the history's."""
     s = Session(engines, tmp_path / "out.wav", early_reply_ms=300, end_of_turn_ms=900, follow_up_s=0)
     s.loop.addressed()
     s.run_until(join(silence(0.3), piper_speech("What is the capital of France?"), silence(1.5)), State.IDLE)
     assert len(s.turns) == 1
     turn = s.turns[0]
     assert turn.stats.get("early_reply") == 1
-    # When the reply began is counted in microphone frames from the end of the words: 300 ms of
-    # quiet (plus a frame), well short of the 900 ms window.
-    assert 280 <= turn.timings_ms["end_of_turn"] < 600
+    # The reply began when the VAD let go of the words, and could be heard after 300 ms of quiet
+    # (counted in microphone frames, plus a frame), well short of the 900 ms window.
+    assert turn.timings_ms["end_of_turn"] < 280
+    assert 280 <= (turn.marks["audible"] - turn.marks["speech_end"]) * 1000 < 600
+    assert turn.marks["first_audio"] >= turn.marks["audible"]
     assert "capital of france" in turn.transcript.lower() and turn.reply
     assert [m.role for m in s.loop.history] == ["user", "assistant"]
 

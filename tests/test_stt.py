@@ -10,7 +10,15 @@ import numpy as np
 import pytest
 
 from device.pipeline.audio import FRAME_SAMPLES, frames
-from device.pipeline.stt import MoonshineSTT, SttModelError, VoskSTT, WhisperSTT, normalize_text, transcribe
+from device.pipeline.stt import (
+    MoonshineSTT,
+    SttModelError,
+    VoskSTT,
+    WhisperSTT,
+    _compression_ratio,
+    normalize_text,
+    transcribe,
+)
 from device.stt_eval import align, normalize_words, wer
 from device.synth import espeak_speech, join, piper_speech, silence
 
@@ -151,6 +159,30 @@ def test_whisper_speculation_is_dropped_when_speech_resumes(whisper):
         whisper.accept(f)
     final = normalize_words(whisper.finish())
     assert "france" in final and "germany" in final, final
+
+
+def test_whisper_short_window_reads_requests_as_well_as_the_full_window(whisper, piper_requests):
+    """The short window (the request plus 8 s) is what runs on a request, not the 30 s fallback."""
+    assert whisper._decode is not None
+    full = WhisperSTT(whisper.model_dir, window_pad_s=None)
+    for text, audio in piper_requests:
+        short = whisper._decode(audio.astype(np.float32) / 32768, whisper.window_pad_s)
+        assert short is not None, f"the short window fell back on {text!r}"
+        assert wer(text, short) <= wer(text, transcribe(full, audio)) + 0.15, (text, short)
+
+
+def test_whisper_longer_than_the_window_falls_back_to_30_s(whisper):
+    speech = join(*[piper_speech(LONG), silence(0.5)] * 5)  # ~26 s + 8 s of padding > 30 s
+    assert len(speech) / 16000 + whisper.window_pad_s > 30
+    assert whisper._decode(speech.astype(np.float32) / 32768, whisper.window_pad_s) is None
+    words = normalize_words(transcribe(whisper, speech))
+    assert {"sister", "birthday", "mother"} <= set(words), words
+
+
+def test_compression_ratio_tells_a_loop_from_a_sentence():
+    assert _compression_ratio("Turn off the lights in the kitchen.") < 2.4
+    assert _compression_ratio("Turn off the lights in the kitchen. " * 8) > 2.4
+    assert _compression_ratio("") == 0.0
 
 
 @pytest.mark.parametrize("engine", ["whisper", "moonshine"])

@@ -207,9 +207,17 @@ class _Reply:
     # Set once the turn has certainly ended: at once for a normal reply; for an early one, when the
     # full silence window has passed or its first sound is played, or when it is dropped.
     sure: threading.Event = field(default_factory=threading.Event)
+    # Set once the reply may be heard: at once for a normal reply; an early one is made from the
+    # moment the words stop but held until `early_reply_ms` of quiet (set too when it is dropped).
+    audible: threading.Event = field(default_factory=threading.Event)
     dropped: bool = False  # an early reply the owner talked on over before it was heard
     continues: Turn | None = None  # the request this one goes on with (settings.continue_within_s)
     context: str = ""  # what memory recalled for the request, sent with it
+
+    def __post_init__(self) -> None:
+        if not self.early:  # nothing to wait for
+            self.sure.set()
+            self.audible.set()
 
 
 @dataclass
@@ -488,10 +496,15 @@ class VoiceLoop:
             self.stt.finish()
             self._set_state(State.IDLE)
             return
+        if early is not None and not early.audible.is_set():
+            if self._quiet_since_words_ms() >= self.settings.early_reply_ms:
+                early.turn.marks["audible"] = t
+                early.audible.set()
         if ended or too_long:
             if early is not None:  # the early reply is now the answer, heard or not yet
                 early.turn.marks["turn_sure"] = t
                 self._set_state(State.THINKING)
+                early.audible.set()
                 early.sure.set()
                 return
             if too_long and self._eot.in_speech:
@@ -516,8 +529,6 @@ class VoiceLoop:
         self._reply = _Reply(
             turn, played_at_start=self.sink.playback.played_s, early=early, continues=self._continues
         )
-        if not early:
-            self._reply.sure.set()
         previous = self._reply_thread
         self._reply_thread = threading.Thread(
             target=self._respond, args=(self._reply, previous), name="os1-reply", daemon=True
@@ -525,14 +536,14 @@ class VoiceLoop:
         self._reply_thread.start()
 
     def _early_reply_due(self) -> bool:
-        ms = self.settings.early_reply_ms
+        """As soon as the words stop: the reply is made during the quiet and held until it is
+        `early_reply_ms` long (see `_Reply.audible`), so the STT, LLM and TTS are mostly done by then."""
         return (
-            ms > 0
+            self.settings.early_reply_ms > 0
             and not self.settings.sequential
             and self._eot.heard_speech
             and not self._eot.in_speech
             and hasattr(self.stt, "hypothesis")  # the engine can share its transcript mid-utterance
-            and self._quiet_since_words_ms() >= ms
         )
 
     def _quiet_since_words_ms(self) -> float:
@@ -546,6 +557,7 @@ class VoiceLoop:
         reply.dropped = True
         reply.cancel.set()
         reply.sure.set()
+        reply.audible.set()
         reply.first_audio.set()  # releases an LLM waiting for the first chunk's speech
         self._reply = None
         old = reply.turn
@@ -634,6 +646,7 @@ class VoiceLoop:
             reply.turn.marks["interrupt"] = t
             reply.cancel.set()
             reply.first_audio.set()  # releases an LLM waiting for the first chunk's speech
+            reply.audible.set()
             self.sink.stop()
             reply.turn.marks["playback_stopped"] = self.clock()
             reply.turn.interrupted = source
@@ -837,19 +850,24 @@ class VoiceLoop:
     def _play(self, reply: _Reply, text: str | None, audio: np.ndarray, t_synth_start: float) -> None:
         """Hand `audio` to the earpiece. `text` is the chunk it starts; None continues the last one."""
         turn = reply.turn
-        if "first_audio" not in turn.marks:  # the reply's first sound: without the voice's lead-in
+        first = "first_audio" not in turn.marks
+        if first:  # the reply's first sound: without the voice's lead-in
             audio = trim_leading_quiet(audio, self.tts.sample_rate)
         now = self.clock()
         seconds = len(audio) / self.tts.sample_rate
         turn.stats["tts_busy_s"] = turn.stats.get("tts_busy_s", 0.0) + (now - t_synth_start)
         turn.stats["reply_audio_s"] = turn.stats.get("reply_audio_s", 0.0) + seconds
+        if first:
+            turn.marks["first_audio_ready"] = now
+            turn.timings_ms["tts_first_audio"] = (now - turn.marks["tts_start"]) * 1000
+            reply.audible.wait()  # an early reply: until the owner has been quiet long enough
+            now = self.clock()
         with self._lock:
             if reply.cancel.is_set():
                 return
-            if "first_audio" not in turn.marks:
+            if first:
                 reply.sure.set()  # an early reply, heard: from here the owner's voice is a barge-in
                 turn.marks["first_audio"] = now
-                turn.timings_ms["tts_first_audio"] = (now - turn.marks["tts_start"]) * 1000
                 turn.timings_ms["response_gap"] = (now - turn.marks["speech_end"]) * 1000
                 self._set_state(State.SPEAKING)
             if text is not None or not reply.chunks:
