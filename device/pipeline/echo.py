@@ -10,7 +10,9 @@ clearly louder than the echo would be.
 from __future__ import annotations
 
 import threading
+import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -21,9 +23,10 @@ from device.pipeline.audio import SAMPLE_RATE, rms_dbfs
 class PlaybackLog:
     """What the earpiece played and when (16 kHz, on the monotonic clock). Thread-safe."""
 
-    def __init__(self, keep_s: float = 10.0):
+    def __init__(self, keep_s: float = 10.0, clock: Callable[[], float] = time.monotonic):
         self._blocks: deque[tuple[float, np.ndarray]] = deque()
         self._keep_s = keep_s
+        self._clock = clock
         self._lock = threading.Lock()
         self.played_s = 0.0  # total seconds played, ever: replies measure what was heard by differences
 
@@ -31,7 +34,11 @@ class PlaybackLog:
         with self._lock:
             self._blocks.append((t_start, audio16k))
             self.played_s += len(audio16k) / SAMPLE_RATE
-            while self._blocks and self._blocks[0][0] < t_start - self._keep_s:
+            # Forget what finished playing `keep_s` ago. Not by the new block's start: an earpiece
+            # that schedules a whole reply ahead would forget the start of a long one while it plays,
+            # and its echo would then count as the owner (it interrupted itself).
+            horizon = self._clock() - self._keep_s
+            while self._blocks and self._blocks[0][0] + len(self._blocks[0][1]) / SAMPLE_RATE < horizon:
                 self._blocks.popleft()
 
     def count(self, seconds: float) -> None:
