@@ -80,6 +80,9 @@ def run_one(engines: Engines, request: str, echo_db: float, with_user: bool, tmp
             # The user talks over the reply: add their voice into the mic from now on.
             _overlay_live(mic, user)
             _wait(loop, State.LISTENING, 10)
+            deadline = time.monotonic() + 5  # the cut reply's turn is reported by its own thread
+            while not turns and time.monotonic() < deadline:
+                time.sleep(0.01)
             user_barge_in = bool(turns) and turns[0].interrupted == "voice"
         else:
             _wait(loop, State.IDLE, 90)
