@@ -93,6 +93,7 @@ class EchoGate:
     margin_db: float = 6.0  # the user must be this much louder than the expected echo
     tail_ms: int = 300  # room reverberation after the reply ends
     erl_db: float = field(default=0.0)  # echo return loss; starts pessimistic (echo as loud as the reply)
+    min_erl_samples: int = 25  # frames of playback (~0.8 s) before the learned level is trusted
     # ~10 s of playback: the owner talking over a reply is a small part of it, so the 10th
     # percentile stays on the echo. It carries over from reply to reply (the hardware's echo path).
     _erl_samples: deque[float] = field(default_factory=lambda: deque(maxlen=300), init=False)
@@ -124,7 +125,9 @@ class EchoGate:
             return True  # nothing was played just now, or it is clearly louder than the echo
         if ref_db >= -50:  # enough was played to say how loud its echo comes back
             self._erl_samples.append(ref_db - mic_db)
-            if len(self._erl_samples) >= 5:
+            # Not from a handful: while the canceller converges its output swings by 10 dB or more,
+            # and a level learned in the first 0.2 s let a loud swing through as the owner.
+            if len(self._erl_samples) >= self.min_erl_samples:
                 # The loudest the echo came back relative to what was played (the smallest difference).
                 self.erl_db = max(0.0, float(np.percentile(self._erl_samples, 10)))
         return False

@@ -80,8 +80,9 @@ class AudioSink(Protocol):
 @dataclass
 class LoopSettings:
     end_of_turn_ms: int = 600  # this much silence ends the turn for certain
-    # After this much silence, start making the reply before the turn is certain; if the owner speaks
-    # again before its first sound, it is dropped unheard and the utterance goes on (0 = off).
+    # Make the reply as soon as the words stop, before the turn is certain, and let it be heard after
+    # this much silence; if the owner speaks again before its first sound, it is dropped unheard and
+    # the utterance goes on (0 = off: wait for end_of_turn_ms).
     early_reply_ms: int = 0
     quick_end_of_turn_ms: int = 0  # when the words so far make a finished sentence (0 = off)
     smart_turn_ms: int = 0  # after this much silence, ask the end-of-turn model (0 = off)
