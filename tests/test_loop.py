@@ -314,6 +314,7 @@ def test_heard_text_cuts_at_what_was_played() -> None:
         ("Stop.", False),
         ("Remind me to call Anna.", True),
         ("Well...", False),
+        ("Tell me, um.", False),
     ],
 )
 def test_looks_complete(hypothesis: str, complete: bool) -> None:
@@ -412,6 +413,18 @@ def test_early_reply_starts_before_the_silence_window_ends(engines: Engines, tmp
     assert turn.marks["first_audio"] >= turn.marks["audible"]
     assert "capital of france" in turn.transcript.lower() and turn.reply
     assert [m.role for m in s.loop.history] == ["user", "assistant"]
+
+
+def test_early_reply_to_unfinished_words_waits_for_the_whole_window(engines: Engines, tmp_path: Path) -> None:
+    """Words that read unfinished ("What is the capital of") are answered, but the reply is only
+    heard once the full silence window says the owner has finished, not after `early_reply_ms`."""
+    s = Session(engines, tmp_path / "out.wav", early_reply_ms=250, end_of_turn_ms=1200, follow_up_s=0)
+    s.loop.addressed()
+    s.run_until(join(silence(0.3), piper_speech("What is the capital of"), silence(2.5)), State.IDLE)
+    assert len(s.turns) == 1 and s.turns[0].reply
+    turn = s.turns[0]
+    assert turn.stats.get("early_reply") == 1
+    assert turn.marks["first_audio"] >= turn.marks["turn_sure"], "heard before the owner had finished"
 
 
 class HeldTTS:

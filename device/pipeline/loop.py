@@ -138,7 +138,10 @@ def looks_complete(hypothesis: str) -> bool:
     if not text or text[-1] not in ".?!" or text.endswith(("...", "…")):
         return False
     words = re.sub(r"[^a-z' ]", " ", text.lower()).split()
-    return len(words) >= 2 and words[-1] not in TRAILING_WORDS
+    return len(words) >= 2 and words[-1] not in TRAILING_WORDS and words[-1] not in FILLERS
+
+
+FILLERS = {"um", "uh", "er", "erm", "hmm", "mm"}  # "Tell me, um." is not finished
 
 
 def prompt_history_len(messages: int, max_turns: int) -> int:
@@ -212,6 +215,9 @@ class _Reply:
     # moment the words stop but held until `early_reply_ms` of quiet (set too when it is dropped).
     audible: threading.Event = field(default_factory=threading.Event)
     dropped: bool = False  # an early reply the owner talked on over before it was heard
+    # An early reply to words that read unfinished ("What is the capital of?") is made at once but
+    # heard only once the turn is sure (the full silence window): the owner is probably going on.
+    unfinished: bool = False
     continues: Turn | None = None  # the request this one goes on with (settings.continue_within_s)
     context: str = ""  # what memory recalled for the request, sent with it
 
@@ -683,6 +689,7 @@ class VoiceLoop:
             if reply.continues is not None and turn.transcript.strip() and not stop:
                 self._continue_request(reply.continues, turn)
             log.info("heard: %r%s", turn.transcript, " (early)" if reply.early else "")
+            reply.unfinished = reply.early and not looks_complete(turn.transcript)
             nothing = not turn.transcript.strip() or stop
             # Only a reply in words may start early: going quiet, a stop or a command (a reminder,
             # forgetting a memory) waits until the owner has certainly finished.
@@ -862,6 +869,8 @@ class VoiceLoop:
             turn.marks["first_audio_ready"] = now
             turn.timings_ms["tts_first_audio"] = (now - turn.marks["tts_start"]) * 1000
             reply.audible.wait()  # an early reply: until the owner has been quiet long enough
+            if reply.unfinished:
+                reply.sure.wait()
             now = self.clock()
         with self._lock:
             if reply.cancel.is_set():
