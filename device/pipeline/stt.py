@@ -14,7 +14,7 @@ import re
 import threading
 import time
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -266,7 +266,7 @@ class _ShortWindowDecoder:
     standard 30 s path (returns None).
     """
 
-    def __init__(self, model, language: str):
+    def __init__(self, model: Any, language: str):  # a faster_whisper.WhisperModel
         from faster_whisper.tokenizer import Tokenizer
         from faster_whisper.transcribe import get_suppressed_tokens
 
