@@ -163,10 +163,10 @@ def test_whisper_speculation_is_dropped_when_speech_resumes(whisper):
 
 def test_whisper_short_window_reads_requests_as_well_as_the_full_window(whisper, piper_requests):
     """The short window (the request plus 8 s) is what runs on a request, not the 30 s fallback."""
-    assert whisper._decode is not None
+    assert whisper._short_window is not None
     full = WhisperSTT(whisper.model_dir, window_pad_s=None)
     for text, audio in piper_requests:
-        short = whisper._decode(audio.astype(np.float32) / 32768, whisper.window_pad_s)
+        short = whisper._short_window(audio.astype(np.float32) / 32768)
         assert short is not None, f"the short window fell back on {text!r}"
         assert wer(text, short) <= wer(text, transcribe(full, audio)) + 0.15, (text, short)
 
@@ -174,7 +174,7 @@ def test_whisper_short_window_reads_requests_as_well_as_the_full_window(whisper,
 def test_whisper_longer_than_the_window_falls_back_to_30_s(whisper):
     speech = join(*[piper_speech(LONG), silence(0.5)] * 5)  # ~26 s + 8 s of padding > 30 s
     assert len(speech) / 16000 + whisper.window_pad_s > 30
-    assert whisper._decode(speech.astype(np.float32) / 32768, whisper.window_pad_s) is None
+    assert whisper._short_window(speech.astype(np.float32) / 32768) is None
     words = normalize_words(transcribe(whisper, speech))
     assert {"sister", "birthday", "mother"} <= set(words), words
 

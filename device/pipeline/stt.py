@@ -169,8 +169,9 @@ class WhisperSTT:
         self.language = language
         self.speculate_pad_s = speculate_pad_s
         self.window_pad_s = window_pad_s
-        short = window_pad_s is not None and language  # the short path does not detect the language
-        self._decode = _ShortWindowDecoder(self.model, language) if short else None
+        self._short_window: _ShortWindowDecoder | None = None
+        if window_pad_s is not None and language:  # the short path does not detect the language
+            self._short_window = _ShortWindowDecoder(self.model, language, window_pad_s)
         self._chunks: list[np.ndarray] = []
         self._tail = _TailWatch()
         self._spec: _Speculation | None = None
@@ -241,8 +242,8 @@ class WhisperSTT:
             self.transcribe_s += time.monotonic() - t0
 
     def _run_model(self, audio: np.ndarray) -> str:
-        if self._decode is not None:
-            text = self._decode(to_float32(audio), self.window_pad_s or 0.0)
+        if self._short_window is not None:
+            text = self._short_window(to_float32(audio))
             if text is not None:
                 return normalize_text(text)
         segments, _info = self.model.transcribe(
@@ -267,23 +268,24 @@ class _ShortWindowDecoder:
     standard 30 s path (returns None).
     """
 
-    def __init__(self, model: Any, language: str):  # a faster_whisper.WhisperModel
+    def __init__(self, model: Any, language: str, pad_s: float):  # model: a faster_whisper.WhisperModel
         from faster_whisper.tokenizer import Tokenizer
         from faster_whisper.transcribe import get_suppressed_tokens
 
         self.model = model
+        self.pad_frames = int(pad_s * 100)  # feature frames are 10 ms
         multilingual = model.model.is_multilingual
         self.tokenizer = Tokenizer(model.hf_tokenizer, multilingual, task="transcribe", language=language)
         self.prompt = [*self.tokenizer.sot_sequence, self.tokenizer.no_timestamps]
         self.suppress = get_suppressed_tokens(self.tokenizer, [-1])
         self.full_frames = model.feature_extractor.nb_max_frames  # 3000: 30 s at 10 ms
 
-    def __call__(self, audio: np.ndarray, pad_s: float) -> str | None:
+    def __call__(self, audio: np.ndarray) -> str | None:
         import ctranslate2
         from faster_whisper.audio import pad_or_trim
 
         features = self.model.feature_extractor(audio)
-        n = features.shape[-1] + int(pad_s * 100)
+        n = features.shape[-1] + self.pad_frames
         if n >= self.full_frames:
             return None
         n += n % 2  # the encoder halves the frame rate
