@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from device.drivers.wavfile import AudioFileError, read_wav, write_wav
 from device.pipeline.audio import SAMPLE_RATE, rms_dbfs
-from device.wavfile import AudioFileError, read_wav, write_wav
 from tests.conftest import run_os1
 
 

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from device import bench
+from device.evals import bench
+from device.evals.speech import silence
 from device.pipeline.events import Turn
-from device.synth import silence
 from tests.conftest import run_os1
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"

@@ -6,8 +6,8 @@ import json
 import shutil
 from pathlib import Path
 
-from device import paths
-from device.wavfile import read_wav
+from device.config import paths
+from device.drivers.wavfile import read_wav
 from tests.conftest import run_os1
 
 

@@ -11,11 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from device import config_edit, control
+from device.app import control
+from device.app.control import ControlServer
+from device.app.control_handler import DaemonControl
 from device.atomic import write_text_atomic
 from device.config import Config, ConfigError, parse
-from device.control import ControlServer
-from device.control_handler import DaemonControl
+from device.config import edit as config_edit
 from device.pipeline.events import State
 from tests.conftest import REPO, run_os1
 

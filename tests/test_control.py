@@ -19,10 +19,10 @@ from typing import Any
 
 import pytest
 
-from device import control
+from device.app import control
+from device.app.control import ControlServer, PeerCred, authorized
+from device.app.control_handler import DaemonControl
 from device.config import Config
-from device.control import ControlServer, PeerCred, authorized
-from device.control_handler import DaemonControl
 from device.drivers import board
 from device.pipeline.events import State, Turn
 from tests.conftest import REPO, run_os1

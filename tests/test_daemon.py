@@ -166,7 +166,7 @@ def test_the_button_and_led_drive_the_running_daemon(
     from gpiozero import Device
     from gpiozero.pins.mock import MockFactory, MockPWMPin
 
-    from device import control, daemon
+    from device.app import control, daemon
     from device.config import Config
 
     for k, v in jack_server.items():

@@ -21,9 +21,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from device.convert import ConversionError, convert_gguf
-from device.models_cli import ensure_converted
-from device.paths import models_dir
+from device.cli.models import ensure_converted
+from device.config.paths import models_dir
+from device.models.convert import ConversionError, convert_gguf
 from device.pipeline.dialogue import (
     DialogueSettings,
     Message,
@@ -186,7 +186,7 @@ def test_qwen2_conversion_is_exact_and_survives_a_kill(tmp_path: Path):
 
     source, out = tiny_qwen2_gguf(tmp_path / "tiny-qwen2.gguf"), tmp_path / "tiny"
     # Kill a conversion half-way: no half model may appear at `out`.
-    cmd = [sys.executable, "-m", "device.convert", str(source), str(out)]
+    cmd = [sys.executable, "-m", "device.models.convert", str(source), str(out)]
     proc = subprocess.Popen(cmd, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 30
     while not list(tmp_path.glob(".tiny.*.partial")) and time.monotonic() < deadline:

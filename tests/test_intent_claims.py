@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from device.camera_intent import CameraIntent
 from device.intents.assemble import build_intents
+from device.intents.camera import CameraIntent
 from device.intents.router import Claimed, IntentRouter
 from device.memory.intent import claims as memory_claims
 

@@ -221,8 +221,8 @@ def test_the_flow_on_the_real_model(tmp_path: Path) -> None:
     clean letter and gets a clean file."""
     from test_dialogue import starter_gguf
 
-    from device.models_cli import ensure_converted
-    from device.paths import models_dir
+    from device.cli.models import ensure_converted
+    from device.config.paths import models_dir
     from device.pipeline.dialogue import DialogueSettings, OnnxDialogue
 
     starter_gguf()  # skips if the source package is missing

@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from device.logsetup import format_turn_log
+from device.app.logs import format_turn_log
 from device.pipeline.events import Turn
 
 REPO = Path(__file__).resolve().parent.parent

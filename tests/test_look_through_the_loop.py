@@ -9,8 +9,8 @@ from pathlib import Path
 
 from PIL import Image
 
-from device.synth import join, piper_speech, silence
-from device.wavfile import write_wav
+from device.drivers.wavfile import write_wav
+from device.evals.speech import join, piper_speech, silence
 from tests.conftest import run_os1
 from tests.test_vision import sign
 

@@ -15,10 +15,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from device.app.engines import Engines, load_all
+from device.app.files import feed_frames, make_loop
 from device.config import Config
 from device.drivers.audio import EchoMicrophone, FileEarpiece, FileMicrophone
 from device.drivers.button import SimulatedButton
-from device.engines import Engines, load_all
+from device.drivers.wavfile import read_wav, write_wav
+from device.evals.speech import espeak_speech, join, noise, piper_speech, silence
 from device.pipeline.dialogue import Message, template_messages
 from device.pipeline.events import State, Turn
 from device.pipeline.loop import (
@@ -31,9 +34,6 @@ from device.pipeline.loop import (
     tidy_for_history,
 )
 from device.pipeline.tts import TextToSpeech
-from device.runner import feed_frames, make_loop
-from device.synth import espeak_speech, join, noise, piper_speech, silence
-from device.wavfile import read_wav, write_wav
 from tests.conftest import run_os1
 
 REQUEST = "Hey Jarvis. What is the capital of France?"

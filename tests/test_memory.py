@@ -223,7 +223,7 @@ def test_a_damaged_database_is_one_clear_error(tmp_path: Path, embedder: Embedde
 def test_the_llm_path_keeps_only_grounded_facts(tmp_path: Path, embedder: Embedder) -> None:
     """With use_llm_extraction, the real starter LLM runs; whatever it says, only the owner's
     grounded first-person statements may be stored, and the companion's reply never is."""
-    from device import paths
+    from device.config import paths
     from device.models import ModelMissing, resolve
     from device.pipeline.dialogue import DialogueSettings, OnnxDialogue
 

@@ -21,7 +21,7 @@ WRITER = """
 import sys
 from pathlib import Path
 from device.memory import Memory
-from device.memory.bench import sentences
+from device.evals.memory import sentences
 
 state, seed = Path(sys.argv[1]), int(sys.argv[2])
 m = Memory.open(state)

@@ -6,8 +6,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from device.synth import join, piper_speech, silence
-from device.wavfile import write_wav
+from device.drivers.wavfile import write_wav
+from device.evals.speech import join, piper_speech, silence
 from tests.conftest import run_os1
 
 

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from device import models
-from device.fetch import DownloadError, download, fetch_into
 from device.models import CATALOG, ModelCorrupt, ModelMissing, RemoteFile, resolve, verify
+from device.models.fetch import DownloadError, download, fetch_into
 from tests.conftest import run_os1
 
 PAYLOAD = b"model weights " * 50_000  # 700 kB
@@ -118,7 +118,7 @@ def test_cli_fetch_of_a_download_model(server: str, tmp_path: Path, monkeypatch:
         main_file="test-voice.onnx",
     )
     monkeypatch.setitem(CATALOG, spec.id, spec)
-    from device import models_cli
+    from device.cli import models as models_cli
 
     assert models_cli.cmd_fetch(["test-voice"], None, tmp_path, force=False) == 0
     assert resolve("test-voice", tmp_path) == tmp_path / "test-voice"

@@ -9,9 +9,12 @@ from pathlib import Path
 
 import pytest
 
+from device.app.engines import Engines, build_stt, build_tts, load_all
+from device.app.files import feed_frames, make_loop
 from device.config import Config, PersonaConfig, SttConfig, TtsConfig, parse
 from device.drivers.audio import FileEarpiece, FileMicrophone
-from device.engines import Engines, build_stt, build_tts, load_all
+from device.drivers.wavfile import read_wav
+from device.evals.speech import espeak_speech, join, piper_speech, silence
 from device.persona.changes import PersonaLog
 from device.persona.onboarding import (
     Onboarding,
@@ -27,9 +30,6 @@ from device.persona.tone import VOICES
 from device.pipeline.events import Turn
 from device.pipeline.loop import VoiceLoop
 from device.pipeline.stt import transcribe
-from device.runner import feed_frames, make_loop
-from device.synth import espeak_speech, join, piper_speech, silence
-from device.wavfile import read_wav
 
 ANSWERS = [
     "My name is Theodore.",

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from device.app.engines import persona as config_persona
 from device.config import Config, ConfigError, parse
-from device.engines import persona as config_persona
 from device.persona.changes import PersonaLog, current
 from device.persona.persona import Persona, resolve, voice_id
 from device.persona.profile import Profile, ProfileStore

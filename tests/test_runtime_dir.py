@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from device import paths
+from device.config import paths
 
 
 @pytest.fixture(autouse=True)

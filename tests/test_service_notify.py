@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from device import service
+from device.app import systemd as service
 
 
 @pytest.fixture

@@ -9,6 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from device.evals.speech import espeak_speech, join, piper_speech, silence
+from device.evals.stt import align, normalize_words, wer
 from device.pipeline.audio import FRAME_SAMPLES, frames
 from device.pipeline.stt import (
     MoonshineSTT,
@@ -19,8 +21,6 @@ from device.pipeline.stt import (
     normalize_text,
     transcribe,
 )
-from device.stt_eval import align, normalize_words, wer
-from device.synth import espeak_speech, join, piper_speech, silence
 
 SENTENCES = [
     "What is the capital of France?",

@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from device.evals.speech import join, noise, piper_speech, silence
 from device.models import resolve, resolve_piper_voice
 from device.pipeline.audio import SAMPLE_RATE, frames, rms_dbfs, trim_leading_quiet
 from device.pipeline.tts import PiperTTS
 from device.pipeline.vad import EndOfTurn, SileroVad, VadModelError
-from device.synth import join, noise, piper_speech, silence
 
 
 @pytest.fixture(scope="module")

@@ -12,15 +12,15 @@ from types import ModuleType
 import numpy as np
 import pytest
 
+from device.app.engines import Engines, load_all
+from device.app.files import feed_frames, make_loop
 from device.config import Config
 from device.drivers.audio import FileEarpiece
-from device.engines import Engines, load_all
+from device.evals.speech import espeak_speech, join, piper_speech, piper_split, silence
 from device.models import _module_dir, resolve, verify
 from device.pipeline.audio import FRAME_MS, frames
 from device.pipeline.events import Turn
 from device.pipeline.turn import SmartTurn, features, last_window
-from device.runner import feed_frames, make_loop
-from device.synth import espeak_speech, join, piper_speech, piper_split, silence
 
 QUESTION = "What is the capital of France?"
 
@@ -114,7 +114,7 @@ def test_loop_ends_a_finished_request_sooner(engines: Engines, tmp_path: Path) -
 
 
 def test_loop_waits_through_a_mid_sentence_pause(engines: Engines, tmp_path: Path) -> None:
-    # A pause the model hears as unfinished (it does not always: see `python -m device.eot_eval`).
+    # A pause the model hears as unfinished (it does not always: see `python -m device.evals.end_of_turn`).
     before, after = piper_split("How many legs does a spider have?", 3)
     request = join(silence(0.4), before, silence(0.45), after)
     turns = _turns(engines, request, tmp_path / "pause.wav", 200)

@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw, ImageFont
 
-from device.camera_intent import CANT_SEE, NO_WRITING, CameraIntent, match
 from device.drivers.camera import CameraError, FileCamera
+from device.intents.camera import CANT_SEE, NO_WRITING, CameraIntent, match
 from device.pipeline.vision import Vision, brightness, dominant_colour
 
 SYSTEM_FONTS = Path("/usr/share/fonts/truetype/dejavu")

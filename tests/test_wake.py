@@ -8,10 +8,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from device.evals.speech import espeak_speech, noise, piper_speech, silence
+from device.evals.wake import builtin_models, run_clip
 from device.pipeline.audio import SAMPLE_RATE, frames
 from device.pipeline.wake import KeyphraseWakeWord, MicroWakeWord, OpenWakeWord, WakeModelError, WakeWord
-from device.synth import espeak_speech, noise, piper_speech, silence
-from device.wake_eval import builtin_models, run_clip
 
 LEAD_S = 1.0
 MODELS = builtin_models()

@@ -21,9 +21,9 @@ from pathlib import Path
 import numpy as np
 import soxr
 
+from device.drivers.wavfile import read_wav, write_wav
 from device.pipeline.audio import FRAME_SAMPLES, SAMPLE_RATE, resample, to_int16
 from device.pipeline.echo import PlaybackLog
-from device.wavfile import read_wav, write_wav
 
 log = logging.getLogger("os1.audio")
 

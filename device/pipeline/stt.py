@@ -263,7 +263,7 @@ class _ShortWindowDecoder:
 
     The encoder's cost is linear in the window, and it is most of Whisper's time on a short request:
     tiny.en reads a 3 s request in ~80 ms instead of ~300 ms on the 2-core dev box, with no worse a word
-    error rate on the stt_eval set (`python -m device.stt_eval`). With too little padding Whisper starts
+    error rate on the stt_eval set (`python -m device.evals.stt`). With too little padding Whisper starts
     repeating itself, so a decode that loops, or a request longer than the window, goes to the
     standard 30 s path (returns None).
     """

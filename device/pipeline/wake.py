@@ -10,7 +10,7 @@ Three engines, all offline:
 Every engine re-buffers to its own step size, so callers may feed frames of any length (the pipeline
 uses 512 samples). After a detection (or after the companion has spoken) the caller calls `reset()`:
 the engine forgets what it heard, so the same utterance cannot fire twice. Detections land 0-0.5 s
-after the end of the phrase (measured by `python -m device.wake_eval`), so keep a pre-roll buffer.
+after the end of the phrase (measured by `python -m device.evals.wake`), so keep a pre-roll buffer.
 """
 
 from __future__ import annotations
@@ -274,7 +274,7 @@ class KeyphraseWakeWord:
     """Any phrase in the pocketsphinx dictionary, spotted with the bundled en-us acoustic model.
 
     `kws_threshold` is the p(phrase)/p(alternatives) ratio: larger (1e-5) misses more, smaller (1e-30)
-    fires more. The default, 1e-10, had the fewest false wakes for "hey samantha" in `device.wake_eval`
+    fires more. The default, 1e-10, had the fewest false wakes for "hey samantha" in `device.evals.wake`
     at the same recall as 1e-20; a longer phrase may want a smaller value. The reported score is always 1.0.
     """
 

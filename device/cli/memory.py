@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from device import config as configuration
-from device import paths
 from device.atomic import write_text_atomic
+from device.config import paths
 
 EXIT_OK, EXIT_FAIL, EXIT_BAD_INPUT = 0, 1, 2
 

@@ -19,9 +19,10 @@ from typing import Any
 import yaml
 
 from device import config as configuration
-from device import config_edit, control
+from device.app import control
 from device.atomic import write_text_atomic
 from device.config import ConfigError
+from device.config import edit as config_edit
 
 EXIT_FAIL, EXIT_BAD_INPUT = 1, 2
 

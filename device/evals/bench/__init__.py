@@ -43,18 +43,17 @@ from typing import Any
 
 import numpy as np
 
-from device import paths
-from device.config import Config
+from device.app.engines import Engines, build_stt, load_all, persona
+from device.app.files import feed_frames, make_loop
+from device.config import Config, paths
 from device.drivers.audio import FileEarpiece, FileMicrophone
-from device.engines import Engines, build_stt, load_all, persona
+from device.drivers.wavfile import read_wav, write_wav
+from device.evals.speech import espeak_speech, join, mix, noise, piper_speech, silence
 from device.pipeline.audio import FRAME_SAMPLES, SAMPLE_RATE, frames
 from device.pipeline.dialogue import Message, OnnxDialogue
 from device.pipeline.events import State, Turn
 from device.pipeline.loop import VoiceLoop
 from device.pipeline.tts import PiperTTS
-from device.runner import feed_frames, make_loop
-from device.synth import espeak_speech, join, mix, noise, piper_speech, silence
-from device.wavfile import read_wav, write_wav
 
 log = logging.getLogger("os1.bench")
 
@@ -674,7 +673,7 @@ def llm_overhead(dialogue: OnnxDialogue, system_prompt: str, questions: list[str
 
 def stt_engines(cfg: Config, engines: Engines, requests: list[Request]) -> dict[str, Any]:
     """Each English STT engine on the same clips, offline (stt_eval's paced 0.5 s end-of-turn tail)."""
-    from device import stt_eval
+    from device.evals import stt as stt_eval
     from device.pipeline.stt import WhisperSTT
 
     out: dict[str, Any] = {}

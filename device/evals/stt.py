@@ -1,4 +1,4 @@
-"""Compare the English STT engines on synthesized requests: `python -m device.stt_eval`.
+"""Compare the English STT engines on synthesized requests: `python -m device.evals.stt`.
 
 Each request is spoken by the Piper voice, several espeak-ng voices and the Piper voice over noise, then fed
 to each engine in 512-sample frames as the microphone would. The trailing silence (the end-of-turn window)
@@ -127,7 +127,7 @@ class Request:
 
 
 def voices() -> dict[str, Callable[[str], np.ndarray]]:
-    from device.synth import espeak_speech, mix, noise, piper_speech
+    from device.evals.speech import espeak_speech, mix, noise, piper_speech
 
     return {
         "piper": piper_speech,
@@ -257,7 +257,7 @@ def voice_table(by_engine: dict[str, list[Result]]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m device.stt_eval", description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(prog="python -m device.evals.stt", description=__doc__.splitlines()[0])
     ap.add_argument("--sentences", type=int, default=len(SENTENCES), help="use the first N sentences")
     ap.add_argument("--voices", help="comma-separated voice names (default: all): " + ", ".join(voices()))
     ap.add_argument("--engines", help="comma-separated substrings of engine names to run (default: all)")

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from device import paths
-from device.fetch import fetch_into
+from device.config import paths
 from device.models import CATALOG, ModelCorrupt, ModelMissing, ModelSpec, installed_path, spec, verify
+from device.models.fetch import fetch_into
 
 
 def _select(ids: list[str], profile: str | None, want: str) -> list[ModelSpec]:
@@ -53,8 +53,8 @@ def ensure_converted(
     model_id: str, models_dir: Path, force: bool = False, log: Callable[[str], None] = print
 ) -> Path:
     """Convert a GGUF LLM into int4 ONNX for onnxruntime-genai, unless a verified copy is there already."""
-    from device.convert import convert_gguf
     from device.models import resolve, write_manifest
+    from device.models.convert import convert_gguf
 
     m = spec(model_id)
     if m.convert_from is None:

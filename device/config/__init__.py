@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from device import paths
+from device.config import paths
 
 
 class ConfigError(Exception):

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from device import paths
+from device.config import paths
 
 log = logging.getLogger("os1.control")
 

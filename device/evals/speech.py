@@ -13,9 +13,9 @@ from pathlib import Path
 
 import numpy as np
 
+from device.drivers.wavfile import read_wav
 from device.pipeline.audio import SAMPLE_RATE, resample, to_float32, to_int16
 from device.pipeline.tts import PiperTTS, Prosody
-from device.wavfile import read_wav
 
 
 @lru_cache(maxsize=2)

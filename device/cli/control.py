@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from device import control
+from device.app import control
 
 EXIT_FAIL, EXIT_BAD_INPUT, EXIT_NOT_RUNNING = 1, 2, 3
 SERVICE = "os1"
@@ -125,8 +125,8 @@ def format_status(r: dict[str, Any]) -> str:
 def say_locally(args: argparse.Namespace) -> int:
     """`say --output FILE` or `say --local`: synthesize here, without the daemon."""
     from device import config as configuration
-    from device import paths
-    from device.engines import build_tts
+    from device.app.engines import build_tts
+    from device.config import paths
 
     cfg, _ = configuration.load(args.config)
     tts = build_tts(cfg.tts, paths.models_dir(cfg.paths.models_dir or None))

@@ -1,6 +1,6 @@
 """Measure wake-word engines on a small synthesized clip set: recall, false wakes and CPU cost.
 
-    python -m device.wake_eval [--cache DIR] [--details]
+    python -m device.evals.wake [--cache DIR] [--details]
 
 Positives are the wake phrase (then, mostly, a request) in the Piper voice at three speeds, in several
 espeak-ng voices the models never saw, and the same over white noise at -30 dBFS (about 11 dB SNR).
@@ -28,9 +28,9 @@ from pathlib import Path
 
 import numpy as np
 
+from device.drivers.wavfile import read_wav
 from device.pipeline.audio import FRAME_SAMPLES, SAMPLE_RATE, frames, to_float32, to_int16
 from device.pipeline.wake import KeyphraseWakeWord, MicroWakeWord, OpenWakeWord, WakeWord
-from device.wavfile import read_wav
 
 JARVIS = "hey jarvis"
 SAMANTHA = "hey samantha"
@@ -124,20 +124,20 @@ def _silence(seconds: float) -> np.ndarray:
 
 
 def _noise(n: int, dbfs: float, seed: int) -> np.ndarray:
-    from device.synth import noise
+    from device.evals.speech import noise
 
     return noise(n / SAMPLE_RATE + 0.01, dbfs, seed)[:n]
 
 
 def _with_noise(audio: np.ndarray, dbfs: float, seed: int) -> np.ndarray:
-    from device.synth import mix
+    from device.evals.speech import mix
 
     return mix(audio, _noise(len(audio), dbfs, seed))
 
 
 def _recipes() -> list[tuple[str, str | None, Callable[[], tuple[np.ndarray, float | None]]]]:
     """(name, phrase, make) for every clean clip; make() returns (audio, phrase_end_s)."""
-    from device.synth import espeak_speech, piper_speech
+    from device.evals.speech import espeak_speech, piper_speech
 
     out: list = []
 
@@ -187,7 +187,7 @@ def _recipes() -> list[tuple[str, str | None, Callable[[], tuple[np.ndarray, flo
 
 def _extra_negatives() -> list[Clip]:
     """Noise, silence and babble: audio with no speech or no single clear talker."""
-    from device.synth import espeak_speech, piper_speech
+    from device.evals.speech import espeak_speech, piper_speech
 
     clips = [
         Clip("neg-noise-30dBFS-60s", _noise(60 * SAMPLE_RATE, -30.0, 1)),
@@ -208,7 +208,7 @@ def _extra_negatives() -> list[Clip]:
 
 def build_clips(cache_dir: Path, noisy: bool = True, log: Callable[[str], None] | None = None) -> list[Clip]:
     """The labelled clip set, synthesized once and cached as WAV files in `cache_dir`."""
-    from device.wavfile import write_wav
+    from device.drivers.wavfile import write_wav
 
     recipes = _recipes()
     recipe_key = repr([(n, p) for n, p, _ in recipes] + [NOISE_DBFS, CLIP_SET_VERSION])
@@ -359,7 +359,7 @@ def default_engines() -> tuple[dict[str, Callable[[], WakeWord]], dict[str, str]
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m device.wake_eval", description=__doc__.split("\n")[0])
+    ap = argparse.ArgumentParser(prog="python -m device.evals.wake", description=__doc__.split("\n")[0])
     ap.add_argument(
         "--cache",
         type=Path,

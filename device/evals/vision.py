@@ -1,6 +1,6 @@
 """How long OCR takes on a camera-sized picture, and how much memory it adds.
 
-    python -m device.vision_bench [--size 1280x720] [--runs 5] [--threads 0]
+    python -m device.evals.vision [--size 1280x720] [--runs 5] [--threads 0]
 
 Renders a three-line sign with DejaVu Sans (matplotlib ships it), reads it `runs` times with the
 real rapidocr engine, and prints the first (cold) run, the median of the rest, and the resident
@@ -44,7 +44,7 @@ def sign(width: int, height: int) -> np.ndarray:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m device.vision_bench", description=__doc__.split("\n")[0])
+    ap = argparse.ArgumentParser(prog="python -m device.evals.vision", description=__doc__.split("\n")[0])
     ap.add_argument("--size", default="1280x720", help="picture size WIDTHxHEIGHT (default: %(default)s)")
     ap.add_argument(
         "--runs", type=int, default=5, help="timed runs after the cold one (default: %(default)s)"

@@ -8,8 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from device import paths
-from device.config import Config, LlmConfig, SttConfig, TtsConfig, WakeConfig
+from device.config import Config, LlmConfig, SttConfig, TtsConfig, WakeConfig, paths
 from device.models import resolve, resolve_piper_voice
 from device.persona.persona import Persona, voice_id
 from device.persona.persona import resolve as resolve_persona

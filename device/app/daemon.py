@@ -13,20 +13,21 @@ from pathlib import Path
 
 import numpy as np
 
-from device import control, paths, service
-from device.body import build_button, build_indicator, check_pins
-from device.companion import build_companion
-from device.config import Config
-from device.control_handler import DaemonControl
+from device.app import control
+from device.app import systemd as service
+from device.app.companion import build_companion
+from device.app.control_handler import DaemonControl
+from device.app.engines import build_tts, build_wake, load_all, loop_settings, wake_phrase
+from device.app.files import feed_frames, make_loop
+from device.app.hardware import build_button, build_indicator, check_pins
+from device.app.logs import format_turn_log
+from device.config import Config, paths
 from device.drivers.audio_devices import Backoff, Earpiece, live_audio
 from device.drivers.button import Button
-from device.engines import build_tts, build_wake, load_all, loop_settings, wake_phrase
 from device.intents import when
-from device.logsetup import format_turn_log
 from device.persona.runtime import PersonaRuntime
 from device.pipeline.events import State, Turn
 from device.pipeline.loop import VoiceLoop
-from device.runner import feed_frames, make_loop
 
 log = logging.getLogger("os1.daemon")
 

@@ -13,7 +13,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from device import paths
+from device.config import paths
 
 MANIFEST = "os1-manifest.json"
 

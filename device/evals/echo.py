@@ -1,4 +1,4 @@
-"""Does the companion hear itself? `python -m device.echo_eval`.
+"""Does the companion hear itself? `python -m device.evals.echo`.
 
 Each reply is played through a simulated echo path (the earpiece's audio, delayed and attenuated,
 mixed into the microphone, as bone conduction or a small speaker leaks into a lapel mic). Counted:
@@ -17,12 +17,12 @@ from pathlib import Path
 
 import numpy as np
 
+from device.app.engines import Engines, load_all
+from device.app.files import feed_frames, make_loop
 from device.config import Config
 from device.drivers.audio import EchoMicrophone, FileEarpiece, FileMicrophone
-from device.engines import Engines, load_all
+from device.evals.speech import espeak_speech, join, piper_speech, silence
 from device.pipeline.events import State, Turn
-from device.runner import feed_frames, make_loop
-from device.synth import espeak_speech, join, piper_speech, silence
 
 REQUESTS = [
     "Tell me a story about a lighthouse keeper.",

@@ -1,6 +1,6 @@
 """How much time memory retrieval adds to a turn, with a store of 10,000 memories.
 
-    python -m device.memory.bench [--memories 10000] [--queries 200] [--threads 1]
+    python -m device.evals.memory [--memories 10000] [--queries 200] [--threads 1]
 
 Fills a temporary store with varied generated sentences, then times `Memory.context_for` (embedding
 the query, BM25, the cosine scan, fusion, formatting) over many queries, and the embedding alone.
@@ -109,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
     from device.memory.core import Memory
     from device.memory.embed import Embedder
 
-    p = argparse.ArgumentParser(prog="python -m device.memory.bench", description=__doc__)
+    p = argparse.ArgumentParser(prog="python -m device.evals.memory", description=__doc__)
     p.add_argument("--memories", type=int, default=10_000)
     p.add_argument("--queries", type=int, default=200)
     p.add_argument("--threads", type=int, default=1, help="onnxruntime threads for the embedder")

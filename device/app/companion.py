@@ -11,12 +11,11 @@ from pathlib import Path
 
 import numpy as np
 
-from device import paths
-from device.camera_intent import CameraIntent
-from device.config import Config
+from device.app.engines import Engines
+from device.config import Config, paths
 from device.drivers.camera import Camera, CameraError
-from device.engines import Engines
 from device.intents.assemble import Intents, build_intents
+from device.intents.camera import CameraIntent
 from device.intents.letters import dialogue_generate
 from device.intents.router import Claimed, Handler
 from device.memory import FULL_NOTICE, Memory, MemoryFull, StoreError
@@ -122,7 +121,7 @@ def build_companion(
 def camera_on_demand(cfg: Config) -> Callable[[], np.ndarray]:
     """A capture function that finds the camera the first time it is asked to look, so a run that
     never looks does not probe for one. No camera: CameraError, and the owner hears "I can't see"."""
-    from device.body import build_camera
+    from device.app.hardware import build_camera
 
     found: list[Camera | None] = []
 

@@ -1,4 +1,4 @@
-"""What the end-of-turn silence window costs: `python -m device.eot_eval`.
+"""What the end-of-turn silence window costs: `python -m device.evals.end_of_turn`.
 
 A shorter window answers sooner but cuts people off when they pause mid-sentence. This runs the real
 Silero VAD and end-of-turn rule over requests with natural pauses (commas, a hesitation before the
@@ -17,13 +17,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from device.evals.speech import espeak_speech, join, mix, noise, piper_speech, piper_split, silence
 from device.models import resolve
 from device.pipeline.audio import FRAME_MS, block_dbfs, frames
 from device.pipeline.loop import looks_complete, speech_end_time
 from device.pipeline.stt import WhisperSTT
 from device.pipeline.turn import SmartTurn
 from device.pipeline.vad import EndOfTurn, SileroVad
-from device.synth import espeak_speech, join, mix, noise, piper_speech, piper_split, silence
 
 # (first part, pause in seconds, rest): people stop to think before the last words.
 REQUESTS = [

@@ -171,7 +171,7 @@ def _convert_locked(gguf_path: Path, out_dir: Path, precision: str, log: Callabl
 
 def _main(argv: list[str]) -> int:
     if len(argv) != 2:
-        print("usage: python -m device.convert MODEL.gguf OUT_DIR", file=sys.stderr)
+        print("usage: python -m device.models.convert MODEL.gguf OUT_DIR", file=sys.stderr)
         return 2
     try:
         convert_gguf(Path(argv[0]), Path(argv[1]), log=lambda s: print(s, file=sys.stderr))

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from device import config as configuration
-from device import paths
+from device.config import paths
 
 EXIT_FAIL, EXIT_BAD_INPUT, EXIT_NOT_RUNNING = 1, 2, 3
 
@@ -18,11 +18,11 @@ EXIT_FAIL, EXIT_BAD_INPUT, EXIT_NOT_RUNNING = 1, 2, 3
 # subparsers and returns their names, and `dispatch(args) -> int`, which loads the config itself
 # (with `config.load(args.config)`) if it needs it: `os1 config validate` must run on a broken one.
 COMMAND_MODULES: list[str] = [
-    "device.letters_cli",
-    "device.persona_cli",
-    "device.control_cli",
-    "device.config_cli",
-    "device.memory_cli",
+    "device.cli.letters",
+    "device.cli.persona",
+    "device.cli.control",
+    "device.cli.config",
+    "device.cli.memory",
 ]
 
 
@@ -92,12 +92,12 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument(
         "--memory",
         action="store_true",
-        help="instead: memory retrieval added per turn with 10,000 memories (python -m device.memory.bench)",
+        help="instead: memory retrieval added per turn with 10,000 memories (python -m device.evals.memory)",
     )
     bench.add_argument(
         "--vision",
         action="store_true",
-        help="instead: OCR time and memory for one camera picture (python -m device.vision_bench)",
+        help="instead: OCR time and memory for one camera picture (python -m device.evals.vision)",
     )
     for name in COMMAND_MODULES:
         module = importlib.import_module(name)
@@ -110,7 +110,7 @@ _MODULE_OF: dict[str, Any] = {}
 
 
 def _setup_logging(verbose: bool) -> None:
-    from device import logsetup  # stderr for a terminal, or journald's format under systemd
+    from device.app import logs as logsetup  # stderr for a terminal, or journald's format under systemd
 
     logsetup.setup(verbose, sys.stderr)
 
@@ -128,9 +128,9 @@ def main(argv: list[str] | None = None) -> int:
 
 def _report(e: Exception) -> int:
     from device.drivers.audio import AudioDeviceError
-    from device.fetch import DownloadError
+    from device.drivers.wavfile import AudioFileError
     from device.models import ModelCorrupt, ModelMissing
-    from device.wavfile import AudioFileError
+    from device.models.fetch import DownloadError
 
     if isinstance(e, (configuration.ConfigError, AudioFileError, ModelMissing, ModelCorrupt)):
         print(f"os1: {e}", file=sys.stderr)
@@ -168,7 +168,7 @@ def _dispatch(args: argparse.Namespace) -> int:
     state_dir = paths.state_dir(cfg.paths.state_dir or None)
 
     if args.command == "models":
-        from device import models_cli
+        from device.cli import models as models_cli
 
         if args.action == "list":
             return models_cli.cmd_list(models_dir)
@@ -179,12 +179,12 @@ def _dispatch(args: argparse.Namespace) -> int:
         return models_cli.cmd_verify(args.ids, models_dir)
 
     if args.command == "doctor":
-        from device import doctor
+        from device.cli import doctor
 
         return doctor.run(cfg, state_dir, models_dir)
 
     if args.command == "run":
-        from device import runner
+        from device.app import files as runner
 
         if args.input is None:
             if args.output or args.json or args.fast:
@@ -192,7 +192,7 @@ def _dispatch(args: argparse.Namespace) -> int:
                 return EXIT_BAD_INPUT
             if args.no_wake:
                 cfg.wake.engine = "none"
-            from device import daemon
+            from device.app import daemon
 
             return daemon.run(cfg, args.audio_device, config_file=source, cli_config=args.config)
         output = args.output or args.input.with_name(args.input.stem + ".reply.wav")
@@ -211,7 +211,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         return 0
 
     if args.command == "demo":
-        from device import runner
+        from device.app import files as runner
 
         return runner.demo(cfg, args.out_dir or state_dir / "demo")
 
@@ -223,11 +223,11 @@ def _dispatch(args: argparse.Namespace) -> int:
 
         return memory_bench.main([])
     if args.command == "bench" and args.vision:
-        from device import vision_bench
+        from device.evals import vision as vision_bench
 
         return vision_bench.main([])
     if args.command == "bench":
-        from device import bench
+        from device.evals import bench
 
         return bench.run(cfg, bench.options_from_args(args))
     return EXIT_FAIL
@@ -236,7 +236,7 @@ def _dispatch(args: argparse.Namespace) -> int:
 def _ask(cfg: configuration.Config, text: str, as_json: bool) -> int:
     import time
 
-    from device.engines import build_dialogue, persona
+    from device.app.engines import build_dialogue, persona
     from device.pipeline.dialogue import Message
 
     dialogue = build_dialogue(cfg.llm, paths.models_dir(cfg.paths.models_dir or None))
@@ -263,7 +263,3 @@ def _ask(cfg: configuration.Config, text: str, as_json: bool) -> int:
     else:
         print()
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

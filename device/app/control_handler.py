@@ -12,7 +12,7 @@ from typing import Any, Protocol
 
 from device import config as configuration
 from device.config import Config
-from device.config_edit import live_keys_changed
+from device.config.edit import live_keys_changed
 from device.drivers import board
 from device.pipeline.events import Turn
 

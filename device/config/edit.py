@@ -15,8 +15,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap
 from ruamel.yaml.scalarstring import DoubleQuotedScalarString
 
-from device import paths
-from device.config import Config, ConfigError, parse
+from device.config import Config, ConfigError, parse, paths
 
 # Keys the daemon applies on `reload` without a restart (a prefix ending in "." covers a section).
 # The runner's reload must apply exactly these; everything else waits for `os1 restart`.

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from device import config as configuration
-from device import paths
+from device.config import paths
 from device.intents.letters import LetterStore
 
 EXIT_OK, EXIT_FAIL, EXIT_BAD_INPUT = 0, 1, 2

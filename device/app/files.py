@@ -11,10 +11,10 @@ from pathlib import Path
 
 import numpy as np
 
-from device.companion import Companion, build_companion
+from device.app.companion import Companion, build_companion
+from device.app.engines import Engines, build_aec, load_all, loop_settings, wake_phrase
 from device.config import Config
 from device.drivers.audio import FileEarpiece, FileMicrophone
-from device.engines import Engines, build_aec, load_all, loop_settings, wake_phrase
 from device.pipeline.events import State, Turn
 from device.pipeline.loop import VoiceLoop
 
@@ -112,8 +112,8 @@ def run_file(
 
 def demo(cfg: Config, out_dir: Path) -> int:
     """Make a spoken request with the Piper voice, run the real pipeline on it, print what happened."""
-    from device.synth import join, piper_speech, silence
-    from device.wavfile import write_wav
+    from device.drivers.wavfile import write_wav
+    from device.evals.speech import join, piper_speech, silence
 
     text = "Hey Jarvis. What is the capital of France?"
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -9,8 +9,8 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+from device.app.engines import STT_DEFAULT_MODEL
 from device.config import Config
-from device.engines import STT_DEFAULT_MODEL
 from device.models import ModelCorrupt, ModelMissing, verify
 
 Check = tuple[str, str, str]  # (OK|WARN|FAIL, what, fix)
@@ -107,7 +107,7 @@ def _body(cfg: Config) -> Iterator[Check]:
     """The button, LED and camera: present, or why not (each is optional: WARN, not FAIL)."""
     import logging
 
-    from device.body import auto_camera_backend, build_button, build_indicator
+    from device.app.hardware import auto_camera_backend, build_button, build_indicator
 
     logging.getLogger("os1.body").setLevel(logging.ERROR)  # the reasons are in our own lines
     for name, part, pin, build in (

@@ -1,4 +1,4 @@
-"""What an early reply costs in people talked over: `python -m device.early_eval`.
+"""What an early reply costs in people talked over: `python -m device.evals.early_reply`.
 
 `vad.early_reply_ms` starts the reply before the turn is certain, and drops it unheard if the owner
 speaks again before its first sound. Whether the owner is talked over is a race between their pause
@@ -18,14 +18,14 @@ import time
 
 import numpy as np
 
+from device.app.engines import load_all
+from device.app.files import feed_frames, make_loop
 from device.config import Config
 from device.drivers.audio import FileEarpiece, FileMicrophone
-from device.engines import load_all
-from device.eot_eval import build_clips
+from device.evals.end_of_turn import build_clips
+from device.evals.speech import join, piper_speech, silence
+from device.evals.stt import normalize_words
 from device.pipeline.events import State, Turn
-from device.runner import feed_frames, make_loop
-from device.stt_eval import normalize_words
-from device.synth import join, piper_speech, silence
 
 
 class Conversation:

@@ -7,7 +7,7 @@ import sys
 from typing import Any
 
 from device import config as configuration
-from device import paths
+from device.config import paths
 
 EXIT_BAD_INPUT = 2
 
