@@ -11,7 +11,7 @@ from gpiozero import Device
 from gpiozero.pins.mock import MockFactory, MockPWMPin
 
 from device.app.hardware import build_button, build_camera, build_indicator, check_pins
-from device.config import ConfigError, parse
+from device.config.load import ConfigError, parse
 from device.drivers.button import GpioButton
 from device.drivers.camera import FileCamera
 from device.drivers.indicator import GpioIndicator

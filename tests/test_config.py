@@ -3,7 +3,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from device.config import Config, ConfigError, find_user_config, load, parse
+from device.config.load import ConfigError, find_user_config, load, parse
+from device.config.schema import Config
 from tests.conftest import REPO, run_os1
 
 

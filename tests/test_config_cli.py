@@ -15,8 +15,9 @@ from device.app import control
 from device.app.control import ControlServer
 from device.app.control_handler import DaemonControl
 from device.atomic import write_text_atomic
-from device.config import Config, ConfigError, parse
 from device.config import edit as config_edit
+from device.config.load import ConfigError, parse
+from device.config.schema import Config
 from device.pipeline.events import State
 from tests.conftest import REPO, run_os1
 

@@ -22,7 +22,7 @@ import pytest
 from device.app import control
 from device.app.control import ControlServer, PeerCred, authorized
 from device.app.control_handler import DaemonControl
-from device.config import Config
+from device.config.schema import Config
 from device.drivers import board
 from device.pipeline.events import State, Turn
 from tests.conftest import REPO, run_os1

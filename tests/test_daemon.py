@@ -167,7 +167,7 @@ def test_the_button_and_led_drive_the_running_daemon(
     from gpiozero.pins.mock import MockFactory, MockPWMPin
 
     from device.app import control, daemon
-    from device.config import Config
+    from device.config.schema import Config
 
     for k, v in jack_server.items():
         monkeypatch.setenv(k, v)

@@ -17,7 +17,7 @@ import pytest
 
 from device.app.engines import Engines, load_all
 from device.app.files import feed_frames, make_loop
-from device.config import Config
+from device.config.schema import Config
 from device.drivers.audio import EchoMicrophone, FileEarpiece, FileMicrophone
 from device.drivers.button import SimulatedButton
 from device.drivers.wavfile import read_wav, write_wav

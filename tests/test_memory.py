@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from device.config import MemoryConfig
+from device.config.schema import MemoryConfig
 from device.memory import FULL_NOTICE, Fact, Memory, MemoryFull
 from device.memory.embed import Embedder
 from device.memory.store import MemoryStore

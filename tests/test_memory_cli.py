@@ -180,7 +180,7 @@ rm {mnt}/filler
 
 
 def test_forget_all_while_the_daemon_has_the_memory_open(tmp_path: Path) -> None:
-    from device.config import MemoryConfig
+    from device.config.schema import MemoryConfig
     from device.memory import Memory
 
     env = _env(tmp_path)

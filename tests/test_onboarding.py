@@ -11,7 +11,8 @@ import pytest
 
 from device.app.engines import Engines, build_stt, build_tts, load_all
 from device.app.files import feed_frames, make_loop
-from device.config import Config, PersonaConfig, SttConfig, TtsConfig, parse
+from device.config.load import parse
+from device.config.schema import Config, PersonaConfig, SttConfig, TtsConfig
 from device.drivers.audio import FileEarpiece, FileMicrophone
 from device.drivers.wavfile import read_wav
 from device.evals.speech import espeak_speech, join, piper_speech, silence

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from device.app.engines import persona as config_persona
-from device.config import Config, ConfigError, parse
+from device.config.load import ConfigError, parse
+from device.config.schema import Config
 from device.persona.changes import PersonaLog, current
 from device.persona.persona import Persona, resolve, voice_id
 from device.persona.profile import Profile, ProfileStore

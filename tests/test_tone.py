@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from device.app.engines import build_tts
-from device.config import TtsConfig
+from device.config.schema import TtsConfig
 from device.persona.persona import Persona
 from device.persona.tone import CLAUSE_PAUSE_S, VOICES, Tone, TonedTTS, classify, pause_after, take_tag
 from device.pipeline.tts import PiperTTS, Prosody

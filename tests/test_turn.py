@@ -14,7 +14,7 @@ import pytest
 
 from device.app.engines import Engines, load_all
 from device.app.files import feed_frames, make_loop
-from device.config import Config
+from device.config.schema import Config
 from device.drivers.audio import FileEarpiece
 from device.evals.speech import espeak_speech, join, piper_speech, piper_split, silence
 from device.models import _module_dir, resolve, verify

@@ -12,7 +12,8 @@ from pathlib import Path
 import numpy as np
 
 from device.app.engines import Engines
-from device.config import Config, paths
+from device.config import paths
+from device.config.schema import Config
 from device.drivers.camera import Camera, CameraError
 from device.intents.assemble import Intents, build_intents
 from device.intents.camera import CameraIntent
@@ -91,7 +92,7 @@ def build_companion(
 ) -> Companion:
     """`onboarding`: run the first-meeting questions if they are due (the live daemon; a recording
     or `os1 demo` is answered as it is). `on_capture` brackets each picture (the status LED)."""
-    state = state_dir or paths.state_dir(cfg.paths.state_dir or None)
+    state = state_dir or paths.dirs(cfg).state
     if not onboarding and cfg.persona.onboarding:
         cfg = cfg.model_copy(deep=True)
         cfg.persona.onboarding = False
@@ -144,7 +145,7 @@ def open_memory(cfg: Config, state_dir: Path) -> Memory | None:
     if not cfg.memory.enabled:
         return None
     try:
-        return Memory.open(state_dir, cfg.memory, paths.models_dir(cfg.paths.models_dir or None))
+        return Memory.open(state_dir, cfg.memory, paths.dirs(cfg).models)
     except (StoreError, ModelMissing) as e:
         log.warning("memory is off: %s", e)
         return None

@@ -10,9 +10,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
 
-from device import config as configuration
-from device.config import Config
+from device.config import load as configuration
 from device.config.edit import live_keys_changed
+from device.config.schema import Config
 from device.drivers import board
 from device.pipeline.events import Turn
 

@@ -21,7 +21,8 @@ from device.app.engines import build_tts, build_wake, load_all, loop_settings, w
 from device.app.files import feed_frames, make_loop
 from device.app.hardware import build_button, build_indicator, check_pins
 from device.app.logs import format_turn_log
-from device.config import Config, paths
+from device.config import paths
+from device.config.schema import Config
 from device.drivers.audio_devices import Backoff, Earpiece, live_audio
 from device.drivers.button import Button
 from device.intents import when
@@ -93,8 +94,8 @@ def run(
     """Until SIGINT/SIGTERM, or until `stop` is set (a test running the daemon on a thread)."""
     check_pins(cfg.button, cfg.indicator)  # before the slow part: a config error is exit 2 at once
     engines = load_all(cfg)
-    models_dir = paths.models_dir(cfg.paths.models_dir or None)
-    state_dir = paths.state_dir(cfg.paths.state_dir or None)
+    models_dir = paths.dirs(cfg).models
+    state_dir = paths.dirs(cfg).state
     name = cfg.audio.device if device is None else device
     stop = stop or threading.Event()
     retry = cfg.audio_reconnect

@@ -8,7 +8,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from device.config import Config, LlmConfig, SttConfig, TtsConfig, WakeConfig, paths
+from device.config import paths
+from device.config.schema import Config, LlmConfig, SttConfig, TtsConfig, WakeConfig
 from device.models import resolve, resolve_piper_voice
 from device.persona.persona import Persona, voice_id
 from device.persona.persona import resolve as resolve_persona
@@ -115,7 +116,7 @@ class Engines:
 
 def load_all(cfg: Config, use_wake: bool = True) -> Engines:
     """Load every engine, in parallel (the models take seconds each and mostly wait on disk and ORT)."""
-    md = paths.models_dir(cfg.paths.models_dir or None)
+    md = paths.dirs(cfg).models
     t0 = time.monotonic()
     with ThreadPoolExecutor(max_workers=4) as pool:
         vad = pool.submit(SileroVad, resolve("silero-vad", md))

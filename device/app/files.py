@@ -13,7 +13,7 @@ import numpy as np
 
 from device.app.companion import Companion, build_companion
 from device.app.engines import Engines, build_aec, load_all, loop_settings, wake_phrase
-from device.config import Config
+from device.config.schema import Config
 from device.drivers.audio import FileEarpiece, FileMicrophone
 from device.pipeline.events import State, Turn
 from device.pipeline.loop import VoiceLoop

@@ -12,7 +12,8 @@ import logging
 import warnings
 from pathlib import Path
 
-from device.config import ButtonConfig, CameraConfig, ConfigError, IndicatorConfig
+from device.config.load import ConfigError
+from device.config.schema import ButtonConfig, CameraConfig, IndicatorConfig
 from device.drivers.button import Button, GestureTimings, GpioButton
 from device.drivers.camera import Camera, FileCamera, OpenCvCamera, Picamera2Camera
 from device.drivers.indicator import GpioIndicator, Indicator

@@ -9,8 +9,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from device import config as configuration
+from device.config import load as configuration
 from device.config import paths
+from device.config.schema import Config
 
 EXIT_FAIL, EXIT_BAD_INPUT, EXIT_NOT_RUNNING = 1, 2, 3
 
@@ -164,8 +165,8 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command in _MODULE_OF:
         return int(_MODULE_OF[args.command].dispatch(args))
     cfg, source = configuration.load(args.config)
-    models_dir = paths.models_dir(cfg.paths.models_dir or None)
-    state_dir = paths.state_dir(cfg.paths.state_dir or None)
+    models_dir = paths.dirs(cfg).models
+    state_dir = paths.dirs(cfg).state
 
     if args.command == "models":
         from device.cli import models as models_cli
@@ -233,13 +234,13 @@ def _dispatch(args: argparse.Namespace) -> int:
     return EXIT_FAIL
 
 
-def _ask(cfg: configuration.Config, text: str, as_json: bool) -> int:
+def _ask(cfg: Config, text: str, as_json: bool) -> int:
     import time
 
     from device.app.engines import build_dialogue, persona
     from device.pipeline.dialogue import Message
 
-    dialogue = build_dialogue(cfg.llm, paths.models_dir(cfg.paths.models_dir or None))
+    dialogue = build_dialogue(cfg.llm, paths.dirs(cfg).models)
     messages = [Message("system", persona(cfg).system_prompt()), Message("user", text)]
     t0 = time.monotonic()
     pieces: list[str] = []

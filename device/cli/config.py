@@ -18,11 +18,12 @@ from typing import Any
 
 import yaml
 
-from device import config as configuration
 from device.app import control
 from device.atomic import write_text_atomic
-from device.config import ConfigError
 from device.config import edit as config_edit
+from device.config import load as configuration
+from device.config.load import ConfigError
+from device.config.schema import Config
 
 EXIT_FAIL, EXIT_BAD_INPUT = 1, 2
 
@@ -107,7 +108,7 @@ def validate(file: Path | None, cli_path: str | None) -> int:
 def show(cli_path: str | None) -> int:
     path, _ = config_file(cli_path)
     exists = path.is_file()
-    cfg = configuration.parse(_read(path), str(path)) if exists else configuration.Config()
+    cfg = configuration.parse(_read(path), str(path)) if exists else Config()
     source = f"defaults merged with {path}" if exists else f"built-in defaults ({path} does not exist)"
     print(f"# effective config: {source}")
     print(yaml.safe_dump(cfg.model_dump(), sort_keys=False, allow_unicode=True, width=4096), end="")
@@ -122,7 +123,7 @@ def _format_value(value: Any) -> str:
 
 def get(cli_path: str | None, key: str) -> int:
     path, _ = config_file(cli_path)
-    cfg = configuration.parse(_read(path), str(path)) if path.is_file() else configuration.Config()
+    cfg = configuration.parse(_read(path), str(path)) if path.is_file() else Config()
     print(_format_value(config_edit.get_value(cfg, key)))
     return 0
 

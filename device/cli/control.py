@@ -124,12 +124,12 @@ def format_status(r: dict[str, Any]) -> str:
 # ------------------------------------------------------------------------------------ say locally
 def say_locally(args: argparse.Namespace) -> int:
     """`say --output FILE` or `say --local`: synthesize here, without the daemon."""
-    from device import config as configuration
     from device.app.engines import build_tts
+    from device.config import load as configuration
     from device.config import paths
 
     cfg, _ = configuration.load(args.config)
-    tts = build_tts(cfg.tts, paths.models_dir(cfg.paths.models_dir or None))
+    tts = build_tts(cfg.tts, paths.dirs(cfg).models)
     if args.output is not None:
         from device.drivers.audio import FileEarpiece
 

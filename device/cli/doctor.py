@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from device.app.engines import STT_DEFAULT_MODEL
-from device.config import Config
+from device.config.schema import Config
 from device.models import ModelCorrupt, ModelMissing, verify
 
 Check = tuple[str, str, str]  # (OK|WARN|FAIL, what, fix)

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from device import config as configuration
+from device.config import load as configuration
 from device.config import paths
 from device.intents.letters import LetterStore
 
@@ -29,7 +29,7 @@ def register(sub: Any) -> list[str]:
 
 def dispatch(args: argparse.Namespace) -> int:
     cfg, _source = configuration.load(args.config)
-    store = LetterStore(paths.state_dir(cfg.paths.state_dir or None) / "letters")
+    store = LetterStore(paths.dirs(cfg).state / "letters")
     if args.action == "list":
         return _list(store)
     path = store.path(args.id)

@@ -9,8 +9,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from device import config as configuration
 from device.atomic import write_text_atomic
+from device.config import load as configuration
 from device.config import paths
 
 EXIT_OK, EXIT_FAIL, EXIT_BAD_INPUT = 0, 1, 2
@@ -44,8 +44,8 @@ def dispatch(args: argparse.Namespace) -> int:
     from device.memory.store import ImportRejected, MemoryFull, StoreError
 
     cfg, _source = configuration.load(args.config)
-    state_dir = paths.state_dir(cfg.paths.state_dir or None)
-    models_dir = paths.models_dir(cfg.paths.models_dir or None)
+    state_dir = paths.dirs(cfg).state
+    models_dir = paths.dirs(cfg).models
     folder = state_dir / "memory"
     try:
         return _run(args, cfg, folder, state_dir, models_dir)

@@ -6,8 +6,9 @@ import argparse
 import sys
 from typing import Any
 
-from device import config as configuration
+from device.config import load as configuration
 from device.config import paths
+from device.config.schema import Config
 
 EXIT_BAD_INPUT = 2
 
@@ -24,7 +25,7 @@ def register(sub: Any) -> list[str]:
 
 def dispatch(args: argparse.Namespace) -> int:
     cfg, _source = configuration.load(args.config)
-    state_dir = paths.state_dir(cfg.paths.state_dir or None)
+    state_dir = paths.dirs(cfg).state
     if args.persona_action == "show":
         return show(cfg, state_dir)
     if args.persona_action == "history":
@@ -32,7 +33,7 @@ def dispatch(args: argparse.Namespace) -> int:
     return reset(cfg, state_dir, args.yes)
 
 
-def show(cfg: configuration.Config, state_dir: Any) -> int:
+def show(cfg: Config, state_dir: Any) -> int:
     from device.persona.changes import PersonaLog
     from device.persona.onboarding import STEPS, Onboarding
     from device.persona.persona import resolve, voice_id
@@ -89,7 +90,7 @@ def _short(value: object) -> str:
     return text if len(text) <= 60 else text[:57] + "…'"
 
 
-def reset(cfg: configuration.Config, state_dir: Any, yes: bool) -> int:
+def reset(cfg: Config, state_dir: Any, yes: bool) -> int:
     from device.persona.changes import current
     from device.persona.profile import ProfileStore
 

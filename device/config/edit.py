@@ -15,7 +15,9 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap
 from ruamel.yaml.scalarstring import DoubleQuotedScalarString
 
-from device.config import Config, ConfigError, parse, paths
+from device.config import paths
+from device.config.load import ConfigError, parse
+from device.config.schema import Config
 
 # Keys the daemon applies on `reload` without a restart (a prefix ending in "." covers a section).
 # The runner's reload must apply exactly these; everything else waits for `os1 restart`.
@@ -193,7 +195,7 @@ def target_path(cli_path: str | None, daemon_file: str | None, daemon_is_other_u
         return Path(cli_path)
     if daemon_file:
         return Path(daemon_file)
-    from device.config import find_user_config
+    from device.config.load import find_user_config
 
     found = find_user_config(None)
     if found is not None:

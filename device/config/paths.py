@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from device.config.schema import Config
 
 
 def _service() -> bool:
@@ -35,6 +40,21 @@ def models_dir(configured: str | None = None) -> Path:
         return Path(os.environ["STATE_DIRECTORY"].split(":")[0]) / "models"
     base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
     return Path(base) / "os1" / "models"
+
+
+@dataclass(frozen=True)
+class Dirs:
+    """The directories one config resolves to (the environment overrides first, as above)."""
+
+    state: Path
+    """Memory, letters, reminders, the profile."""
+    models: Path
+    """Downloaded and converted models."""
+
+
+def dirs(cfg: Config) -> Dirs:
+    """Where this config keeps its state and finds its models."""
+    return Dirs(state=state_dir(cfg.paths.state_dir or None), models=models_dir(cfg.paths.models_dir or None))
 
 
 def user_config_candidates(cli_path: str | None = None) -> list[Path]:

@@ -20,7 +20,7 @@ import numpy as np
 
 from device.app.engines import load_all
 from device.app.files import feed_frames, make_loop
-from device.config import Config
+from device.config.schema import Config
 from device.drivers.audio import FileEarpiece, FileMicrophone
 from device.evals.end_of_turn import build_clips
 from device.evals.speech import join, piper_speech, silence

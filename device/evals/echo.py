@@ -19,7 +19,7 @@ import numpy as np
 
 from device.app.engines import Engines, load_all
 from device.app.files import feed_frames, make_loop
-from device.config import Config
+from device.config.schema import Config
 from device.drivers.audio import EchoMicrophone, FileEarpiece, FileMicrophone
 from device.evals.speech import espeak_speech, join, piper_speech, silence
 from device.pipeline.events import State, Turn

@@ -105,7 +105,7 @@ def _pct(values: list[float], q: float) -> float:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from device.config import MemoryConfig
+    from device.config.schema import MemoryConfig
     from device.memory.core import Memory
     from device.memory.embed import Embedder
 

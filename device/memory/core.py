@@ -41,7 +41,7 @@ from device.memory.store import (
 )
 
 if TYPE_CHECKING:
-    from device.config import MemoryConfig
+    from device.config.schema import MemoryConfig
     from device.pipeline.dialogue import Dialogue
 
 log = logging.getLogger(__name__)
@@ -65,7 +65,7 @@ class Memory:
         cfg: MemoryConfig | None = None,
         llm: Dialogue | None = None,
     ):
-        from device.config import MemoryConfig
+        from device.config.schema import MemoryConfig
 
         self.cfg = cfg or MemoryConfig()
         self.store = store

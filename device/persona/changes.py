@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from device.config import Config
+from device.config.schema import Config
 from device.persona.persona import Persona, resolve
 from device.persona.profile import ProfileStore
 

@@ -14,7 +14,7 @@ import re
 import threading
 from collections.abc import Callable
 
-from device.config import PersonaConfig
+from device.config.schema import PersonaConfig
 from device.persona.profile import Profile, ProfileStore
 
 STEPS = ("owner_name", "pronunciation", "companion_name", "wishes", "style")

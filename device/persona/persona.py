@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from device.persona.profile import Profile
 
 if TYPE_CHECKING:
-    from device.config import Config, PersonaConfig
+    from device.config.schema import Config, PersonaConfig
 
 DEFAULT_TEMPLATE = "You are {name}. Answer in one or two short spoken sentences."
 
@@ -82,7 +82,7 @@ class Persona:
 
 def resolve(cfg: PersonaConfig, profile: Profile | None = None) -> tuple[Persona, dict[str, str]]:
     """The effective persona, and where each onboarding field came from (config/profile/default)."""
-    from device.config import PersonaConfig
+    from device.config.schema import PersonaConfig
 
     default = PersonaConfig()
     values: dict[str, str] = {

@@ -14,7 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from device.config import Config
+from device.config.schema import Config
 from device.persona.changes import current
 from device.persona.onboarding import Onboarding
 from device.persona.persona import Persona

@@ -45,7 +45,8 @@ import numpy as np
 
 from device.app.engines import Engines, build_stt, load_all, persona
 from device.app.files import feed_frames, make_loop
-from device.config import Config, paths
+from device.config import paths
+from device.config.schema import Config
 from device.drivers.audio import FileEarpiece, FileMicrophone
 from device.drivers.wavfile import read_wav, write_wav
 from device.evals.speech import espeak_speech, join, mix, noise, piper_speech, silence
@@ -700,7 +701,7 @@ def stt_engines(cfg: Config, engines: Engines, requests: list[Request]) -> dict[
 
 
 def _other_stt(cfg: Config, engine: str) -> Any:
-    models_dir = paths.models_dir(cfg.paths.models_dir or None)
+    models_dir = paths.dirs(cfg).models
     return build_stt(cfg.stt.model_copy(update={"engine": engine, "model": ""}), models_dir)
 
 
