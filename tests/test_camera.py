@@ -8,12 +8,12 @@ import sys
 import time
 from pathlib import Path
 
-import fake_picamera2
 import numpy as np
 import pytest
 from PIL import Image
 
 from device.drivers.camera import CameraError, FileCamera, OpenCvCamera, Picamera2Camera
+from tests import fake_picamera2
 
 
 def scene(w: int = 320, h: int = 240) -> np.ndarray:

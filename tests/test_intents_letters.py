@@ -10,7 +10,6 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from conftest import run_os1
 
 from device.intents.letters import (
     LettersIntent,
@@ -20,6 +19,7 @@ from device.intents.letters import (
     looks_like_letter,
     toward,
 )
+from tests.conftest import run_os1
 
 NOW = datetime(2026, 11, 22, 10, 0, tzinfo=ZoneInfo("Europe/London"))
 
