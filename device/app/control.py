@@ -1,7 +1,8 @@
 """The control socket: the running daemon answers `os1 status`, `mute`, `say`, `reload` over a Unix socket.
 
 One JSON object per line each way. Requests: {"cmd": "status" | "mute" | "unmute" | "say" | "reload" |
-"ping", "text": "..." (say only)}. Replies: {"ok": true, ...} or {"ok": false, "error": "one line"}.
+"forget" | "ping", "text": "..." (say only), "all": true, "folder": "..." (forget only)}.
+Replies: {"ok": true, ...} or {"ok": false, "error": "one line"}.
 There is no TCP listener: the socket file is mode 0660, so only the daemon's user and the members of
 its group reach it (over SSH, add yourself to the os1 group), and each request's peer is checked again
 with SO_PEERCRED and logged by uid.
@@ -33,7 +34,7 @@ MAX_REQUEST_BYTES = 64 * 1024
 CONNECTION_TIMEOUT_S = 5.0  # a client that stops talking midway is dropped after this
 MAX_SAY_CHARS = 2000
 JOIN_GROUP = "add yourself to the os1 group (sudo usermod -aG os1 $USER) and log in again"
-COMMANDS = ("status", "mute", "unmute", "say", "reload", "ping")
+COMMANDS = ("status", "mute", "unmute", "say", "reload", "forget", "ping")
 
 
 class ControlHandler(Protocol):
@@ -47,6 +48,11 @@ class ControlHandler(Protocol):
 
     def reload(self) -> dict[str, Any]:
         """Re-read the config file: {"applied": [keys applied live], "need_restart": [keys]}."""
+        ...
+
+    def forget_all(self, folder: str) -> dict[str, Any]:
+        """`os1 memory forget --all` for the memory in `folder`: {"held": false} if the daemon does not
+        have it open, else {"held": true, "count": memories deleted, "removed": [file names]}."""
         ...
 
 
@@ -145,6 +151,11 @@ def handle_request(line: bytes, handler: ControlHandler) -> dict[str, Any]:
                 return _error(f"say: text too long ({len(text)} characters, at most {MAX_SAY_CHARS})")
             handler.say(text)
             return {"ok": True}
+        if cmd == "forget":
+            folder = request.get("folder")
+            if request.get("all") is not True or not isinstance(folder, str) or not folder:
+                return _error('forget needs "all": true and the memory\'s "folder"')
+            return {"ok": True, **handler.forget_all(folder)}
         return {"ok": True, **handler.reload()}
     except Exception as e:  # the daemon must outlive any one command
         log.exception("control: %s failed", cmd)

@@ -8,13 +8,16 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from device.config import load as configuration
 from device.config.edit import live_keys_changed
 from device.config.schema import Config
 from device.drivers import board
 from device.pipeline.events import Turn
+
+if TYPE_CHECKING:
+    from device.memory import Memory
 
 log = logging.getLogger("os1.control")
 
@@ -50,8 +53,10 @@ class DaemonControl:
         devices: dict[str, Any] | Callable[[], dict[str, Any]] | None = None,
         models: dict[str, str] | None = None,
         clock: Callable[[], float] = time.monotonic,
+        memory: Memory | None = None,
     ) -> None:
         self.loop = loop
+        self.memory = memory  # the companion's, open for the daemon's life (None: memory is off)
         self.boot_config = cfg  # what the daemon started with: restart-only keys stay at this
         self.config = cfg  # the latest config read, with its live keys applied
         self.config_file = config_file
@@ -111,3 +116,21 @@ class DaemonControl:
             "applied": applied,
             "need_restart": need_restart,
         }
+
+    def forget_all(self, folder: str) -> dict[str, Any]:
+        """`os1 memory forget --all` while the daemon runs. Wiped here, through the daemon's own Memory:
+        files deleted by the CLI stay open (and written) in the daemon until it notices, a reopen between
+        the CLI's unlinks can pick up the old WAL, and the conversation in progress would come back in
+        its summary. {"held": false} when this daemon does not have that folder open."""
+        from device.memory import StoreError
+
+        memory = self.memory
+        if memory is None or Path(folder).resolve() != memory.store.folder.resolve():
+            return {"held": False}
+        try:
+            count = memory.store.count()
+        except StoreError:  # a damaged database is deleted all the same
+            count = 0
+        removed = memory.wipe()
+        log.info("control: forgot every memory (%d) in %s", count, folder)
+        return {"held": True, "count": count, "removed": [f.name for f in removed]}

@@ -10,10 +10,9 @@ from pathlib import Path
 from typing import Any
 
 from device.atomic import write_text_atomic
+from device.cli import EXIT_BAD_INPUT, EXIT_FAIL, EXIT_OK
 from device.config import load as configuration
 from device.config import paths
-
-EXIT_OK, EXIT_FAIL, EXIT_BAD_INPUT = 0, 1, 2
 
 
 def register(sub: Any) -> list[str]:
@@ -60,23 +59,13 @@ def dispatch(args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace, cfg: Any, folder: Path, state_dir: Path, models_dir: Path) -> int:
     from device.memory.core import Memory
-    from device.memory.store import MemoryStore, db_files, wipe_files
+    from device.memory.store import MemoryStore
 
     action = args.memory_action
     if action == "forget" and args.all:
         if args.id is not None:
             return _error("give an id or --all, not both", EXIT_BAD_INPUT)
-        existing = [f for f in db_files(folder) if f.exists()]
-        n = 0
-        if existing:
-            with contextlib.suppress(Exception):  # a damaged database is deleted all the same
-                store = MemoryStore(folder)
-                n = store.count()
-                store.close()
-        removed = wipe_files(folder)
-        names = ", ".join(f.name for f in removed) or "none were there"
-        print(f"forgot everything: deleted {n} memories and the database files ({names}) in {folder}")
-        return EXIT_OK
+        return _forget_all(folder)
     if action in ("list", "forget", "export"):
         store = MemoryStore(folder)
         try:
@@ -104,6 +93,41 @@ def _run(args: argparse.Namespace, cfg: Any, folder: Path, state_dir: Path, mode
         return EXIT_OK
     finally:
         memory.store.close()  # not close(): a CLI run is not a conversation to summarise
+
+
+def _forget_all(folder: Path) -> int:
+    """Every memory and the database files. A running daemon that has them open does it itself (see
+    DaemonControl.forget_all); deleting them under it would leave it writing into deleted files."""
+    from device.app import control
+    from device.memory.store import MemoryStore, db_files, wipe_files
+
+    try:
+        reply = control.send({"cmd": "forget", "all": True, "folder": str(folder)})
+    except control.DaemonNotRunning:
+        reply = {"held": False}
+    except control.ControlError as e:
+        return _error(
+            f"the running daemon did not forget ({e}); nothing was deleted: stop it "
+            "(`systemctl stop os1`) and run this again",
+            EXIT_FAIL,
+        )
+    if reply.get("held"):
+        names = ", ".join(reply.get("removed") or []) or "none were there"
+        print(
+            f"forgot everything: deleted {reply.get('count', 0)} memories and the database files ({names}) "
+            f"in {folder}; the running daemon goes on with an empty memory"
+        )
+        return EXIT_OK
+    n = 0
+    if any(f.exists() for f in db_files(folder)):
+        with contextlib.suppress(Exception):  # a damaged database is deleted all the same
+            store = MemoryStore(folder)
+            n = store.count()
+            store.close()
+    removed = wipe_files(folder)
+    names = ", ".join(f.name for f in removed) or "none were there"
+    print(f"forgot everything: deleted {n} memories and the database files ({names}) in {folder}")
+    return EXIT_OK
 
 
 def _store_action(args: argparse.Namespace, store: Any) -> int:

@@ -3,7 +3,9 @@ returned survives a crash or a power cut. Private to the owner (directory 0700, 
 
 A memory is a row of `memories`; its words are indexed by FTS5 (BM25) through triggers, and its
 embedding sits in the same row as a float32 blob, so deleting the row deletes all three.
-`secure_delete` overwrites deleted content, so "forget" does not leave the words in free pages.
+`secure_delete` overwrites deleted content, so "forget" does not leave the words in free pages; and
+after a delete the WAL is checkpointed and truncated at once, since until then it still holds the
+pages as they were before, forgotten words and all.
 """
 
 from __future__ import annotations
@@ -147,6 +149,7 @@ class MemoryStore:
         self._conn: sqlite3.Connection | None = None
         self._inode: int | None = None
         self._depth = 0  # transaction nesting
+        self._scrub_pending = False  # a delete committed: the WAL still holds the deleted rows
         self._open()
 
     # ---- connection -----------------------------------------------------------------------------
@@ -213,6 +216,8 @@ class MemoryStore:
     def close(self) -> None:
         with self._lock:
             if self._conn is not None:
+                if self._scrub_pending:  # closing checkpoints only if no other process has it open
+                    self._scrub(self._conn)
                 self._conn.close()
                 self._conn = None
 
@@ -247,8 +252,24 @@ class MemoryStore:
                 raise
             finally:
                 self._depth = 0
+            if self._scrub_pending:
+                self._scrub(conn)
 
     _write = transaction
+
+    def _scrub(self, conn: sqlite3.Connection) -> None:
+        """Copy the WAL into the database (where secure_delete has zeroed what was deleted) and truncate
+        it to nothing. Waits up to the busy timeout for another connection's read to finish; if one is
+        still reading, the next write tries again."""
+        try:
+            busy = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
+        except sqlite3.Error as e:
+            busy, why = 1, str(e)
+        else:
+            why = "another process is reading it"
+        self._scrub_pending = bool(busy)
+        if busy:
+            log.warning("memory: forgotten rows stay in %s-wal until the next write (%s)", self.path, why)
 
     def _translate(self, e: sqlite3.Error) -> StoreError:
         if _is_full(e):
@@ -351,6 +372,8 @@ class MemoryStore:
             # FTS5 only marks deleted words; merging the index drops them, so a forgotten memory's
             # words do not linger in the file (secure_delete then zeroes the freed pages).
             conn.execute("INSERT INTO memories_fts (memories_fts) VALUES ('optimize')")
+            # Checkpointed once the outermost transaction commits (a rollback leaves it for the next).
+            self._scrub_pending = self._scrub_pending or n > 0
             return n
 
     def wipe(self) -> list[Path]:
