@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from device.pipeline.audio import SAMPLE_RATE
-from device.pipeline.echo import EchoGate, PlaybackLog
+from device.pipeline.audio import SAMPLE_RATE, PlaybackLog
+from device.pipeline.echo import EchoGate
 
 
 class Clock:

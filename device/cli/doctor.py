@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import argparse
 import os
 import platform
 import shutil
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from device.app.engines import STT_DEFAULT_MODEL
+from device.config import load as configuration
+from device.config import paths
 from device.config.schema import Config
 from device.models import ModelCorrupt, ModelMissing, verify
 
@@ -89,6 +93,26 @@ def _audio(cfg: Config) -> Iterator[Check]:
         yield ("OK", f"audio {kind}: '{want}' -> {chosen['name']}", "")
 
 
+def _echo_canceller(cfg: Config) -> Iterator[Check]:
+    """libspeexdsp: without it the canceller is quietly off and only the echo gate keeps the companion
+    from hearing itself. It still talks, so WARN, not FAIL."""
+    from device.pipeline.aec import EchoCancellerUnavailable, SpeexEchoCanceller
+
+    if not cfg.audio.echo_cancel:
+        yield ("OK", "echo canceller: off in the config (audio.echo_cancel)", "")
+        return
+    try:
+        SpeexEchoCanceller()
+    except EchoCancellerUnavailable:
+        yield (
+            "WARN",
+            "echo canceller: libspeexdsp is missing, so it is off (echo gating only)",
+            "sudo apt install libspeexdsp1",
+        )
+        return
+    yield ("OK", "echo canceller: libspeexdsp", "")
+
+
 def _disk(state_dir: Path, models_dir: Path) -> Iterator[Check]:
     for label, path in (("state", state_dir), ("models", models_dir)):
         probe = path
@@ -158,6 +182,7 @@ def run(cfg: Config, state_dir: Path, models_dir: Path) -> int:
     checks = (
         _python(),
         _audio(cfg),
+        _echo_canceller(cfg),
         _models(cfg, models_dir),
         _body(cfg),
         _disk(state_dir, models_dir),
@@ -168,3 +193,13 @@ def run(cfg: Config, state_dir: Path, models_dir: Path) -> int:
             print(f"{status:4} {what}" + (f"  -> fix: {fix}" if fix else ""))
             failed += status == "FAIL"
     return 1 if failed else 0
+
+
+def register(sub: Any) -> list[str]:
+    sub.add_parser("doctor", help="check Python, audio devices, models, disk and CPU")
+    return ["doctor"]
+
+
+def dispatch(args: argparse.Namespace) -> int:
+    cfg, _source = configuration.load(args.config)
+    return run(cfg, paths.dirs(cfg).state, paths.dirs(cfg).models)

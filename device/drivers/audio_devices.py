@@ -26,7 +26,7 @@ from typing import Protocol
 import numpy as np
 
 from device.drivers.audio import AudioDeviceError, PyAudioEarpiece, PyAudioMicrophone
-from device.pipeline.echo import PlaybackLog
+from device.pipeline.audio import PlaybackLog
 
 log = logging.getLogger("os1.audio")
 

@@ -1,5 +1,5 @@
-"""The companion must not hear itself: a log of what the earpiece played, and a gate that tells the
-user's voice from the echo of the reply in the microphone.
+"""The companion must not hear itself: a gate that tells the user's voice from the echo of the reply in
+the microphone (what the earpiece played is in device.pipeline.audio.PlaybackLog).
 
 The gate compares each microphone frame with the reference (what was played just before it, over a
 window that covers the acoustic and buffer delay). It learns the echo return loss (how much quieter
@@ -9,79 +9,12 @@ clearly louder than the echo would be.
 
 from __future__ import annotations
 
-import threading
-import time
 from collections import deque
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from device.pipeline.audio import SAMPLE_RATE, rms_dbfs
-
-
-class PlaybackLog:
-    """What the earpiece played and when (16 kHz, on the monotonic clock). Thread-safe."""
-
-    def __init__(self, keep_s: float = 10.0, clock: Callable[[], float] = time.monotonic):
-        self._blocks: deque[tuple[float, np.ndarray]] = deque()
-        self._keep_s = keep_s
-        self._clock = clock
-        self._lock = threading.Lock()
-        self.played_s = 0.0  # total seconds played, ever: replies measure what was heard by differences
-
-    def add(self, t_start: float, audio16k: np.ndarray) -> None:
-        with self._lock:
-            self._blocks.append((t_start, audio16k))
-            self.played_s += len(audio16k) / SAMPLE_RATE
-            # Forget what finished playing `keep_s` ago. Not by the new block's start: an earpiece
-            # that schedules a whole reply ahead would forget the start of a long one while it plays,
-            # and its echo would then count as the owner (it interrupted itself).
-            horizon = self._clock() - self._keep_s
-            while self._blocks and self._blocks[0][0] + len(self._blocks[0][1]) / SAMPLE_RATE < horizon:
-                self._blocks.popleft()
-
-    def count(self, seconds: float) -> None:
-        """Audio played with no place on the clock (a file written as fast as possible): it counts
-        as heard, but is no echo reference."""
-        with self._lock:
-            self.played_s += seconds
-
-    def truncate(self, t: float) -> None:
-        """Forget audio scheduled after `t` (playback was stopped then)."""
-        with self._lock:
-            kept: deque[tuple[float, np.ndarray]] = deque()
-            for start, audio in self._blocks:
-                if start >= t:
-                    self.played_s -= len(audio) / SAMPLE_RATE
-                    continue
-                n = int((t - start) * SAMPLE_RATE)
-                if n < len(audio):
-                    self.played_s -= (len(audio) - n) / SAMPLE_RATE
-                    audio = audio[:n]
-                kept.append((start, audio))
-            self._blocks = kept
-
-    def reference(self, t0: float, t1: float) -> np.ndarray:
-        """The played samples between t0 and t1 (zeros where nothing played)."""
-        n = max(0, int(round((t1 - t0) * SAMPLE_RATE)))
-        out = np.zeros(n, np.int16)
-        with self._lock:
-            for start, audio in self._blocks:
-                a = int(round((start - t0) * SAMPLE_RATE))
-                if a >= n or a + len(audio) <= 0:
-                    continue
-                lo, hi = max(0, a), min(n, a + len(audio))
-                out[lo:hi] = audio[lo - a : hi - a]
-        return out
-
-    def last_end(self) -> float:
-        """When the last scheduled sample finishes playing."""
-        with self._lock:
-            if not self._blocks:
-                return 0.0
-            start, audio = self._blocks[-1]
-            return start + len(audio) / SAMPLE_RATE
+from device.pipeline.audio import SAMPLE_RATE, PlaybackLog, rms_dbfs
 
 
 @dataclass
