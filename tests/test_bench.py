@@ -9,7 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from device.evals import bench
+from device.evals.bench.corpus import Request
+from device.evals.bench.harness import Outcome
+from device.evals.bench.stats import GAP_SEGMENTS, METRICS, REQUEST_FIELDS, request_row, summarize
 from device.evals.speech import silence
 from device.pipeline.events import Turn
 from tests.conftest import run_os1
@@ -35,7 +37,7 @@ def test_bench_json_has_every_field_per_request(bench_run: tuple) -> None:
     for mode, rows in result["requests"].items():
         assert len(rows) == 2
         for row in rows:
-            assert set(row) == set(bench.REQUEST_FIELDS), (mode, set(bench.REQUEST_FIELDS) ^ set(row))
+            assert set(row) == set(REQUEST_FIELDS), (mode, set(REQUEST_FIELDS) ^ set(row))
             assert row["mode"] == mode
             assert row["error"] is None, row
             for key in ("eos_to_transcript_ms", "stt_ms", "llm_first_token_ms", "llm_tokens_per_s",
@@ -55,7 +57,7 @@ def test_bench_summary_ratio_and_extras(bench_run: tuple) -> None:
     r, result, _ = bench_run
     for mode in ("streaming", "sequential"):
         summary = result["summary"][mode]
-        assert set(summary) == {key for key, _, _ in bench.METRICS}
+        assert set(summary) == {key for key, _, _ in METRICS}
         for key, stats in summary.items():
             assert set(stats) == {"median", "p90", "n"}, key
         assert summary["response_gap_ms"]["median"] is not None
@@ -63,7 +65,7 @@ def test_bench_summary_ratio_and_extras(bench_run: tuple) -> None:
     assert result["ratio_streaming_sequential"] > 0
     for mode in ("streaming", "sequential"):
         parts = result["gap_breakdown_ms"][mode]
-        assert [label for label, _, _ in bench.GAP_SEGMENTS] == list(parts)
+        assert [label for label, _, _ in GAP_SEGMENTS] == list(parts)
         assert all(v is not None and v >= 0 for v in parts.values()), parts
     assert result["idle"]["cpu_s_per_audio_s"] > 0
     assert result["peak_rss_mb"] > 0
@@ -99,18 +101,18 @@ def test_bench_input_dir_without_wavs_is_bad_input(tmp_path: Path) -> None:
 
 
 def test_summary_median_and_p90() -> None:
-    rows = [dict.fromkeys(bench.REQUEST_FIELDS) for _ in range(10)]
+    rows = [dict.fromkeys(REQUEST_FIELDS) for _ in range(10)]
     for i, row in enumerate(rows):
         row["response_gap_ms"] = float(100 * (i + 1))
-    s = bench.summarize(rows)
+    s = summarize(rows)
     assert s["response_gap_ms"] == {"median": 550.0, "p90": 910.0, "n": 10}
     assert s["barge_in_stop_ms"] == {"median": None, "p90": None, "n": 0}
 
 
 def test_request_row_without_a_turn_still_has_every_field() -> None:
-    req = bench.Request(0, "x", "piper", "Hi.", silence(1.0))
-    row = bench.request_row(bench.Outcome(req, "streaming", False, None, 1.0))
-    assert set(row) == set(bench.REQUEST_FIELDS) and row["error"]
+    req = Request(0, "x", "piper", "Hi.", silence(1.0))
+    row = request_row(Outcome(req, "streaming", False, None, 1.0))
+    assert set(row) == set(REQUEST_FIELDS) and row["error"]
     turn = Turn(wake=None, transcript="Hi.", marks={"speech_end": 10.0, "transcript": 10.7})
-    row = bench.request_row(bench.Outcome(req, "streaming", False, turn, 1.0))
+    row = request_row(Outcome(req, "streaming", False, turn, 1.0))
     assert row["eos_to_transcript_ms"] == 700.0 and row["error"] == "no reply"
