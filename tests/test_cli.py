@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 
+import numpy as np
+
 from device.config import paths
-from device.drivers.wavfile import read_wav
+from device.drivers.wavfile import read_wav, write_wav
+from device.models import spec
 from tests.conftest import run_os1
 
 
@@ -49,6 +53,33 @@ def test_corrupt_llm_is_a_one_line_error(tmp_path: Path) -> None:
     assert r.returncode == 2, r.stderr
     lines = r.stderr.strip().splitlines()
     assert len(lines) == 1 and str(broken) in lines[0], r.stderr
+
+
+def test_corrupt_smart_turn_model_is_a_one_line_error(tmp_path: Path) -> None:
+    # The model ships inside pipecat's wheel, which wins over the models dir, so a stand-in pipecat
+    # package early on the path carries the corrupt file.
+    turn = spec("smart-turn-v3")
+    package = tmp_path / "site" / turn.module
+    model = package / turn.path_in_module
+    model.parent.mkdir(parents=True)
+    (package / "__init__.py").write_text("")
+    model.write_bytes(b"\x08\x07 this is not a model")
+    config = tmp_path / "config.yaml"
+    config.write_text("vad:\n  smart_turn_ms: 200\n")  # the engines load Smart Turn only when it is on
+    wav = write_wav(tmp_path / "silence.wav", np.zeros(16000, dtype=np.int16))
+    python_path = os.pathsep.join(p for p in (str(tmp_path / "site"), os.environ.get("PYTHONPATH")) if p)
+    command = ("--config", str(config), "run", "--input", str(wav), "--no-wake", "--fast")
+    r = run_os1(*command, env={"PYTHONPATH": python_path})
+    assert r.returncode == 2, r.stderr
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and str(model) in lines[0], r.stderr
+
+
+def test_eval_help_lists_every_measurement() -> None:
+    r = run_os1("eval", "--help")
+    assert r.returncode == 0, r.stderr
+    for name in ("stt", "wake", "end-of-turn", "early-reply", "echo", "memory", "vision", "dialogue", "mood"):
+        assert f"\n  {name} " in r.stdout, r.stdout
 
 
 def test_doctor_reports_each_check_with_a_fix(tmp_path: Path) -> None:

@@ -20,12 +20,11 @@ import yaml
 
 from device.app import control
 from device.atomic import write_text_atomic
+from device.cli import EXIT_BAD_INPUT, EXIT_FAIL
 from device.config import edit as config_edit
 from device.config import load as configuration
 from device.config.load import ConfigError
 from device.config.schema import Config
-
-EXIT_FAIL, EXIT_BAD_INPUT = 1, 2
 
 
 def register(sub: Any) -> list[str]:

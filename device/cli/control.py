@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from device.app import control
+from device.cli import EXIT_FAIL, EXIT_NOT_RUNNING
 
-EXIT_FAIL, EXIT_BAD_INPUT, EXIT_NOT_RUNNING = 1, 2, 3
 SERVICE = "os1"
 
 
@@ -131,7 +131,7 @@ def say_locally(args: argparse.Namespace) -> int:
     cfg, _ = configuration.load(args.config)
     tts = build_tts(cfg.tts, paths.dirs(cfg).models)
     if args.output is not None:
-        from device.drivers.audio import FileEarpiece
+        from device.drivers.audio_files import FileEarpiece
 
         ear: Any = FileEarpiece(args.output, realtime=False)
     else:

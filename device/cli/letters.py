@@ -8,11 +8,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from device.cli import EXIT_BAD_INPUT, EXIT_OK
 from device.config import load as configuration
 from device.config import paths
 from device.intents.letters import LetterStore
-
-EXIT_OK, EXIT_FAIL, EXIT_BAD_INPUT = 0, 1, 2
 
 
 def register(sub: Any) -> list[str]:

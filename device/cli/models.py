@@ -2,12 +2,43 @@
 
 from __future__ import annotations
 
+import argparse
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
+from device.config import load as configuration
 from device.config import paths
 from device.models import CATALOG, ModelCorrupt, ModelMissing, ModelSpec, installed_path, spec, verify
 from device.models.fetch import fetch_into
+
+
+def register(sub: Any) -> list[str]:
+    models = sub.add_parser("models", help="list, fetch, convert or verify models")
+    msub = models.add_subparsers(dest="action", required=True)
+    msub.add_parser("list", help="every known model and whether it is installed")
+    fetch = msub.add_parser("fetch", help="download models (default: the device profile)")
+    fetch.add_argument("ids", nargs="*")
+    fetch.add_argument("--profile", choices=["device", "starter"])
+    fetch.add_argument("--force", action="store_true")
+    conv = msub.add_parser("convert", help="convert the GGUF LLMs into int4 ONNX (default: the starter)")
+    conv.add_argument("ids", nargs="*")
+    conv.add_argument("--force", action="store_true")
+    ver = msub.add_parser("verify", help="check installed models against their SHA-256")
+    ver.add_argument("ids", nargs="*")
+    return ["models"]
+
+
+def dispatch(args: argparse.Namespace) -> int:
+    cfg, _source = configuration.load(args.config)
+    models_dir = paths.dirs(cfg).models
+    if args.action == "list":
+        return cmd_list(models_dir)
+    if args.action == "fetch":
+        return cmd_fetch(args.ids, args.profile, models_dir, args.force)
+    if args.action == "convert":
+        return cmd_convert(args.ids, models_dir, args.force)
+    return cmd_verify(args.ids, models_dir)
 
 
 def _select(ids: list[str], profile: str | None, want: str) -> list[ModelSpec]:

@@ -6,11 +6,10 @@ import argparse
 import sys
 from typing import Any
 
+from device.cli import EXIT_BAD_INPUT
 from device.config import load as configuration
 from device.config import paths
 from device.config.schema import Config
-
-EXIT_BAD_INPUT = 2
 
 
 def register(sub: Any) -> list[str]:
