@@ -2,7 +2,8 @@ import re
 
 import pytest
 
-from device.pipeline.chunker import Chunker, chunk_text, speakable
+from device.pipeline.chunker import Chunker, chunk_text
+from device.pipeline.text import speakable
 
 
 def stream(text: str) -> list[str]:

@@ -24,17 +24,10 @@ import pytest
 from device.cli.models import ensure_converted
 from device.config.paths import models_dir
 from device.models.convert import ConversionError, convert_gguf
-from device.pipeline.dialogue import (
-    DialogueSettings,
-    Message,
-    ModelLoadError,
-    OnnxDialogue,
-    ReplyGuard,
-    held_words,
-    repeat_start,
-    sentence_ends,
-    words,
-)
+from device.pipeline.dialogue import DialogueSettings, ModelLoadError, OnnxDialogue
+from device.pipeline.events import Message
+from device.pipeline.guard import ReplyGuard, held_words, repeat_start, words
+from device.pipeline.text import sentence_ends
 
 MODEL_ID = "smollm2-135m-instruct-int4"
 WARM = "You are Sam, a warm and curious companion. Answer briefly."
@@ -623,11 +616,11 @@ def test_the_replys_own_kv_is_reused_next_turn_exactly(model_dir: Path):
 
     def logits_from_cache(claimed: list[int]) -> tuple[np.ndarray, int]:
         cache.ids = list(claimed)
-        kept, n = dlg._prefill(cache, ids)
+        kept, n = dlg._prefill(cache, ids, dlg.settings)
         return np.array(kept.generator.get_logits()).ravel(), n
 
     def replayed(n: int) -> np.ndarray:
-        g = dlg._new_generator(dlg._search_key(), len(ids) + 64)
+        g = dlg._new_generator(dlg._search_key(dlg.settings), len(ids) + 64)
         g.append_tokens(prompt)
         for token in said:
             g.append_tokens([token])

@@ -219,11 +219,10 @@ def test_letters_cli(tmp_path: Path) -> None:
 def test_the_flow_on_the_real_model(tmp_path: Path) -> None:
     """The one test with the real LLM (slow on 2 cores): whatever SmolLM2-135M writes, the owner hears a
     clean letter and gets a clean file."""
-    from test_dialogue import starter_gguf
-
     from device.cli.models import ensure_converted
     from device.config.paths import models_dir
     from device.pipeline.dialogue import DialogueSettings, OnnxDialogue
+    from tests.test_dialogue import starter_gguf
 
     starter_gguf()  # skips if the source package is missing
     model = ensure_converted(

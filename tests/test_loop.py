@@ -15,25 +15,20 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from device.app.assemble import feed_frames, make_loop
 from device.app.engines import Engines, load_all
-from device.app.files import feed_frames, make_loop
 from device.config.schema import Config
-from device.drivers.audio import EchoMicrophone, FileEarpiece, FileMicrophone
+from device.drivers.audio_files import EchoMicrophone, FileEarpiece, FileMicrophone
 from device.drivers.button import SimulatedButton
 from device.drivers.wavfile import read_wav, write_wav
 from device.evals.speech import espeak_speech, join, noise, piper_speech, silence
-from device.pipeline.dialogue import Message, template_messages
-from device.pipeline.events import State, Turn
-from device.pipeline.loop import (
-    VoiceLoop,
-    heard_text,
-    is_stop_phrase,
-    looks_complete,
-    prompt_history_len,
-    strip_wake_phrase,
-    tidy_for_history,
-)
-from device.pipeline.tts import TextToSpeech
+from device.intents.router import Claimed, IntentRouter
+from device.pipeline.dialogue import template_messages
+from device.pipeline.events import Message, State, Turn
+from device.pipeline.history import heard_text, prompt_history_len
+from device.pipeline.loop import VoiceLoop
+from device.pipeline.stages import TextToSpeech
+from device.pipeline.text import is_stop_phrase, looks_complete, strip_wake_phrase, tidy_for_history
 from tests.conftest import run_os1
 
 REQUEST = "Hey Jarvis. What is the capital of France?"
@@ -336,7 +331,7 @@ def test_intent_answers_before_the_llm_and_context_reaches_the_prompt(
     the extra context placed just before the user's words."""
     s = Session(engines, tmp_path / "out.wav", realtime=False, follow_up_s=5.0)
     asked: list[str] = []
-    s.loop.intents = lambda text: "It is nine o'clock." if "time" in text.lower() else None
+    s.loop.intents = IntentRouter([lambda text: "It is nine o'clock." if "time" in text.lower() else None])
     s.loop.context = lambda text: asked.append(text) or "The owner's sister is called Anna."
     s.loop.addressed()
     s.feed(join(silence(0.3), piper_speech("What time is it?"), silence(1.0)))
@@ -374,7 +369,7 @@ def test_announce_waits_for_a_pause_and_mute(engines: Engines, tmp_path: Path) -
     s.loop.wait_reply()
     assert s.turns[-1].reply == "Muted. I'm not listening."
     s.feed(join(piper_speech(REQUEST), silence(1.5)))
-    assert s.loop.state is State.IDLE and len(s.turns) == 2, "heard the wake word while muted"
+    assert s.loop.state is State.MUTED and len(s.turns) == 2, "heard the wake word while muted"
     s.loop.set_muted(False)
     s.feed(silence(1.5))
     s.loop.wait_reply()
@@ -465,7 +460,6 @@ def test_early_reply_is_dropped_unheard_when_the_owner_goes_on(engines: Engines,
 def test_commands_wait_for_the_end_of_the_turn(engines: Engines, tmp_path: Path) -> None:
     """A handler that claims the words (a reminder) is not run on half a sentence, even though an
     early reply began: it runs once, on the whole request, after the full silence window."""
-    from device.intents.router import Claimed, IntentRouter
 
     handled: list[str] = []
 

@@ -9,11 +9,12 @@ from pathlib import Path
 
 import pytest
 
+from device.app.assemble import feed_frames, make_loop
+from device.app.companion import build_companion
 from device.app.engines import Engines, build_stt, build_tts, load_all
-from device.app.files import feed_frames, make_loop
 from device.config.load import parse
 from device.config.schema import Config, PersonaConfig, SttConfig, TtsConfig
-from device.drivers.audio import FileEarpiece, FileMicrophone
+from device.drivers.audio_files import FileEarpiece, FileMicrophone
 from device.drivers.wavfile import read_wav
 from device.evals.speech import espeak_speech, join, piper_speech, silence
 from device.persona.changes import PersonaLog
@@ -30,7 +31,7 @@ from device.persona.runtime import PersonaRuntime
 from device.persona.tone import VOICES
 from device.pipeline.events import Turn
 from device.pipeline.loop import VoiceLoop
-from device.pipeline.stt import transcribe
+from device.pipeline.stt.base import transcribe
 
 ANSWERS = [
     "My name is Theodore.",
@@ -160,19 +161,16 @@ def test_runtime_follows_the_onboarding() -> None:
     and each change is in the persona log."""
     sd = Path(os.environ["OS1_STATE_DIR"])
 
-    class Prompted:  # stands in for the VoiceLoop: only its system_prompt attribute is used
-        system_prompt = ""
-
     runtime = PersonaRuntime(Config(), sd, build_tts(TtsConfig()))
-    loop = Prompted()
-    runtime.attach(loop)
+    prompts: list[str] = []  # what the loop's prompt would be set to (app/assemble.py wires it so)
+    runtime.on_change = lambda persona: prompts.append(persona.system_prompt())
     assert runtime.opening() is not None
     for answer in ANSWERS:
         assert runtime.intent(answer) is not None
     assert runtime.intent("Tell me a joke.") is None
     assert runtime.persona.name == "Ava" and runtime.tts.persona is runtime.persona
-    assert loop.system_prompt.startswith("You are Ava, a companion who talks with Theodore")
-    assert "Theodore wants: someone to talk to" in loop.system_prompt
+    assert prompts[-1].startswith("You are Ava, a companion who talks with Theodore")
+    assert "Theodore wants: someone to talk to" in prompts[-1]
     runtime.tts.synthesize_all("Goodnight, Theodore.")
     assert runtime.tts.last_tones[0][1] == "Goodnight, Tay oh door."
     sources = [e["source"] for e in PersonaLog(sd).entries()]
@@ -214,17 +212,17 @@ def engines() -> Engines:
     return load_all(Config())
 
 
-def spoken_session(engines: Engines, out: Path) -> tuple[VoiceLoop, PersonaRuntime, list[Turn], FileEarpiece]:
-    """The real loop on file stand-ins for mic and earpiece, wired as the runner should wire it."""
+def spoken_session(
+    engines: Engines, out: Path, onboarding: bool = True
+) -> tuple[VoiceLoop, PersonaRuntime, list[Turn], FileEarpiece]:
+    """The real loop on file stand-ins for mic and earpiece, with the companion as the daemon builds
+    it (with the first meeting, or without it as a recording is answered)."""
     cfg = Config()
-    runtime = PersonaRuntime(cfg, Path(os.environ["OS1_STATE_DIR"]), engines.tts)
+    companion = build_companion(cfg, engines, onboarding=onboarding)
     turns: list[Turn] = []
     ear = FileEarpiece(out, realtime=False)
-    loop = make_loop(cfg, engines, ear, turns.append)
-    loop.tts = runtime.tts
-    loop.system_prompt = runtime.persona.system_prompt()
-    runtime.attach(loop)
-    return loop, runtime, turns, ear
+    loop = make_loop(cfg, engines, ear, turns.append, companion)
+    return loop, companion.persona, turns, ear
 
 
 def say(loop: VoiceLoop, text: str) -> None:
@@ -237,7 +235,7 @@ def say(loop: VoiceLoop, text: str) -> None:
 def test_toned_voice_in_the_real_loop(engines: Engines, tmp_path: Path) -> None:
     """TonedTTS stands in for Piper without any change to the loop: a spoken request gets a spoken
     reply, with each sentence's pause in the earpiece."""
-    loop, runtime, turns, ear = spoken_session(engines, tmp_path / "reply.wav")
+    loop, runtime, turns, ear = spoken_session(engines, tmp_path / "reply.wav", onboarding=False)
     say(loop, "What is the capital of France?")
     assert turns and "paris" in turns[0].reply.lower()
     assert runtime.tts.last_tones  # the reply went through the toned voice
@@ -246,13 +244,8 @@ def test_toned_voice_in_the_real_loop(engines: Engines, tmp_path: Path) -> None:
     assert not audio[-pause:].any()  # the reply ends with its sentence pause
 
 
-@pytest.mark.skipif(
-    "intents" not in getattr(VoiceLoop, "__dataclass_fields__", {}),
-    reason="VoiceLoop has no intents hook yet (the lead is adding it)",
-)
 def test_onboarding_spoken_through_the_real_loop(engines: Engines, tmp_path: Path) -> None:
     loop, runtime, turns, ear = spoken_session(engines, tmp_path / "reply.wav")
-    loop.intents = runtime.intent  # type: ignore[attr-defined]
     opening = runtime.opening()
     assert opening is not None
     loop.announce(opening)  # type: ignore[attr-defined]

@@ -12,15 +12,11 @@ import pytest
 from device.evals.speech import espeak_speech, join, piper_speech, silence
 from device.evals.stt import align, normalize_words, wer
 from device.pipeline.audio import FRAME_SAMPLES, frames
-from device.pipeline.stt import (
-    MoonshineSTT,
-    SttModelError,
-    VoskSTT,
-    WhisperSTT,
-    _compression_ratio,
-    normalize_text,
-    transcribe,
-)
+from device.pipeline.stt.base import SttModelError, transcribe
+from device.pipeline.stt.moonshine import MoonshineSTT
+from device.pipeline.stt.vosk import VoskSTT
+from device.pipeline.stt.whisper import WhisperSTT, _compression_ratio
+from device.pipeline.text import tidy_transcript
 
 SENTENCES = [
     "What is the capital of France?",
@@ -269,10 +265,10 @@ def test_missing_or_corrupt_model_raises_one_clear_line(cls, files, tmp_path):
         cls(partial)
 
 
-def test_normalize_text():
-    assert normalize_text("  Hey, Jarvis,,  what is   the time ? ") == "Hey, Jarvis, what is the time?"
-    assert normalize_text("the big red balloons,") == "the big red balloons"
-    assert normalize_text("") == ""
+def test_tidy_transcript():
+    assert tidy_transcript("  Hey, Jarvis,,  what is   the time ? ") == "Hey, Jarvis, what is the time?"
+    assert tidy_transcript("the big red balloons,") == "the big red balloons"
+    assert tidy_transcript("") == ""
 
 
 def test_wer():

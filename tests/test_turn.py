@@ -6,17 +6,19 @@ from __future__ import annotations
 import importlib.util
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 from types import ModuleType
 
 import numpy as np
 import pytest
 
+from device.app.assemble import feed_frames, make_loop
 from device.app.engines import Engines, load_all
-from device.app.files import feed_frames, make_loop
 from device.config.schema import Config
-from device.drivers.audio import FileEarpiece
+from device.drivers.audio_files import FileEarpiece
 from device.evals.speech import espeak_speech, join, piper_speech, piper_split, silence
+from device.intents.router import IntentRouter
 from device.models import _module_dir, resolve, verify
 from device.pipeline.audio import FRAME_MS, frames
 from device.pipeline.events import Turn
@@ -88,10 +90,9 @@ def _turns(engines: Engines, audio: np.ndarray, out: Path, smart_turn_ms: int) -
     cfg = Config()
     turns: list[Turn] = []
     loop = make_loop(cfg, engines, FileEarpiece(out, realtime=False), turns.append)
-    loop.intents = lambda _text: "Okay."
-    loop.settings.smart_turn_ms = smart_turn_ms
-    loop.settings.early_reply_ms = 0  # the end-of-turn rule alone (early replies: tests/test_loop.py)
-    loop.settings.follow_up_s = 0
+    loop.intents = IntentRouter([lambda _text: "Okay."])
+    # The end-of-turn rule alone (early replies: tests/test_loop.py).
+    loop.update_settings(replace(loop.settings, smart_turn_ms=smart_turn_ms, early_reply_ms=0, follow_up_s=0))
     t0 = time.monotonic()
     loop.addressed(t0)
     stamped = ((f, t0 + (i + 1) * FRAME_MS / 1000) for i, f in enumerate(frames(join(audio, silence(1.5)))))

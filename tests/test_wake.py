@@ -11,7 +11,11 @@ import pytest
 from device.evals.speech import espeak_speech, noise, piper_speech, silence
 from device.evals.wake import builtin_models, run_clip
 from device.pipeline.audio import SAMPLE_RATE, frames
-from device.pipeline.wake import KeyphraseWakeWord, MicroWakeWord, OpenWakeWord, WakeModelError, WakeWord
+from device.pipeline.stages import WakeWord
+from device.pipeline.wake.base import WakeModelError
+from device.pipeline.wake.keyphrase import KeyphraseWakeWord
+from device.pipeline.wake.micro import MicroWakeWord
+from device.pipeline.wake.openwakeword import OpenWakeWord
 
 LEAD_S = 1.0
 MODELS = builtin_models()

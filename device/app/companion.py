@@ -1,6 +1,6 @@
 """Everything around the engines that makes it a companion: the persona (its prompt, its toned voice,
-the first-meeting onboarding) and the intent layer (care, clock, reminders, letters, …), built from
-config and the state directory, and wired into a voice loop."""
+the first-meeting onboarding), the memory and the intent layer (care, clock, reminders, letters, …),
+built from config and the state directory."""
 
 from __future__ import annotations
 
@@ -19,62 +19,25 @@ from device.intents.assemble import Intents, build_intents
 from device.intents.camera import CameraIntent
 from device.intents.letters import dialogue_generate
 from device.intents.router import Claimed, Handler
-from device.memory import FULL_NOTICE, Memory, MemoryFull, StoreError
+from device.memory import Memory, StoreError
 from device.models import ModelMissing
 from device.persona.runtime import PersonaRuntime
 from device.pipeline.events import Turn
-from device.pipeline.loop import VoiceLoop
 
 log = logging.getLogger("os1.companion")
 
 
 @dataclass
 class Companion:
+    """Who it is and what it knows, around the engines (wired into a loop by `assemble.make_loop`)."""
+
     persona: PersonaRuntime
     intents: Intents
+    """The intent layer (care, clock, reminders, letters, memory and camera commands) and its router."""
     memory: Memory | None = None
+    """Long-term memory; None when it is off or cannot open (the companion still talks)."""
     after_turn: list[Callable[[Turn], None]] = field(default_factory=list)
-
-    def wire(self, loop: VoiceLoop) -> None:
-        """Put the intent layer before the loop's LLM and run the after-turn steps on each turn. The
-        loop's prompt follows the persona (onboarding answers change it)."""
-        self.persona.attach(loop)
-        loop.intents = self.intents.router
-        steps = list(self.after_turn)
-        if self.memory is not None:
-            loop.context = self.memory.context_for
-            steps.insert(0, self._remember(loop, self.memory))
-        previous = loop.on_turn
-
-        def on_turn(turn: Turn) -> None:
-            if previous is not None:
-                previous(turn)
-            for step in steps:
-                try:
-                    step(turn)
-                except Exception:  # remembering or nudging must never end the conversation
-                    log.exception("after-turn step %s failed", getattr(step, "__name__", step))
-            if turn.answered_by != "announce":
-                nudge = self.intents.nudge.observe()
-                if nudge:
-                    loop.announce(nudge)
-
-        loop.on_turn = on_turn
-
-    @staticmethod
-    def _remember(loop: VoiceLoop, memory: Memory) -> Callable[[Turn], None]:
-        def remember(turn: Turn) -> None:
-            if turn.answered_by == "announce" or not turn.transcript:
-                return
-            try:
-                stored = memory.after_turn(turn.transcript, turn.reply)
-            except MemoryFull:  # already logged; the conversation goes on
-                loop.announce(FULL_NOTICE)
-                return
-            if stored:
-                log.info("remembered: %s", "; ".join(stored))
-
-        return remember
+    """More steps after each turn (remembering is added by the assembly)."""
 
     def close(self) -> None:
         self.intents.scheduler.stop()

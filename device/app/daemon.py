@@ -15,20 +15,18 @@ import numpy as np
 
 from device.app import control
 from device.app import systemd as service
+from device.app.assemble import attach_body, feed_frames, make_loop, reconfigure
 from device.app.companion import build_companion
 from device.app.control_handler import DaemonControl
-from device.app.engines import build_tts, build_wake, load_all, loop_settings, wake_phrase
-from device.app.files import feed_frames, make_loop
+from device.app.engines import load_all, wake_phrase
 from device.app.hardware import build_button, build_indicator, check_pins
 from device.app.logs import format_turn_log
 from device.config import paths
 from device.config.schema import Config
-from device.drivers.audio_devices import Backoff, Earpiece, live_audio
+from device.drivers.audio_devices import Backoff, live_audio
 from device.drivers.button import Button
 from device.intents import when
-from device.persona.runtime import PersonaRuntime
-from device.pipeline.events import State, Turn
-from device.pipeline.loop import VoiceLoop
+from device.pipeline.events import Turn
 
 log = logging.getLogger("os1.daemon")
 
@@ -60,27 +58,6 @@ class Heartbeat:
         while not stop.wait(0.5):
             if self.healthy():
                 self._dog.tick()
-
-
-def apply_live(
-    loop: VoiceLoop, cfg: Config, keys: list[str], ear: Earpiece, models_dir: Path, state_dir: Path
-) -> None:
-    """Apply changed live keys (config_edit.LIVE_KEYS) to the running loop, between replies."""
-    loop.wait_reply(timeout_s=30)
-    with loop._lock:  # the mic thread reads these on every frame
-        if any(k.startswith(("persona.", "tts.")) for k in keys):
-            runtime = PersonaRuntime(cfg, state_dir, build_tts(cfg.tts, models_dir), source="reload")
-            runtime.attach(loop)
-            loop.tts = runtime.tts
-            loop.system_prompt = runtime.persona.system_prompt()
-        if "audio.volume" in keys:
-            ear.volume = cfg.audio.volume
-        if any(k.startswith("vad.") for k in keys):
-            loop.update_settings(loop_settings(cfg))
-        if any(k.startswith("wake.") for k in keys):
-            loop.wake = build_wake(cfg.wake, models_dir)
-            loop.wake_phrase = wake_phrase(cfg.wake)
-    log.info("applied live: %s", ", ".join(keys))
 
 
 def run(
@@ -133,35 +110,17 @@ def run(
         cfg, engines, state_dir, onboarding=True, on_capture=indicator.capturing if indicator else None
     )
     loop = make_loop(cfg, engines, ear, on_turn, companion)
-    if indicator is not None:
-        # A confirmation spoken while muted passes through the other states; the LED then goes back
-        # to showing mute, not idle.
-        loop.on_state = lambda state: indicator.show(
-            State.MUTED if loop.muted and state is State.IDLE else state
-        )
-    audio.on_reconnect = lambda what: loop.announce("I'm back.")
-    scheduler = companion.intents.scheduler
-    scheduler.start(loop.announce, is_muted=lambda: loop.muted)
-
-    def on_tap() -> None:  # a tap just after a reminder snoozes it; otherwise attention or interrupt
-        if scheduler.snooze_last() is not None:
-            loop.announce(f"Okay, I'll remind you again in {cfg.reminders.snooze_min} minutes.")
-        else:
-            loop.tap()
-
-    if button is not None:
-        button.on_tap = on_tap
-        button.on_double_tap = loop.repeat_last
-        button.on_long_press = lambda: loop.set_muted(not loop.muted)
+    attach_body(loop, companion, cfg, audio=audio, button=button, indicator=indicator)
 
     handler = DaemonControl(
         loop,
         cfg,
         config_file,
         cli_config,
-        apply=lambda new, keys: apply_live(loop, new, keys, ear, models_dir, state_dir),
+        apply=lambda new, keys: reconfigure(loop, companion, new, keys, ear, models_dir),
         devices=audio.status,
         models={"wake": cfg.wake.model, "stt": cfg.stt.engine, "llm": cfg.llm.model, "tts": cfg.tts.voice},
+        memory=companion.memory,
     )
     server = control.ControlServer(control.daemon_socket_path(), handler)
     try:

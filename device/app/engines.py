@@ -15,12 +15,17 @@ from device.persona.persona import Persona, voice_id
 from device.persona.persona import resolve as resolve_persona
 from device.pipeline.aec import EchoCancellerUnavailable, SpeexEchoCanceller
 from device.pipeline.dialogue import DialogueSettings, OnnxDialogue
-from device.pipeline.loop import LoopSettings
-from device.pipeline.stt import MoonshineSTT, SpeechToText, VoskSTT, WhisperSTT
+from device.pipeline.settings import LoopSettings
+from device.pipeline.stages import Dialogue, SpeechToText, TurnModel, Vad, WakeWord
+from device.pipeline.stt.moonshine import MoonshineSTT
+from device.pipeline.stt.vosk import VoskSTT
+from device.pipeline.stt.whisper import WhisperSTT
 from device.pipeline.tts import PiperTTS, Prosody
 from device.pipeline.turn import SmartTurn
 from device.pipeline.vad import SileroVad
-from device.pipeline.wake import KeyphraseWakeWord, MicroWakeWord, OpenWakeWord, WakeWord
+from device.pipeline.wake.keyphrase import KeyphraseWakeWord
+from device.pipeline.wake.micro import MicroWakeWord
+from device.pipeline.wake.openwakeword import OpenWakeWord
 
 log = logging.getLogger("os1.engines")
 
@@ -74,6 +79,11 @@ def build_tts(cfg: TtsConfig, models_dir: Path | None = None) -> PiperTTS:
     return PiperTTS(model, config, Prosody(length_scale=cfg.length_scale))
 
 
+def build_voice(cfg: Config, models_dir: Path | None = None) -> PiperTTS:
+    """The companion's voice: the persona's voice if it names one, else tts.voice."""
+    return build_tts(cfg.tts.model_copy(update={"voice": voice_id(cfg)}), models_dir)
+
+
 def persona(cfg: Config) -> Persona:
     """The persona from config alone; the runner adds the onboarding profile (persona.changes.current)."""
     return resolve_persona(cfg.persona)[0]
@@ -105,13 +115,18 @@ def build_aec(enabled: bool) -> SpeexEchoCanceller | None:
 
 @dataclass
 class Engines:
-    vad: SileroVad
+    """The loaded models, each behind its stage contract (`pipeline/stages.py`)."""
+
+    vad: Vad
     wake: WakeWord | None
     stt: SpeechToText
-    dialogue: OnnxDialogue
+    dialogue: Dialogue
     tts: PiperTTS
+    """Piper itself: the persona's toned voice wraps it and sets its prosody per sentence."""
     load_s: float
-    turn: SmartTurn | None = None  # the end-of-turn model, when vad.smart_turn_ms is on
+    """How long loading took."""
+    turn: TurnModel | None = None
+    """The end-of-turn model, when vad.smart_turn_ms is on."""
 
 
 def load_all(cfg: Config, use_wake: bool = True) -> Engines:
@@ -125,7 +140,7 @@ def load_all(cfg: Config, use_wake: bool = True) -> Engines:
         )
         stt = pool.submit(build_stt, cfg.stt, md)
         dialogue = pool.submit(build_dialogue, cfg.llm, md)
-        tts = pool.submit(build_tts, cfg.tts.model_copy(update={"voice": voice_id(cfg)}), md)
+        tts = pool.submit(build_voice, cfg, md)
         turn = pool.submit(SmartTurn, resolve("smart-turn-v3", md)) if cfg.vad.smart_turn_ms else None
         engines = Engines(
             vad.result(),

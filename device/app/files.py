@@ -6,49 +6,15 @@ import json
 import logging
 import sys
 import threading
-from collections.abc import Callable, Iterable
 from pathlib import Path
 
-import numpy as np
-
-from device.app.companion import Companion, build_companion
-from device.app.engines import Engines, build_aec, load_all, loop_settings, wake_phrase
+from device.app.assemble import feed_frames, make_loop
+from device.app.engines import Engines, load_all
 from device.config.schema import Config
-from device.drivers.audio import FileEarpiece, FileMicrophone
-from device.pipeline.events import State, Turn
-from device.pipeline.loop import VoiceLoop
+from device.drivers.audio_files import FileEarpiece, FileMicrophone
+from device.pipeline.events import Turn
 
 log = logging.getLogger("os1.run")
-
-
-def make_loop(
-    cfg: Config,
-    engines: Engines,
-    sink: object,
-    on_turn: Callable[[Turn], None],
-    companion: Companion | None = None,
-) -> VoiceLoop:
-    """A voice loop on loaded engines, with the companion's intent layer before the LLM (one is built
-    from the config if not given). Each loop gets its own echo canceller: it learns one echo path."""
-    companion = companion or build_companion(cfg, engines)
-    prompt = companion.persona.persona.system_prompt()
-    engines.dialogue.warm(prompt)  # the persona's prompt is in the KV cache before the first turn
-    loop = VoiceLoop(
-        vad=engines.vad,
-        stt=engines.stt,
-        dialogue=engines.dialogue,
-        tts=companion.persona.tts,  # each sentence in its tone
-        sink=sink,  # type: ignore[arg-type]
-        wake=engines.wake,
-        system_prompt=prompt,
-        settings=loop_settings(cfg),
-        on_turn=on_turn,
-        wake_phrase=wake_phrase(cfg.wake),
-        aec=build_aec(cfg.audio.echo_cancel),
-        turn_model=engines.turn,
-    )
-    companion.wire(loop)
-    return loop
 
 
 def print_turn(turn: Turn, as_json: bool) -> None:
@@ -64,19 +30,6 @@ def print_turn(turn: Turn, as_json: bool) -> None:
         + "".join(f", {k} {v:.2f}" for k, v in turn.stats.items()),
         flush=True,
     )
-
-
-def feed_frames(
-    loop: VoiceLoop, mic: Iterable[tuple[np.ndarray, float]], stop: threading.Event, wait_for_reply: bool
-) -> None:
-    for frame, t in mic:
-        if stop.is_set():
-            return
-        loop.feed(frame, t)
-        if wait_for_reply:  # not real time: the end-of-turn model's verdict is in by the next frame
-            loop.wait_turn_check()
-        if wait_for_reply and loop.state in (State.THINKING, State.SPEAKING):
-            loop.wait_reply()
 
 
 def run_file(

@@ -15,13 +15,14 @@ import statistics
 import tempfile
 import threading
 import time
+from dataclasses import replace
 
 import numpy as np
 
+from device.app.assemble import feed_frames, make_loop
 from device.app.engines import load_all
-from device.app.files import feed_frames, make_loop
 from device.config.schema import Config
-from device.drivers.audio import FileEarpiece, FileMicrophone
+from device.drivers.audio_files import FileEarpiece, FileMicrophone
 from device.evals.end_of_turn import build_clips
 from device.evals.speech import join, piper_speech, silence
 from device.evals.stt import normalize_words
@@ -36,7 +37,7 @@ class Conversation:
         self.turns: list[Turn] = []
         self.ear = FileEarpiece(f"{out_dir}/reply.wav", realtime=True)
         self.loop = make_loop(cfg, engines, self.ear, self.turns.append)  # type: ignore[arg-type]
-        self.loop.settings.follow_up_s = 0.0
+        self.loop.update_settings(replace(self.loop.settings, follow_up_s=0.0))
         self.loop.on_state = self._on_state
         self.first_sound: list[float] = []
         self.last_word_t = float("inf")
@@ -91,12 +92,12 @@ def has_last_words(transcript: str, text: str) -> bool:
     return any(w in said for w in words[:2]) and any(w in said for w in words[-2:])
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--early-ms", type=int, nargs="+", default=[0, 300], help="early_reply_ms values")
     parser.add_argument("--stt", default="whisper", choices=["whisper", "moonshine"])
     parser.add_argument("--voices", nargs="+", default=["piper-one-breath", "espeak-us"])
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     clips = [c for c in build_clips() if c.voice in args.voices]
     cfg = Config()
     cfg.stt.engine = args.stt
@@ -129,7 +130,8 @@ def main() -> None:
         median = f"{statistics.median(rels):.0f} ms" if rels else "—"
         n = len(clips)
         print(f"| {rule} | {over}/{n} ({100 * over / n:.0f}%) | {whole}/{n} | {median} |", flush=True)
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

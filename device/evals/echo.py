@@ -12,15 +12,15 @@ import argparse
 import tempfile
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
+from device.app.assemble import feed_frames, make_loop
 from device.app.engines import Engines, load_all
-from device.app.files import feed_frames, make_loop
 from device.config.schema import Config
-from device.drivers.audio import EchoMicrophone, FileEarpiece, FileMicrophone
+from device.drivers.audio_files import EchoMicrophone, FileEarpiece, FileMicrophone
 from device.evals.speech import espeak_speech, join, piper_speech, silence
 from device.pipeline.events import State, Turn
 
@@ -63,7 +63,7 @@ def run_one(engines: Engines, request: str, echo_db: float, with_user: bool, tmp
     cfg = Config()
     cfg.vad.end_of_turn_ms = 600
     loop, ear, turns = _session(engines, cfg, tmp / "out.wav")
-    loop.settings.follow_up_s = 0  # type: ignore[attr-defined]
+    loop.update_settings(replace(loop.settings, follow_up_s=0))
     loop.addressed()  # type: ignore[attr-defined]
     stop = threading.Event()
     mic = FileMicrophone(join(silence(0.3), piper_speech(request), silence(0.8)), realtime=True, tail_s=60)
@@ -106,10 +106,10 @@ def _overlay_live(mic: FileMicrophone, voice: np.ndarray) -> None:
     mic.audio[start:end] = np.clip(mixed, -32768, 32767).astype(np.int16)
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--echo-db", type=float, action="append", help="echo level(s) relative to the reply")
-    args = ap.parse_args()
+    args = ap.parse_args(argv)
     levels = args.echo_db or [-12.0, -6.0]
     engines = load_all(Config())
     results: list[Result] = []
@@ -128,7 +128,8 @@ def main() -> None:
             f"| {db:+.0f} dB | {len(own)} | {sum(r.self_interrupted for r in own)} | "
             f"{sum(r.self_woke for r in own)} | {sum(bool(r.user_barge_in) for r in user)}/{len(user)} |"
         )
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

@@ -20,10 +20,11 @@ import numpy as np
 from device.evals.speech import espeak_speech, join, mix, noise, piper_speech, piper_split, silence
 from device.models import resolve
 from device.pipeline.audio import FRAME_MS, block_dbfs, frames
-from device.pipeline.loop import looks_complete, speech_end_time
-from device.pipeline.stt import WhisperSTT
+from device.pipeline.end_of_turn import EndOfTurn, speech_end_time
+from device.pipeline.stt.whisper import WhisperSTT
+from device.pipeline.text import looks_complete
 from device.pipeline.turn import SmartTurn
-from device.pipeline.vad import EndOfTurn, SileroVad
+from device.pipeline.vad import SileroVad
 
 # (first part, pause in seconds, rest): people stop to think before the last words.
 REQUESTS = [
@@ -191,10 +192,10 @@ def _row(name: str, clips: list[Clip], ends: list[float], complete: list[Clip], 
     )
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--no-stt", action="store_true", help="skip the rows that need Whisper")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     vad = SileroVad(resolve("silero-vad"))
     model = SmartTurn(resolve("smart-turn-v3"))
     clips, complete = build_clips(), build_complete()
@@ -233,7 +234,8 @@ def main() -> None:
         f"\nSmart Turn inference: median {statistics.median(ms):.0f} ms, "
         f"max {max(ms):.0f} ms ({len(ms)} calls)"
     )
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

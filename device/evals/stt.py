@@ -20,7 +20,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from device.pipeline.audio import FRAME_SAMPLES, SAMPLE_RATE, frames
-from device.pipeline.stt import MoonshineSTT, SpeechToText, WhisperSTT
+from device.pipeline.stages import SpeechToText
+from device.pipeline.stt.moonshine import MoonshineSTT
+from device.pipeline.stt.whisper import WhisperSTT
 
 SENTENCES = [
     "What is the capital of France?",

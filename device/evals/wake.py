@@ -30,7 +30,10 @@ import numpy as np
 
 from device.drivers.wavfile import read_wav
 from device.pipeline.audio import FRAME_SAMPLES, SAMPLE_RATE, frames, to_float32, to_int16
-from device.pipeline.wake import KeyphraseWakeWord, MicroWakeWord, OpenWakeWord, WakeWord
+from device.pipeline.stages import WakeWord
+from device.pipeline.wake.keyphrase import KeyphraseWakeWord
+from device.pipeline.wake.micro import MicroWakeWord
+from device.pipeline.wake.openwakeword import OpenWakeWord
 
 JARVIS = "hey jarvis"
 SAMANTHA = "hey samantha"

@@ -16,6 +16,7 @@ from typing import Literal
 import numpy as np
 
 from device.drivers.camera import CameraError
+from device.pipeline.text import plain
 from device.pipeline.vision import TOO_DARK, Vision, brightness, spoken_text
 
 log = logging.getLogger("os1.camera")
@@ -53,10 +54,9 @@ DARK = "It's too dark for me to read anything."
 
 
 def normalise(text: str) -> str:
-    text = text.lower().replace("\u2019", "'")
-    text = re.sub(r"[^a-z0-9' ]+", " ", text)
-    words = [_CONTRACTIONS.get(w, w) for w in text.split()]
-    return " ".join(words)
+    """`text.plain` without its clock colons and hyphens, contractions spelled out ("what's" ->
+    "what is")."""
+    return " ".join(_CONTRACTIONS.get(w, w) for w in re.sub(r"[-:]", " ", plain(text)).split())
 
 
 def match(text: str) -> Kind | None:

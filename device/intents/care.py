@@ -12,7 +12,7 @@ import re
 import time
 from collections.abc import Callable, Sequence
 
-from device.intents.text import plain
+from device.pipeline.text import plain
 
 _LEAD = r"(?:^|\b(?:i|i'm|im|i am|just|really|honestly|sometimes|i think|i feel like)\s)"
 

@@ -6,7 +6,8 @@ import re
 from collections.abc import Callable
 from datetime import date, datetime, tzinfo
 
-from device.intents.text import ordinal, plain
+from device.intents.text import ordinal
+from device.pipeline.text import plain
 
 Now = Callable[[], datetime]
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
 
@@ -19,7 +19,10 @@ import yaml
 
 from device.atomic import write_text_atomic
 from device.intents.clock import Now, system_now
-from device.intents.text import ordinal, plain, second_person, storage_problem
+from device.intents.text import ordinal, second_person, storage_problem
+from device.pipeline.events import Message
+from device.pipeline.stages import Dialogue
+from device.pipeline.text import complete_sentences, plain
 
 Generate = Callable[[str, str], str]  # (system prompt, user prompt) -> text
 
@@ -63,7 +66,6 @@ _META = re.compile(
     r"|as an ai|language model)\b",
     re.I,
 )
-_SENTENCE = re.compile(r"[^.!?]*[a-zA-Z][^.!?]*[.!?]+[\"')\]]*")
 
 
 def clean_letter_body(text: str, max_words: int = 180) -> list[str]:
@@ -78,8 +80,8 @@ def clean_letter_body(text: str, max_words: int = 180) -> list[str]:
     sentences: list[str] = []
     seen: set[str] = set()
     budget = max_words
-    for m in _SENTENCE.finditer(text):
-        s = m.group().strip().strip("\"“”'")
+    for sentence in complete_sentences(text):
+        s = sentence.strip().strip("\"“”'")
         key = plain(s)
         if not key or key in seen or _META.search(s):
             continue  # small models loop: a sentence said twice is said once
@@ -454,21 +456,12 @@ class LettersIntent:
         return f"Your letter to {letter.spoken_to}, from {when}: {text}"
 
 
-def dialogue_generate(dialogue: object, max_new_tokens: int = 200, max_sentences: int = 6) -> Generate:
-    """A `generate` for letters from the conversation's OnnxDialogue: a longer budget for this call only.
-
-    Call it on the reply thread (where intents run), so it never overlaps a conversation reply.
-    """
-    from dataclasses import replace
-
-    from device.pipeline.dialogue import Message
+def dialogue_generate(dialogue: Dialogue, max_new_tokens: int = 200, max_sentences: int = 6) -> Generate:
+    """A `generate` for letters from the conversation's dialogue engine: a longer budget for these
+    calls only (passed per call, so the conversation's own settings are never touched)."""
+    settings = replace(dialogue.settings, max_new_tokens=max_new_tokens, max_sentences=max_sentences)
 
     def generate(system: str, user: str) -> str:
-        base = dialogue.settings  # type: ignore[attr-defined]
-        dialogue.settings = replace(base, max_new_tokens=max_new_tokens, max_sentences=max_sentences)  # type: ignore[attr-defined]
-        try:
-            return dialogue.reply([Message("system", system), Message("user", user)])  # type: ignore[attr-defined]
-        finally:
-            dialogue.settings = base  # type: ignore[attr-defined]
+        return dialogue.reply([Message("system", system), Message("user", user)], settings=settings)
 
     return generate

@@ -18,8 +18,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from device.intents.clock import Now, say_when, system_now
-from device.intents.text import plain, second_person, storage_problem
+from device.intents.text import second_person, storage_problem
 from device.intents.when import parse_minutes, parse_when
+from device.pipeline.text import plain
 
 log = logging.getLogger("os1.reminders")
 

@@ -1,20 +1,8 @@
-"""Small text helpers shared by the intents: what a transcript looks like once STT punctuation is gone."""
+"""Small text helpers shared by the intents (the word lists and sentence rules are `pipeline/text.py`)."""
 
 from __future__ import annotations
 
 import re
-
-_APOSTROPHES = str.maketrans({"’": "'", "‘": "'"})
-
-
-def plain(text: str, lower: bool = True) -> str:
-    """Words, digits and apostrophes only, single-spaced: 'What's the time?' -> "what's the time"."""
-    t = text.translate(_APOSTROPHES)
-    t = t.lower() if lower else t
-    t = re.sub(r"\b([apAP])\.\s?[mM]\b\.?", lambda m: m[1].lower() + "m", t)  # "5 p.m." -> "5 pm"
-    t = re.sub(r"[^\w':\s-]|_", " ", t)
-    t = re.sub(r"(?<![\w])'|'(?![a-zA-Z])", " ", t)
-    return re.sub(r"\s+", " ", t).strip()
 
 
 def ordinal(n: int) -> str:

@@ -13,7 +13,7 @@ import re
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from device.intents.text import plain
+from device.pipeline.text import plain
 
 _UNITS = {
     "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9,

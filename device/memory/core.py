@@ -42,7 +42,7 @@ from device.memory.store import (
 
 if TYPE_CHECKING:
     from device.config.schema import MemoryConfig
-    from device.pipeline.dialogue import Dialogue
+    from device.pipeline.stages import Dialogue
 
 log = logging.getLogger(__name__)
 
@@ -239,7 +239,7 @@ class Memory:
             return self.remember(Fact("summary", text, "conversation", f"summary:{start}"))
 
     def _llm_facts(self, user: str) -> list[Fact]:
-        from device.pipeline.dialogue import Message
+        from device.pipeline.events import Message
 
         assert self.llm is not None
         if not any(w in user.lower().split() for w in ("i", "my", "i'm", "i've")):

@@ -1,18 +1,20 @@
 """The persona in a running companion: the effective persona, the toned voice and the onboarding,
-kept in step when an onboarding answer changes who it is.
+kept in step when an onboarding answer or a config reload changes who it is.
 
     runtime = PersonaRuntime(cfg, state_dir, engines.tts)
-    loop = VoiceLoop(..., tts=runtime.tts, system_prompt=runtime.persona.system_prompt(),
-                     intents=runtime.intent)           # first in the intent chain
-    runtime.attach(loop)
+    runtime.on_change = lambda persona: ...          # the loop's prompt follows (app/assemble.py)
+    router handlers: Claimed(runtime.intent, runtime.intent_claims)   # first in the intent chain
     if (question := runtime.opening()) is not None:
         loop.announce(question)
+
+It is changed in place (`reload`), never replaced, so every holder (the loop's voice, the intent
+router, the companion) sees the same persona.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 from device.config.schema import Config
 from device.persona.changes import current
@@ -25,18 +27,27 @@ from device.pipeline.tts import PiperTTS
 
 class PersonaRuntime:
     def __init__(self, cfg: Config, state_dir: Path, tts: PiperTTS, source: str = "start"):
-        self.cfg = cfg
         self.state_dir = Path(state_dir)
+        self.on_change: Callable[[Persona], None] | None = None
+        """Called with the new persona whenever it changes (the loop's system prompt follows)."""
+        self.cfg = cfg
         self.persona: Persona = current(cfg, self.state_dir, source=source)
         self.tts = TonedTTS(tts, self.persona)
-        self.onboarding: Onboarding | None = None
-        if cfg.persona.onboarding:
-            self.onboarding = Onboarding(ProfileStore(self.state_dir), cfg.persona, on_change=self._changed)
-        self._loop: Any = None
+        self.onboarding: Onboarding | None = self._onboarding(cfg)
 
-    def attach(self, loop: Any) -> None:
-        """The loop whose system prompt follows the persona (anything with `system_prompt`)."""
-        self._loop = loop
+    def _onboarding(self, cfg: Config) -> Onboarding | None:
+        if not cfg.persona.onboarding:
+            return None
+        return Onboarding(ProfileStore(self.state_dir), cfg.persona, on_change=self._changed)
+
+    def reload(self, cfg: Config, tts: PiperTTS | None = None) -> None:
+        """A new config (a live reload of persona.* or tts.*), applied in place; `tts`: a new voice."""
+        self.cfg = cfg
+        if tts is not None:
+            self.tts.inner = tts
+        if bool(cfg.persona.onboarding) != (self.onboarding is not None):
+            self.onboarding = self._onboarding(cfg)
+        self._set(current(cfg, self.state_dir, source="reload"))
 
     def opening(self) -> str | None:
         """The onboarding's first question, to announce at start; None when there is no setup."""
@@ -51,7 +62,10 @@ class PersonaRuntime:
         return self.onboarding is not None and self.onboarding.active
 
     def _changed(self, _profile: Profile) -> None:
-        self.persona = current(self.cfg, self.state_dir, source="onboarding")
-        self.tts.persona = self.persona
-        if self._loop is not None:
-            self._loop.system_prompt = self.persona.system_prompt()
+        self._set(current(self.cfg, self.state_dir, source="onboarding"))
+
+    def _set(self, persona: Persona) -> None:
+        self.persona = persona
+        self.tts.persona = persona
+        if self.on_change is not None:
+            self.on_change(persona)

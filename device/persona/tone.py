@@ -16,6 +16,7 @@ from enum import StrEnum
 import numpy as np
 
 from device.persona.persona import Persona
+from device.pipeline.text import split_sentences
 from device.pipeline.tts import PiperTTS, Prosody
 
 
@@ -70,7 +71,6 @@ _POSITIVE = re.compile(
 _CALM = re.compile(
     r"\b(breathe|relax|rest|sleep|slowly|gently|calm|quiet|easy|take your time)\b", re.IGNORECASE
 )
-_SENTENCE_END = re.compile(r"(?<=[.!?…])\s+")
 
 
 def take_tag(sentence: str) -> tuple[Tone | None, str]:
@@ -109,10 +109,6 @@ def respell(text: str, spellings: Mapping[str, str]) -> str:
     return text
 
 
-def split_sentences(text: str) -> list[str]:
-    return [s for s in _SENTENCE_END.split(text.strip()) if s.strip()]
-
-
 CLAUSE_PAUSE_S = 0.12  # after a first chunk cut at a comma: the breath Piper would have put there
 
 
@@ -129,10 +125,13 @@ class TonedTTS:
     """A `TextToSpeech` that speaks each sentence in its tone and pauses after it."""
 
     def __init__(self, inner: PiperTTS, persona: Persona):
-        self.inner = inner
-        self.sample_rate: int = inner.sample_rate
-        self.persona = persona  # replace it when the persona changes (onboarding, reload)
+        self.inner = inner  # replaced when the voice changes (a live reload of tts.voice)
+        self.persona = persona  # replaced when the persona changes (onboarding, reload)
         self.last_tones: list[tuple[Tone, str]] = []  # the last call's (tone, text sent to Piper)
+
+    @property
+    def sample_rate(self) -> int:
+        return self.inner.sample_rate
 
     def prosody(self, tone: Tone) -> Prosody:
         v = VOICES[tone]

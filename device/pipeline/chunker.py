@@ -1,6 +1,7 @@
 """Split streamed LLM text into speakable pieces: a short first clause, then whole sentences.
 
-Never splits inside a number ("3.5"), an abbreviation ("Dr.", "e.g.") or an ellipsis.
+Sentences end where `text.sentence_ends` says: never inside a number ("3.5"), an abbreviation
+("Dr.", "e.g.") or at an ellipsis.
 """
 
 from __future__ import annotations
@@ -9,87 +10,9 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
-ABBREVIATIONS = {
-    "mr",
-    "mrs",
-    "ms",
-    "dr",
-    "prof",
-    "sr",
-    "jr",
-    "st",
-    "mt",
-    "vs",
-    "etc",
-    "e.g",
-    "i.e",
-    "approx",
-    "no",
-    "jan",
-    "feb",
-    "mar",
-    "apr",
-    "jun",
-    "jul",
-    "aug",
-    "sep",
-    "sept",
-    "oct",
-    "nov",
-    "dec",
-    "u.s",
-    "u.k",
-    "a.m",
-    "p.m",
-}
-# Words that need more after them: a sentence (or a first chunk) does not end on one.
-TRAILING_WORDS = {
-    "a",
-    "an",
-    "the",
-    "of",
-    "to",
-    "and",
-    "or",
-    "but",
-    "with",
-    "my",
-    "your",
-    "in",
-    "on",
-    "at",
-    "for",
-    "from",
-    "about",
-    "is",
-    "are",
-    "was",
-    "um",
-    "uh",
-    "like",
-    "so",
-    "because",
-    "that",
-    "if",
-    "when",
-}
-_SENTENCE_END = re.compile(r"[.!?]+[\"')\]]*(?=\s)")
+from device.pipeline.text import TRAILING_WORDS, sentence_ends
+
 _CLAUSE_END = re.compile(r"[,;:—–](?=\s)")
-
-
-def _is_real_sentence_end(text: str, end: int) -> bool:
-    """Whether the terminator ending at `end` closes a sentence (not "Dr." or "3.")."""
-    punct_start = end
-    while punct_start > 0 and text[punct_start - 1] in ".!?\"')]":
-        punct_start -= 1
-    if text[punct_start:end].startswith("..") and not text[punct_start:end].startswith("..."):
-        return False
-    word = re.search(r"([\w.]+)$", text[:punct_start])
-    if word and text[punct_start] == ".":
-        w = word.group(1).lower()
-        if w in ABBREVIATIONS or (len(w) == 1 and w.isalpha() and w != "i"):
-            return False  # "Dr." or an initial ("J. Smith")
-    return True
 
 
 @dataclass
@@ -127,18 +50,21 @@ class Chunker:
             yield chunk
 
     def _find_cut(self) -> int | None:
-        for m in _SENTENCE_END.finditer(self._buf):
-            if _is_real_sentence_end(self._buf, m.end()):
-                return m.end()
+        ends = [e for e in sentence_ends(self._buf) if not _inside_aside(self._buf[:e])]
+        if ends:
+            return ends[0]
         if self.first_clause and self._emitted == 0:
             for m in _CLAUSE_END.finditer(self._buf):
                 before = self._buf[: m.start()]
                 if len(before.split()) >= self.first_min_words and not re.search(r"\d$", before):
-                    return m.end()
+                    if not _inside_aside(before):
+                        return m.end()
             # Whole words only: the word after the cut must have started, so the last one is complete.
             words = list(re.finditer(r"\S+(?=\s+\S)", self._buf))
             for i, w in enumerate(words[self.first_max_words - 1 :] if self.first_max_words else []):
                 if re.search(r"[\d.]$", w.group()):  # not after "Dr." or "3" ("3 kilos" stays together)
+                    continue
+                if _inside_aside(self._buf[: w.end()]):
                     continue
                 bare = re.sub(r"[^a-z']", "", w.group().lower())
                 if bare not in TRAILING_WORDS or self.first_max_words + i >= self.first_cap_words:
@@ -146,27 +72,10 @@ class Chunker:
         return None
 
 
-_BOLD = re.compile(r"\*\*([^*]+)\*\*")
-_ASIDE = re.compile(r"\(([^)]*)\)|\*([^*]+)\*|\[([^\]]*)\]")
-_MARKUP = re.compile(r"[#_`~>|]+|^\s*[-•]\s+", re.MULTILINE)
-
-
-def _aside(m: re.Match[str]) -> str:
-    """A short aside without numbers is a stage direction ("(laughs)", "*smiles*"): drop it.
-    A longer one carries content: keep its words, lose the brackets."""
-    inner = next(g for g in m.groups() if g is not None)
-    is_direction = len(inner.split()) <= 3 and not re.search(r"\d", inner)
-    return " " if is_direction else f" {inner} "
-
-
-def speakable(text: str) -> str:
-    """What a voice should say: no stage directions, markdown or emoji."""
-    text = _BOLD.sub(r"\1", text)
-    text = _ASIDE.sub(_aside, text)
-    text = _MARKUP.sub(" ", text)
-    text = "".join(ch for ch in text if ord(ch) < 0x2190 or ch in "–—…")  # drop emoji and symbols
-    text = re.sub(r"\s+([,.!?;:])", r"\1", text)
-    return re.sub(r"\s{2,}", " ", text).strip()
+def _inside_aside(text: str) -> bool:
+    """Whether `text` ends inside a bracket or *asterisks*: a stage direction cut in two would be
+    spoken ("(smiling" dropped, "mischievously)" said), since only a whole one is recognised."""
+    return text.count("(") > text.count(")") or text.count("[") > text.count("]") or text.count("*") % 2 == 1
 
 
 def chunk_text(pieces: Iterable[str], **kwargs: object) -> list[str]:

@@ -10,13 +10,16 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 import threading
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
+
+from device.pipeline.events import DialogueStats, Message
+from device.pipeline.guard import ReplyGuard
+from device.pipeline.stages import DialogueCapabilities
 
 log = logging.getLogger(__name__)
 
@@ -25,17 +28,6 @@ FIX = "re-run `os1 models convert`, or delete the folder so it is converted agai
 
 class ModelLoadError(Exception):
     """The model folder is missing or unusable; the message is one line naming the path and the fix."""
-
-
-@dataclass
-class Message:
-    role: str  # "system", "user" or "assistant"
-    content: str
-    interrupted: bool = False  # an assistant turn cut off by barge-in: content is only what was heard
-    # What was recalled for this user message (memories): sent as a system message just before it.
-    # It stays with the message in the history, so the next turn's prompt repeats this one's exactly
-    # and the KV cache is reused through it (a note only in the newest turn broke the match each turn).
-    context: str = ""
 
 
 def template_messages(messages: Sequence[Message]) -> list[dict[str, str]]:
@@ -48,192 +40,33 @@ def template_messages(messages: Sequence[Message]) -> list[dict[str, str]]:
     return out
 
 
-@dataclass
+@dataclass(frozen=True)
 class DialogueSettings:
-    max_new_tokens: int = 64  # hard budget per reply
-    max_sentences: int = 2  # stop after this many complete sentences; 0 = no limit
-    repetition_penalty: float = 1.1  # 1.2+ makes SmolLM2-135M wander off ("Paris" becomes "Normandy")
-    no_repeat_ngram: int = 4  # stop when the reply repeats a run of this many words; 0 = off
-    echo_words: int = 6  # stop when the reply recites this many words of the system prompt; 0 = off
-    temperature: float = 0.0  # 0 = greedy, deterministic
-    context_tokens: int = 2048  # prompt + reply; the oldest turns are dropped to fit
-    threads: int | None = None  # onnxruntime intra-op threads; None = the runtime's choice
-    # Keep the KV cache of the conversation so far between turns, so a turn only prefills its new words.
-    # Costs a KV buffer sized for context_tokens, held for the engine's lifetime (see OnnxDialogue).
+    """How a reply is generated. Frozen: change it with `dataclasses.replace`, or pass other
+    settings for one reply (`stream(..., settings=...)`)."""
+
+    max_new_tokens: int = 64
+    """Hard budget per reply."""
+    max_sentences: int = 2
+    """Stop after this many complete sentences; 0 = no limit."""
+    repetition_penalty: float = 1.1
+    """1.2+ makes SmolLM2-135M wander off ("Paris" becomes "Normandy")."""
+    no_repeat_ngram: int = 4
+    """Stop when the reply repeats a run of this many words; 0 = off."""
+    echo_words: int = 6
+    """Stop when the reply recites this many words of the system prompt; 0 = off."""
+    temperature: float = 0.0
+    """0 = greedy, deterministic."""
+    context_tokens: int = 2048
+    """Prompt + reply; the oldest turns are dropped to fit."""
+    threads: int | None = None
+    """onnxruntime intra-op threads; None = the runtime's choice."""
     reuse_prefix: bool = True
-    # Also keep the KV of the reply just generated: the next turn's history repeats it, so a follow-up
-    # prefills only its own words (first token ~60 ms instead of ~150-240 ms after a few turns).
+    """Keep the KV cache of the conversation so far between turns, so a turn only prefills its new
+    words. Costs a KV buffer sized for context_tokens, held for the engine's lifetime."""
     reuse_reply: bool = True
-
-
-@dataclass
-class DialogueStats:
-    prompt_tokens: int = 0
-    new_tokens: int = 0
-    reused_tokens: int = 0  # prompt tokens whose KV came from the cache of earlier turns (not prefilled)
-    first_token_s: float | None = None  # request -> first generated token (includes prefill)
-    first_text_s: float | None = None  # request -> first text handed out (what the TTS waits for)
-    tokens_per_s: float = 0.0  # decode rate after the first token
-    stop_reason: str = ""  # eos, budget, sentences, repeat, echo, cancel, closed
-
-
-class Dialogue(Protocol):
-    def stream(self, messages: Sequence[Message], cancel: threading.Event | None = None) -> Iterator[str]:
-        """Yield the reply as text pieces, as soon as each is safe to speak."""
-        ...
-
-    def reply(self, messages: Sequence[Message], cancel: threading.Event | None = None) -> str:
-        return "".join(self.stream(messages, cancel)).strip()
-
-
-# ---- text-side defences: pure functions, no model needed ---------------------------------------
-
-# A word is a run without spaces or ellipses: SmolLM2 writes "blue...blue...blue..." with no space,
-# and that must count as three words for the repetition check.
-_WORD = re.compile(r"(?:[^\s.…]|\.(?![.\s]|$))+")
-# A sentence ends at . ! ? or … (plus closing quotes/brackets) once whitespace follows, or at a newline.
-_BOUNDARY = re.compile(r"[.!?…]+[\"'”’)\]]*(?=\s)|\n")
-_ABBREVIATIONS = {"mr", "mrs", "ms", "dr", "st", "vs", "jr", "sr", "prof", "e.g", "i.e", "approx"}
-
-
-def normalize(word: str) -> str:
-    """Compare words case- and punctuation-blind: 'Paris,' == 'paris'."""
-    return word.lower().replace("’", "'").strip("\"'“”‘’()[]{}.,;:!?…-—*_#")
-
-
-def words(text: str, complete_only: bool = True) -> list[tuple[str, int]]:
-    """(normalized word, start offset) pairs; a word is complete once whitespace follows it."""
-    out = []
-    matches = list(_WORD.finditer(text))
-    for i, m in enumerate(matches):
-        last = i == len(matches) - 1
-        if complete_only and last and not any(c.isspace() for c in text[m.end() :]):
-            break  # the next token may still extend it ("3." + "5")
-        w = normalize(m.group())
-        if w:
-            out.append((w, m.start()))
-    return out
-
-
-def sentence_ends(text: str) -> list[int]:
-    """Offsets just past each complete sentence. A sentence needs a letter; '1.' and 'Dr.' don't end one."""
-    ends, start = [], 0
-    for m in _BOUNDARY.finditer(text):
-        before = text[start : m.start()]
-        mark = m.group().rstrip("\"'”’)]")
-        if mark.startswith("...") or mark.startswith("…"):
-            continue  # an ellipsis is a pause, mostly mid-sentence in these models
-        if mark == ".":
-            last = normalize(before.split()[-1]) if before.split() else ""
-            if last in _ABBREVIATIONS:
-                continue
-        if not any(c.isalpha() for c in before):
-            continue  # a list number or a blank line: merge it into the next sentence
-        ends.append(m.end())
-        start = m.end()
-    return ends
-
-
-def _occurs_earlier(seq: list[str], m: int) -> bool:
-    """Do the last m words also appear, in order, starting earlier in seq?"""
-    tail = seq[-m:]
-    return any(seq[j : j + m] == tail for j in range(len(seq) - m))
-
-
-def repeat_start(seq: list[str], n: int) -> int | None:
-    """Index where a repeated n-word run starts, if the last n words already occurred earlier."""
-    if n <= 0 or len(seq) <= n or not _occurs_earlier(seq, n):
-        return None
-    return len(seq) - n
-
-
-def prompt_grams(prompt: str, k: int) -> set[tuple[str, ...]]:
-    """Every run of 1..k words in the prompt, for the echo check."""
-    seq = [w for w, _ in words(prompt, complete_only=False)]
-    return {tuple(seq[i : i + m]) for m in range(1, k + 1) for i in range(len(seq) - m + 1)}
-
-
-def echo_start(seq: list[str], grams: set[tuple[str, ...]], k: int) -> int | None:
-    """Index where an echo starts, if the last k words are a run of the system prompt."""
-    if k <= 0 or len(seq) < k or tuple(seq[-k:]) not in grams:
-        return None
-    return len(seq) - k
-
-
-def held_words(seq: list[str], n: int, grams: set[tuple[str, ...]], k: int) -> int:
-    """How many trailing words could still grow into a repeat or an echo, and so must not be spoken yet."""
-    held = 0
-    for m in range(1, max(n, k)):
-        repeat = m < n and len(seq) > m and _occurs_earlier(seq, m)
-        echo = m < k and len(seq) >= m and tuple(seq[-m:]) in grams
-        if not (repeat or echo):
-            break  # both checks are monotone: a longer tail can't match if this one doesn't
-        held = m
-    return held
-
-
-class ReplyGuard:
-    """Fed the generated text piece by piece; hands back what may be spoken, and decides when to stop."""
-
-    def __init__(self, settings: DialogueSettings, system_prompt: str = ""):
-        self.s = settings
-        self.text = ""
-        self.released = 0  # chars of self.text already handed out
-        self.stop_reason: str | None = None
-        self._grams = prompt_grams(system_prompt, settings.echo_words) if settings.echo_words > 0 else set()
-
-    def feed(self, piece: str) -> str:
-        """Add generated text; return the text that is now safe to speak ('' if none yet)."""
-        if self.stop_reason:
-            return ""
-        self.text += piece
-        return self._check(final=False)
-
-    def finish(self, reason: str) -> str:
-        """The model stopped on its own (eos/budget): check the last word too, then hand out the rest."""
-        if self.stop_reason:
-            return ""
-        out = self._check(final=True)
-        if self.stop_reason and self.text[self.released :].strip():
-            return out  # a defence cut the tail off
-        self.stop_reason = reason
-        return out + self._release(len(self.text))
-
-    def _check(self, final: bool) -> str:
-        found = words(self.text, complete_only=not final)
-        seq = [w for w, _ in found]
-        ends = sentence_ends(self.text + " " if final else self.text)
-        if (i := repeat_start(seq, self.s.no_repeat_ngram)) is not None:
-            return self._stop("repeat", self._cut(found, ends, i))
-        if (i := echo_start(seq, self._grams, self.s.echo_words)) is not None:
-            return self._stop("echo", self._cut(found, ends, i))
-        if self.s.max_sentences > 0 and len(ends) >= self.s.max_sentences:
-            return self._stop("sentences", min(ends[self.s.max_sentences - 1], len(self.text)))
-        held = held_words(seq, self.s.no_repeat_ngram, self._grams, self.s.echo_words)
-        # Also hold the word still being written: its next token may extend it.
-        partial = None if final else re.search(r"\S+$", self.text)
-        safe = found[-held][1] if held else (partial.start() if partial else len(self.text))
-        return self._release(safe)
-
-    @staticmethod
-    def _cut(found: list[tuple[str, int]], ends: list[int], i: int) -> int:
-        """Where to cut a repeat/echo that starts at word i: before it, unless a sentence ends inside
-        it, in which case the sentence may finish ("I'm a caring friend." may echo 3 words)."""
-        start, last = found[i][1], found[-1][1]
-        return next((e for e in ends if start < e <= last), start)
-
-    def _stop(self, reason: str, at: int) -> str:
-        self.stop_reason = reason
-        return self._release(at)
-
-    def _release(self, upto: int) -> str:
-        if upto <= self.released:
-            return ""
-        out, self.released = self.text[self.released : upto], upto
-        return out
-
-
-# ---- onnxruntime-genai engine ------------------------------------------------------------------
+    """Also keep the KV of the reply just generated: the next turn's history repeats it, so a
+    follow-up prefills only its own words (first token ~60 ms instead of ~150-240 ms a few turns in)."""
 
 
 def _first_line(e: BaseException) -> str:
@@ -260,7 +93,7 @@ class _Cache:
     ids: list[int]
 
 
-class OnnxDialogue(Dialogue):
+class OnnxDialogue:
     """SmolLM-style chat models through onnxruntime-genai.
 
     With `reuse_prefix` (the default) one generator lives across turns. Each turn rewinds it to the
@@ -322,10 +155,15 @@ class OnnxDialogue(Dialogue):
         payload = json.dumps(template_messages(messages))
         return self.tokenizer.apply_chat_template(payload, add_generation_prompt=True)
 
-    def encode(self, messages: Sequence[Message]) -> list[int]:
+    @property
+    def capabilities(self) -> DialogueCapabilities:
+        return DialogueCapabilities(prime=self.settings.reuse_prefix)
+
+    def encode(self, messages: Sequence[Message], settings: DialogueSettings | None = None) -> list[int]:
         """The templated prompt as token ids; the oldest turns are dropped until prompt + reply fit."""
+        s = settings or self.settings
         msgs = list(messages)
-        budget = self.settings.context_tokens - self.settings.max_new_tokens
+        budget = s.context_tokens - s.max_new_tokens
         while True:
             ids = list(self.tokenizer.encode(self._template(msgs)))
             if len(ids) <= budget:
@@ -333,7 +171,7 @@ class OnnxDialogue(Dialogue):
             # Keep system messages and the newest message; drop the oldest of the rest.
             oldest = next((i for i, m in enumerate(msgs[:-1]) if m.role != "system"), None)
             if oldest is None:
-                limit = self.settings.context_tokens
+                limit = s.context_tokens
                 raise ValueError(f"a prompt of {len(ids)} tokens does not fit context_tokens={limit}")
             del msgs[oldest]
 
@@ -365,11 +203,11 @@ class OnnxDialogue(Dialogue):
             if self._owner is not None:
                 return 0
             cache, self._cache = self._cache, None
-            self._cache, _ = self._prefill(cache, ids)
+            self._cache, _ = self._prefill(cache, ids, s)
             return len(self._cache.ids)
 
-    def _search_key(self) -> tuple:
-        s = self.settings
+    @staticmethod
+    def _search_key(s: DialogueSettings) -> tuple:
         return (
             s.context_tokens,
             s.temperature > 0,
@@ -388,9 +226,9 @@ class OnnxDialogue(Dialogue):
         )
         return self._og.Generator(self.model, params)
 
-    def _prefill(self, cache: _Cache | None, ids: list[int]) -> tuple[_Cache, int]:
+    def _prefill(self, cache: _Cache | None, ids: list[int], s: DialogueSettings) -> tuple[_Cache, int]:
         """Put ids into a kept generator, reusing cache's KV for the common prefix; (cache, tokens reused)."""
-        key = self._search_key()
+        key = self._search_key(s)
         # An appended chunk ending in EOS leaves that EOS pending in genai, so it is not counted as cached.
         held = ids[:-1] if ids and ids[-1] in self._eos else list(ids)
         if cache is not None and cache.key == key:
@@ -407,7 +245,7 @@ class OnnxDialogue(Dialogue):
                 log.warning("reusing the KV cache failed (%s); prefilling the whole prompt", _first_line(e))
         if cache is not None:
             cache.generator = None  # free the old KV buffer before allocating the new one
-        generator = self._new_generator(key, max(key[0], len(ids) + self.settings.max_new_tokens))
+        generator = self._new_generator(key, max(key[0], len(ids) + s.max_new_tokens))
         generator.append_tokens(ids)
         return _Cache(generator, key, held), 0
 
@@ -424,13 +262,26 @@ class OnnxDialogue(Dialogue):
                 self._owner = None
                 self._cache = cache
 
-    def stream(self, messages: Sequence[Message], cancel: threading.Event | None = None) -> Iterator[str]:
-        s = self.settings
+    def reply(
+        self,
+        messages: Sequence[Message],
+        cancel: threading.Event | None = None,
+        settings: DialogueSettings | None = None,
+    ) -> str:
+        return "".join(self.stream(messages, cancel, settings)).strip()
+
+    def stream(
+        self,
+        messages: Sequence[Message],
+        cancel: threading.Event | None = None,
+        settings: DialogueSettings | None = None,
+    ) -> Iterator[str]:
+        s = settings or self.settings
         start = time.monotonic()
         stats = self.last_stats = DialogueStats(stop_reason="closed")
         system = "\n".join(m["content"] for m in template_messages(messages) if m["role"] == "system")
         guard = ReplyGuard(s, system)
-        ids = self.encode(messages)
+        ids = self.encode(messages, s)
         stats.prompt_tokens = len(ids)
 
         decoder = self.tokenizer.create_stream()
@@ -445,14 +296,14 @@ class OnnxDialogue(Dialogue):
         generated: list[int] = []
         try:
             if s.reuse_prefix:
-                cache, stats.reused_tokens = self._prefill(cache, ids)
+                cache, stats.reused_tokens = self._prefill(cache, ids, s)
                 generator, keep = cache.generator, True
             else:
                 with self._lock:
                     if self._owner is None:
                         self._cache = None  # reuse was turned off: free the kept KV buffer
                 # max_length also sizes the KV buffer, so keep it to what this reply can use.
-                generator = self._new_generator(self._search_key(), len(ids) + s.max_new_tokens)
+                generator = self._new_generator(self._search_key(s), len(ids) + s.max_new_tokens)
                 generator.append_tokens(ids)  # prefill
             while True:
                 if cancel is not None and cancel.is_set():

@@ -6,26 +6,18 @@ import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
 
 import numpy as np
 
 log = logging.getLogger(__name__)
 
 
-class TextToSpeech(Protocol):
-    sample_rate: int
-
-    def synthesize(self, text: str) -> Iterator[np.ndarray]:
-        """Yield int16 mono chunks at `sample_rate`, one per sentence, as soon as each is ready."""
-        ...
-
-
-@dataclass
+@dataclass(frozen=True)
 class Prosody:
-    """Piper's knobs. None keeps the voice's own default."""
+    """Piper's knobs, passed per call. None keeps the voice's own default."""
 
-    length_scale: float | None = None  # > 1 is slower
+    length_scale: float | None = None
+    """> 1 is slower."""
     noise_scale: float | None = None
     noise_w_scale: float | None = None
     volume: float = 1.0

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -52,40 +51,3 @@ class SileroVad:
         out, self._state = self._session.run(None, {"input": window, "state": self._state, "sr": self._sr})
         self._context = x[-_CONTEXT:]
         return float(out[0, 0])
-
-
-@dataclass
-class EndOfTurn:
-    """Decides when the user has finished speaking: speech, then `silence_ms` of quiet.
-
-    Hysteresis (a higher threshold to start speech than to keep it) stops a breath from ending the turn.
-    """
-
-    silence_ms: int = 600
-    start_threshold: float = 0.5
-    keep_threshold: float = 0.35
-    min_speech_ms: int = 96  # ignore clicks shorter than three frames
-    frame_ms: int = 1000 * FRAME_SAMPLES // SAMPLE_RATE
-    speech_ms: int = field(default=0, init=False)
-    silence_run_ms: int = field(default=0, init=False)
-    in_speech: bool = field(default=False, init=False)
-
-    def reset(self) -> None:
-        self.speech_ms = self.silence_run_ms = 0
-        self.in_speech = False
-
-    @property
-    def heard_speech(self) -> bool:
-        return self.speech_ms >= self.min_speech_ms
-
-    def update(self, p: float) -> bool:
-        """Feed one frame's speech probability; True once the turn has ended."""
-        threshold = self.keep_threshold if self.in_speech else self.start_threshold
-        if p >= threshold:
-            self.in_speech = True
-            self.speech_ms += self.frame_ms
-            self.silence_run_ms = 0
-            return False
-        self.in_speech = False
-        self.silence_run_ms += self.frame_ms
-        return self.heard_speech and self.silence_run_ms >= self.silence_ms

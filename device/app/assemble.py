@@ -1,0 +1,168 @@
+"""Putting the companion together: the one place where hooks on the voice loop are set.
+
+loop = make_loop(cfg, engines, earpiece, on_turn, companion)     # engines, persona, intents, memory
+attach_body(loop, companion, cfg, audio=..., button=..., indicator=...)   # the daemon's hardware
+reconfigure(loop, companion, new_cfg, keys, ...)                 # a live config reload
+feed_frames(loop, microphone, stop, wait_for_reply)              # run it
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+import numpy as np
+
+from device.app.companion import Companion, build_companion
+from device.app.engines import Engines, build_aec, build_voice, build_wake, loop_settings, wake_phrase
+from device.config.schema import Config
+from device.memory import FULL_NOTICE, Memory, MemoryFull
+from device.pipeline.events import Message, State, Turn
+from device.pipeline.loop import VoiceLoop
+from device.pipeline.stages import AudioSink
+
+log = logging.getLogger("os1.assemble")
+
+
+def make_loop(
+    cfg: Config,
+    engines: Engines,
+    sink: AudioSink,
+    on_turn: Callable[[Turn], None],
+    companion: Companion | None = None,
+) -> VoiceLoop:
+    """A voice loop on loaded engines, with the companion around it (one is built from the config if
+    not given): the persona's prompt and toned voice, the intent layer before the LLM, memory recall
+    for each request and remembering after it. Each loop gets its own echo canceller: it learns one
+    echo path."""
+    companion = companion or build_companion(cfg, engines)
+    prompt = companion.persona.persona.system_prompt()
+    if engines.dialogue.capabilities.prime:  # the persona's prompt is in the KV cache before the first turn
+        engines.dialogue.prime([Message("system", prompt)])
+    loop = VoiceLoop(
+        vad=engines.vad,
+        stt=engines.stt,
+        dialogue=engines.dialogue,
+        tts=companion.persona.tts,  # each sentence in its tone
+        sink=sink,
+        wake=engines.wake,
+        system_prompt=prompt,
+        settings=loop_settings(cfg),
+        wake_phrase=wake_phrase(cfg.wake),
+        aec=build_aec(cfg.audio.echo_cancel),
+        turn_model=engines.turn,
+        intents=companion.intents.router,
+        context=companion.memory.context_for if companion.memory is not None else None,
+    )
+    # The loop's prompt follows the persona (an onboarding answer or a reload changes it).
+    companion.persona.on_change = lambda persona: loop.set_system_prompt(persona.system_prompt())
+    loop.on_turn = _after_each_turn(loop, companion, on_turn)
+    return loop
+
+
+def _after_each_turn(
+    loop: VoiceLoop, companion: Companion, on_turn: Callable[[Turn], None]
+) -> Callable[[Turn], None]:
+    """The caller's `on_turn`, then remembering, the companion's other after-turn steps and the nudge."""
+    steps = list(companion.after_turn)
+    if companion.memory is not None:
+        steps.insert(0, _remember(loop, companion.memory))
+
+    def after(turn: Turn) -> None:
+        on_turn(turn)
+        for step in steps:
+            try:
+                step(turn)
+            except Exception:  # remembering or nudging must never end the conversation
+                log.exception("after-turn step %s failed", getattr(step, "__name__", step))
+        if turn.answered_by != "announce":
+            nudge = companion.intents.nudge.observe()
+            if nudge:
+                loop.announce(nudge)
+
+    return after
+
+
+def _remember(loop: VoiceLoop, memory: Memory) -> Callable[[Turn], None]:
+    def remember(turn: Turn) -> None:
+        if turn.answered_by == "announce" or not turn.transcript:
+            return
+        try:
+            stored = memory.after_turn(turn.transcript, turn.reply)
+        except MemoryFull:  # already logged; the conversation goes on
+            loop.announce(FULL_NOTICE)
+            return
+        if stored:
+            log.info("remembered: %s", "; ".join(stored))
+
+    return remember
+
+
+def attach_body(
+    loop: VoiceLoop,
+    companion: Companion,
+    cfg: Config,
+    audio: object | None = None,
+    button: object | None = None,
+    indicator: object | None = None,
+) -> None:
+    """The daemon's hardware on the loop: the LED shows its state, the button taps, double-taps and
+    long-presses, a microphone or earpiece that comes back is greeted, and reminders are spoken."""
+    if indicator is not None:
+        loop.on_state = indicator.show  # type: ignore[attr-defined]
+    if audio is not None:
+        audio.on_reconnect = lambda _what: loop.announce("I'm back.")  # type: ignore[attr-defined]
+    scheduler = companion.intents.scheduler
+    scheduler.start(loop.announce, is_muted=lambda: loop.muted)
+
+    def on_tap() -> None:  # a tap just after a reminder snoozes it; otherwise attention or interrupt
+        if scheduler.snooze_last() is not None:
+            loop.announce(f"Okay, I'll remind you again in {cfg.reminders.snooze_min} minutes.")
+        else:
+            loop.tap()
+
+    if button is not None:
+        button.on_tap = on_tap  # type: ignore[attr-defined]
+        button.on_double_tap = loop.repeat_last  # type: ignore[attr-defined]
+        button.on_long_press = lambda: loop.set_muted(not loop.muted)  # type: ignore[attr-defined]
+
+
+def reconfigure(
+    loop: VoiceLoop,
+    companion: Companion,
+    cfg: Config,
+    keys: list[str],
+    earpiece: object,
+    models_dir: Path,
+) -> None:
+    """Apply changed live keys (config.edit.LIVE_KEYS) to the running companion, between replies."""
+    loop.wait_reply(timeout_s=30)
+    if any(k.startswith(("persona.", "tts.")) for k in keys):
+        new_voice = any(k.startswith("tts.") or k == "persona.voice" for k in keys)
+        voice = build_voice(cfg, models_dir) if new_voice else None
+        companion.persona.reload(cfg, voice)  # the loop's prompt follows through on_change
+    if "audio.volume" in keys:
+        earpiece.volume = cfg.audio.volume  # type: ignore[attr-defined]
+    if any(k.startswith("vad.") for k in keys):
+        loop.update_settings(loop_settings(cfg))
+    if any(k.startswith("wake.") for k in keys):
+        loop.set_wake(build_wake(cfg.wake, models_dir), wake_phrase(cfg.wake))
+    log.info("applied live: %s", ", ".join(keys))
+
+
+def feed_frames(
+    loop: VoiceLoop, mic: Iterable[tuple[np.ndarray, float]], stop: threading.Event, wait_for_reply: bool
+) -> None:
+    """Feed a microphone's (frame, time) pairs into the loop until it ends or `stop` is set. With
+    `wait_for_reply` (a recording fed faster than real time) each reply is waited for, so the
+    recording is not skipped over while the companion talks."""
+    for frame, t in mic:
+        if stop.is_set():
+            return
+        loop.feed(frame, t)
+        if wait_for_reply:  # not real time: the end-of-turn model's verdict is in by the next frame
+            loop.wait_turn_check()
+        if wait_for_reply and loop.state in (State.THINKING, State.SPEAKING):
+            loop.wait_reply()

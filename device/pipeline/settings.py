@@ -1,0 +1,52 @@
+"""The voice loop's timings and switches. Frozen: the loop takes new ones whole (`update_settings`).
+
+These defaults are the config's defaults too: `config/schema.py` takes its `vad.*` and `wake.preroll_ms`
+defaults from here (one direction), and a test checks the two agree.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from device.pipeline.text import STOP_PHRASES
+
+
+@dataclass(frozen=True)
+class LoopSettings:
+    end_of_turn_ms: int = 600
+    """This much silence ends the turn for certain."""
+    early_reply_ms: int = 300
+    """Make the reply as soon as the words stop, before the turn is certain, and let it be heard after
+    this much silence; if the owner speaks again before its first sound, it is dropped unheard and the
+    utterance goes on (0 = off: wait for end_of_turn_ms)."""
+    quick_end_of_turn_ms: int = 0
+    """When the words so far make a finished sentence, this shorter silence ends the turn (0 = off)."""
+    smart_turn_ms: int = 0
+    """After this much silence, ask the end-of-turn model (0 = off)."""
+    smart_turn_threshold: float = 0.5
+    """The model's probability at or above which the turn ends then."""
+    vad_threshold: float = 0.5
+    """Speech probability that starts speech (it is kept down to 0.15 below this)."""
+    preroll_ms: int = 800
+    """Audio kept from before the wake word fired: the words said while it was being recognised."""
+    listen_timeout_s: float = 6.0
+    """Listening with no speech this long goes back to idle."""
+    max_utterance_s: float = 15.0
+    """An utterance this long is answered as it is."""
+    history_turns: int = 6
+    """User+assistant pairs kept in the prompt."""
+    follow_up_s: float = 5.0
+    """After a reply, listen this long without the wake word (0 = off)."""
+    barge_in: bool = True
+    """The owner's voice interrupts a reply."""
+    barge_in_ms: int = 160
+    """Speech (not echo) this long interrupts."""
+    continue_within_s: float = 1.5
+    """Talking over a reply this soon after its first sound goes on with the same request: the owner
+    had only paused. The cut reply is forgotten and both parts are answered as one."""
+    stop_phrases: tuple[str, ...] = STOP_PHRASES
+    """Short requests that only ask for quiet."""
+    sequential: bool = False
+    """Benchmark baseline: the full transcript, the full reply, all the speech, then play."""
+    echo_gate: bool = True
+    """Ignore our own voice in the mic (off only to show what it prevents)."""
