@@ -11,7 +11,7 @@ import numpy as np
 
 from device.config import paths
 from device.drivers.wavfile import read_wav, write_wav
-from device.models import spec
+from device.models.catalog import spec
 from tests.conftest import run_os1
 
 

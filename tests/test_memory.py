@@ -224,7 +224,7 @@ def test_the_llm_path_keeps_only_grounded_facts(tmp_path: Path, embedder: Embedd
     """With use_llm_extraction, the real starter LLM runs; whatever it says, only the owner's
     grounded first-person statements may be stored, and the companion's reply never is."""
     from device.config import paths
-    from device.models import ModelMissing, resolve
+    from device.models.catalog import ModelMissing, resolve
     from device.pipeline.dialogue import DialogueSettings, OnnxDialogue
 
     try:

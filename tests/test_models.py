@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from device import models
-from device.models import CATALOG, ModelCorrupt, ModelMissing, RemoteFile, resolve, verify
+from device.models import catalog as models
+from device.models.catalog import CATALOG, ModelCorrupt, ModelMissing, RemoteFile, resolve, verify
 from device.models.fetch import DownloadError, download, fetch_into
 from tests.conftest import run_os1
 

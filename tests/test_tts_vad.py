@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from device.evals.speech import join, noise, piper_speech, silence
-from device.models import resolve, resolve_piper_voice
+from device.models.catalog import resolve, resolve_piper_voice
 from device.pipeline.audio import SAMPLE_RATE, frames, rms_dbfs, trim_leading_quiet
 from device.pipeline.end_of_turn import EndOfTurn
 from device.pipeline.tts import PiperTTS, Prosody

@@ -19,7 +19,7 @@ from device.config.schema import Config
 from device.drivers.audio_files import FileEarpiece
 from device.evals.speech import espeak_speech, join, piper_speech, piper_split, silence
 from device.intents.router import IntentRouter
-from device.models import _module_dir, resolve, verify
+from device.models.catalog import _module_dir, resolve, verify
 from device.pipeline.audio import FRAME_MS, frames
 from device.pipeline.events import Turn
 from device.pipeline.turn import SmartTurn, features, last_window

@@ -20,7 +20,7 @@ from device.intents.camera import CameraIntent
 from device.intents.letters import dialogue_generate
 from device.intents.router import Claimed, Handler
 from device.memory import Memory, StoreError
-from device.models import ModelMissing
+from device.models.catalog import ModelMissing
 from device.persona.runtime import PersonaRuntime
 from device.pipeline.events import Turn
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from device.config import paths
 from device.config.schema import Config, LlmConfig, SttConfig, TtsConfig, WakeConfig
-from device.models import resolve, resolve_piper_voice
+from device.models.catalog import resolve, resolve_piper_voice
 from device.persona.persona import Persona, voice_id
 from device.persona.persona import resolve as resolve_persona
 from device.pipeline.aec import EchoCancellerUnavailable, SpeexEchoCanceller

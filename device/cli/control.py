@@ -75,14 +75,6 @@ def ask_daemon(message: dict[str, Any], timeout_s: float = 10.0) -> tuple[dict[s
         return None, EXIT_FAIL
 
 
-def daemon_reply_or_none(message: dict[str, Any], timeout_s: float = 3.0) -> dict[str, Any] | None:
-    """Like ask_daemon, but silent when the daemon is not running (for commands that work either way)."""
-    try:
-        return control.send(message, timeout_s)
-    except control.DaemonNotRunning:
-        return None
-
-
 # ------------------------------------------------------------------------------------ status
 def _duration(seconds: float) -> str:
     s = int(seconds)

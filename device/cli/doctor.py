@@ -15,7 +15,7 @@ from device.app.engines import STT_DEFAULT_MODEL
 from device.config import load as configuration
 from device.config import paths
 from device.config.schema import Config
-from device.models import ModelCorrupt, ModelMissing, verify
+from device.models.catalog import ModelCorrupt, ModelMissing, verify
 
 Check = tuple[str, str, str]  # (OK|WARN|FAIL, what, fix)
 

@@ -14,7 +14,7 @@ def report(e: Exception) -> int:
     from device.config.load import ConfigError
     from device.drivers.audio import AudioDeviceError
     from device.drivers.wavfile import AudioFileError
-    from device.models import ModelCorrupt, ModelMissing
+    from device.models.catalog import ModelCorrupt, ModelMissing
     from device.models.fetch import DownloadError
 
     if isinstance(e, (ConfigError, AudioFileError, ModelMissing, ModelCorrupt)):

@@ -9,7 +9,7 @@ from typing import Any
 
 from device.config import load as configuration
 from device.config import paths
-from device.models import CATALOG, ModelCorrupt, ModelMissing, ModelSpec, installed_path, spec, verify
+from device.models.catalog import CATALOG, ModelCorrupt, ModelMissing, ModelSpec, installed_path, spec, verify
 from device.models.fetch import fetch_into
 
 
@@ -84,7 +84,7 @@ def ensure_converted(
     model_id: str, models_dir: Path, force: bool = False, log: Callable[[str], None] = print
 ) -> Path:
     """Convert a GGUF LLM into int4 ONNX for onnxruntime-genai, unless a verified copy is there already."""
-    from device.models import resolve, write_manifest
+    from device.models.catalog import resolve, write_manifest
     from device.models.convert import convert_gguf
 
     m = spec(model_id)
@@ -127,7 +127,3 @@ def cmd_verify(ids: list[str], models_dir: Path) -> int:
             print(f"FAIL {e}")
             bad += 1
     return 1 if bad else 0
-
-
-def models_dir_for(configured: str) -> Path:
-    return paths.models_dir(configured or None)

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from device.evals.speech import espeak_speech, join, mix, noise, piper_speech, piper_split, silence
-from device.models import resolve
+from device.models.catalog import resolve
 from device.pipeline.audio import FRAME_MS, block_dbfs, frames
 from device.pipeline.end_of_turn import EndOfTurn, speech_end_time
 from device.pipeline.stt.whisper import WhisperSTT

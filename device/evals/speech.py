@@ -20,7 +20,7 @@ from device.pipeline.tts import PiperTTS, Prosody
 
 @lru_cache(maxsize=2)
 def _piper(length_scale: float | None) -> PiperTTS:
-    from device.models import resolve_piper_voice
+    from device.models.catalog import resolve_piper_voice
 
     model, config = resolve_piper_voice("en_US-joe-medium")
     # No sampling noise: Piper otherwise renders every call differently, and test clips must repeat.
@@ -37,7 +37,7 @@ def piper_speech(text: str, length_scale: float | None = None) -> np.ndarray:
 def _piper_aligned() -> object:
     from piper import PiperVoice
 
-    from device.models import resolve_piper_voice
+    from device.models.catalog import resolve_piper_voice
 
     model, config = resolve_piper_voice("en_US-joe-medium")
     # Patched in memory to report how many samples each phoneme took (needs the onnx package).

@@ -201,7 +201,7 @@ def run_request(stt: SpeechToText, req: Request, speculate: bool = False, pace: 
 
 
 def engines() -> list[Engine]:
-    from device.models import resolve
+    from device.models.catalog import resolve
 
     whisper_dir = resolve("whisper-tiny.en")
     moonshine_dir = resolve("moonshine-tiny-en")

@@ -324,7 +324,7 @@ def markdown(results: list[Result]) -> str:
 
 def builtin_models() -> dict[str, Path]:
     """The 'hey jarvis' models that ship inside pip packages, resolved by id like the device does."""
-    from device.models import resolve
+    from device.models.catalog import resolve
 
     ids = ("mww-hey_jarvis", "oww-hey_jarvis", "oww-melspectrogram", "oww-embedding")
     return {i: resolve(i) for i in ids}

@@ -7,12 +7,6 @@ from device.memory.core import FULL_NOTICE, Memory, Stored
 from device.memory.extract import Fact, extract
 from device.memory.store import ImportRejected, MemoryFull, Record, StoreError
 
-
-def memory_intent(memory: Memory, text: str) -> str | None:
-    """The voice intents ("forget what I told you about …", "what do you remember about me?")."""
-    return memory.intent(text)
-
-
 __all__ = [
     "FULL_NOTICE",
     "Fact",
@@ -23,5 +17,4 @@ __all__ = [
     "Stored",
     "StoreError",
     "extract",
-    "memory_intent",
 ]

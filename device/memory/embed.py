@@ -1,7 +1,7 @@
 """Sentence embeddings: all-MiniLM-L6-v2 (int8 ONNX) through onnxruntime, mean-pooled and L2-normalised.
 
 The int8 model ships without a tokenizer; the original `tokenizer.json` comes from another pip package
-(see `device/models.py`). That file pads every input to a fixed 128 tokens, which makes a short
+(see `device/models/catalog.py`). That file pads every input to a fixed 128 tokens, which makes a short
 query cost as much as a long one, so padding is switched to the longest item of the batch.
 """
 
@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from device.models import resolve
+from device.models.catalog import resolve
 
 DIM = 384
 MAX_TOKENS = 128  # memories and queries are a sentence or two; longer text is cut

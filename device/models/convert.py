@@ -1,8 +1,9 @@
 """Convert a GGUF chat model into an onnxruntime-genai folder, offline.
 
-The recipe (see DESIGN.md, "Converting the LLM offline"): transformers + gguf de-quantize the GGUF,
-the weights go into a fresh model without `quantization_config`, `save_pretrained` writes a plain
-HF folder, and onnxruntime-genai's model builder re-quantizes it to asymmetric k-quant int4.
+The recipe (the versions that worked are pinned in pyproject's `convert` extra): transformers + gguf
+de-quantize the GGUF, the weights go into a fresh model without `quantization_config`,
+`save_pretrained` writes a plain HF folder, and onnxruntime-genai's model builder re-quantizes it to
+asymmetric k-quant int4.
 Only needed on a build machine (the `convert` extra); the device itself only loads the result.
 """
 

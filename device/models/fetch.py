@@ -19,7 +19,7 @@ import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
-from device.models import RemoteFile
+from device.models.catalog import RemoteFile
 
 
 class DownloadError(Exception):

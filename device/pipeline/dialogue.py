@@ -1,7 +1,7 @@
 """The dialogue engine: chat messages in, speakable text out, streamed piece by piece.
 
-Small models fail in known ways (DESIGN.md: SmolLM2-135M loops on one sentence and recites its
-system prompt), so every reply passes through a `ReplyGuard` that holds back only the words that
+Small models fail in known ways (SmolLM2-135M loops on one sentence and recites its system
+prompt, measured), so every reply passes through a `ReplyGuard` that holds back only the words that
 might still turn out to be a repeat or an echo, and stops the reply when one is confirmed, when
 enough sentences have been said, or when the token budget is spent.
 """
