@@ -187,7 +187,7 @@ def test_user_voice_barges_in_over_the_echo(engines: Engines, tmp_path: Path) ->
     # The plain voice: with the toned voice's pace the user's first words land on a loud passage of
     # the reply, where the echo gate (6 dB margin) takes them for echo about half the time and the
     # barge-in comes ~1 s late with the start of the request lost. A known limit (README, Echo).
-    s.loop.tts = engines.tts
+    s.loop.reconfigure(tts=engines.tts)
     s.loop.addressed()
     request = join(silence(0.3), piper_speech(STORY), silence(0.8))
     user = join(silence(2.5), espeak_speech("Wait, what was his name?"), silence(3.0))  # over the reply
@@ -331,8 +331,10 @@ def test_intent_answers_before_the_llm_and_context_reaches_the_prompt(
     the extra context placed just before the user's words."""
     s = Session(engines, tmp_path / "out.wav", realtime=False, follow_up_s=5.0)
     asked: list[str] = []
-    s.loop.intents = IntentRouter([lambda text: "It is nine o'clock." if "time" in text.lower() else None])
-    s.loop.context = lambda text: asked.append(text) or "The owner's sister is called Anna."
+    s.loop.reconfigure(
+        intents=IntentRouter([lambda text: "It is nine o'clock." if "time" in text.lower() else None])
+    )
+    s.loop.reconfigure(context=lambda text: asked.append(text) or "The owner's sister is called Anna.")
     s.loop.addressed()
     s.feed(join(silence(0.3), piper_speech("What time is it?"), silence(1.0)))
     s.feed(join(silence(0.3), piper_speech("What is the capital of France?"), silence(1.0)))
@@ -439,7 +441,7 @@ def test_early_reply_is_dropped_unheard_when_the_owner_goes_on(engines: Engines,
     before its first sound, and the one turn answers the whole sentence."""
     s = Session(engines, tmp_path / "out.wav", realtime=False, early_reply_ms=250, end_of_turn_ms=1200)
     release = threading.Event()
-    s.loop.tts = HeldTTS(s.loop.tts, release)
+    s.loop.reconfigure(tts=HeldTTS(s.loop.parts.tts, release))
     s.loop.addressed()
     first, rest = piper_speech("What is the capital of"), piper_speech("France?")
     s.feed(join(silence(0.3), first, silence(0.8), rest))  # an early reply began in the pause
@@ -470,7 +472,7 @@ def test_commands_wait_for_the_end_of_the_turn(engines: Engines, tmp_path: Path)
         return "Okay."
 
     s = Session(engines, tmp_path / "out.wav", realtime=False, early_reply_ms=250, end_of_turn_ms=1200)
-    s.loop.intents = IntentRouter([Claimed(remind, lambda text: "remind" in text.lower())])
+    s.loop.reconfigure(intents=IntentRouter([Claimed(remind, lambda text: "remind" in text.lower())]))
     s.loop.addressed()
     first, rest = piper_speech("Remind me to call my sister."), piper_speech("At six tonight.")
     s.feed(join(silence(0.3), first, silence(0.8), rest, silence(1.6)))

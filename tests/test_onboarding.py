@@ -256,6 +256,6 @@ def test_onboarding_spoken_through_the_real_loop(engines: Engines, tmp_path: Pat
     name, how = parse_companion_name(turns[-1].transcript, "Samantha")
     assert how == "new", turns[-1].transcript
     assert f"{name} it is" in turns[-1].reply
-    assert loop.system_prompt.startswith(f"You are {name}, a companion who talks with ")
-    assert "your owner" not in loop.system_prompt
+    assert loop.parts.system_prompt.startswith(f"You are {name}, a companion who talks with ")
+    assert "your owner" not in loop.parts.system_prompt
     assert store().load().answered == ["owner_name", "pronunciation", "companion_name"]

@@ -90,7 +90,7 @@ def _turns(engines: Engines, audio: np.ndarray, out: Path, smart_turn_ms: int) -
     cfg = Config()
     turns: list[Turn] = []
     loop = make_loop(cfg, engines, FileEarpiece(out, realtime=False), turns.append)
-    loop.intents = IntentRouter([lambda _text: "Okay."])
+    loop.reconfigure(intents=IntentRouter([lambda _text: "Okay."]))
     # The end-of-turn rule alone (early replies: tests/test_loop.py).
     loop.update_settings(replace(loop.settings, smart_turn_ms=smart_turn_ms, early_reply_ms=0, follow_up_s=0))
     t0 = time.monotonic()

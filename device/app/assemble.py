@@ -20,7 +20,7 @@ from device.app.engines import Engines, build_aec, build_voice, build_wake, loop
 from device.config.schema import Config
 from device.memory import FULL_NOTICE, Memory, MemoryFull
 from device.pipeline.events import Message, State, Turn
-from device.pipeline.loop import VoiceLoop
+from device.pipeline.loop import LoopParts, VoiceLoop
 from device.pipeline.stages import AudioSink
 
 log = logging.getLogger("os1.assemble")
@@ -41,7 +41,7 @@ def make_loop(
     prompt = companion.persona.persona.system_prompt()
     if engines.dialogue.capabilities.prime:  # the persona's prompt is in the KV cache before the first turn
         engines.dialogue.prime([Message("system", prompt)])
-    loop = VoiceLoop(
+    parts = LoopParts(
         vad=engines.vad,
         stt=engines.stt,
         dialogue=engines.dialogue,
@@ -49,15 +49,15 @@ def make_loop(
         sink=sink,
         wake=engines.wake,
         system_prompt=prompt,
-        settings=loop_settings(cfg),
         wake_phrase=wake_phrase(cfg.wake),
         aec=build_aec(cfg.audio.echo_cancel),
         turn_model=engines.turn,
         intents=companion.intents.router,
         context=companion.memory.context_for if companion.memory is not None else None,
     )
+    loop = VoiceLoop(parts, loop_settings(cfg))
     # The loop's prompt follows the persona (an onboarding answer or a reload changes it).
-    companion.persona.on_change = lambda persona: loop.set_system_prompt(persona.system_prompt())
+    companion.persona.on_change = lambda persona: loop.reconfigure(system_prompt=persona.system_prompt())
     loop.on_turn = _after_each_turn(loop, companion, on_turn)
     return loop
 
@@ -148,7 +148,7 @@ def reconfigure(
     if any(k.startswith("vad.") for k in keys):
         loop.update_settings(loop_settings(cfg))
     if any(k.startswith("wake.") for k in keys):
-        loop.set_wake(build_wake(cfg.wake, models_dir), wake_phrase(cfg.wake))
+        loop.reconfigure(wake=build_wake(cfg.wake, models_dir), wake_phrase=wake_phrase(cfg.wake))
     log.info("applied live: %s", ", ".join(keys))
 
 

@@ -32,13 +32,17 @@ class Heard:
 class Hearing:
     """Turns raw microphone frames into `Heard` ones. Used from the microphone thread only."""
 
-    def __init__(self, vad: Vad, playback: PlaybackLog, aec: EchoCanceller | None = None):
+    def __init__(
+        self, vad: Vad, playback: PlaybackLog, aec: EchoCanceller | None = None, preroll_ms: int = 800
+    ):
         self.vad = vad
         self.aec = aec
         self.playback = playback
         self.echo = EchoGate(playback)
         self.recent: deque[np.ndarray] = deque(maxlen=10)
         """The last 320 ms of frames, to time the end of speech."""
+        self.preroll: deque[np.ndarray] = deque(maxlen=max(1, preroll_ms // FRAME_MS))
+        """What was heard before listening began (while idle or while a reply played)."""
         self.quiet_ms = 0
         """How long the mic has heard no speech from the owner."""
         self.last_speech_t = 0.0
@@ -50,6 +54,7 @@ class Hearing:
             frame_s = len(frame) / SAMPLE_RATE
             frame = self.aec.process(frame, self.playback.reference(t - frame_s, t))
         self.recent.append(frame)
+        self.preroll.append(frame)
         p = self._speech_probability(frame, idle)
         echo_possible = echo_possible and echo_gate
         speech = p >= vad_threshold
@@ -59,6 +64,14 @@ class Hearing:
             self.last_speech_t = t
         self.quiet_ms = 0 if speech else self.quiet_ms + FRAME_MS
         return Heard(frame, p if (speech or not echo_possible) else 0.0, speech, echo_possible)
+
+    def take_preroll(self, ms: int | None = None) -> list[np.ndarray]:
+        """The pre-roll (its last `ms` only, if given; 0 = none), emptied: listening begins."""
+        frames = list(self.preroll)
+        self.preroll.clear()
+        if ms is not None:
+            frames = frames[-ms // FRAME_MS :] if ms > 0 else []
+        return frames
 
     def _speech_probability(self, frame: np.ndarray, idle: bool) -> float:
         """Silero's speech probability; while idle, a frame too quiet to be a voice skips the model

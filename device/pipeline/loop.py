@@ -27,18 +27,18 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 from device.pipeline import events as ev
 from device.pipeline import metrics
-from device.pipeline.audio import FRAME_MS, SAMPLE_RATE, rms_dbfs
-from device.pipeline.echo import EchoGate
+from device.pipeline.announce import MUTED, UNMUTED, Announcements
+from device.pipeline.audio import FRAME_MS
 from device.pipeline.end_of_turn import Endpointer
-from device.pipeline.events import Message, State, Turn
+from device.pipeline.events import State, Turn
+from device.pipeline.hearing import Hearing
 from device.pipeline.history import Conversation
 from device.pipeline.reply import Reply, ReplyStages, ReplyWorker
 from device.pipeline.settings import LoopSettings
@@ -70,8 +70,11 @@ class BadTransition(RuntimeError):
     """A change of state the machine does not allow: a bug, never the owner's doing."""
 
 
-@dataclass
-class VoiceLoop:
+@dataclass(frozen=True)
+class LoopParts:
+    """What the loop is made of: its engines and the companion's hooks into each reply. Frozen: the
+    loop takes changes whole (`VoiceLoop.reconfigure`), and a reply keeps the parts it began with."""
+
     vad: Vad
     stt: SpeechToText
     dialogue: Dialogue
@@ -79,11 +82,6 @@ class VoiceLoop:
     sink: AudioSink
     wake: WakeWord | None
     system_prompt: str
-    settings: LoopSettings = field(default_factory=LoopSettings)
-    on_turn: Callable[[Turn], None] | None = None
-    """Each finished turn (heard, answered, or cut off), on the reply thread."""
-    on_state: Callable[[State], None] | None = None
-    """Each change of state (the LED), under the loop's lock."""
     wake_phrase: str = ""
     """The words of the wake phrase, to strip from transcripts."""
     aec: EchoCanceller | None = None
@@ -96,78 +94,65 @@ class VoiceLoop:
     cached prefix of system prompt and history still matches."""
     turn_model: TurnModel | None = None
     """Ends the turn after a short pause when the audio sounds finished (settings.smart_turn_ms)."""
+
+    def for_reply(self, settings: LoopSettings) -> ReplyStages:
+        """What a reply begun now is made with."""
+        return ReplyStages(
+            self.stt, self.dialogue, self.tts, self.sink, settings, self.system_prompt,
+            self.wake_phrase, self.intents, self.context,
+        )  # fmt: skip
+
+
+@dataclass
+class VoiceLoop:
+    parts: LoopParts
+    settings: LoopSettings = field(default_factory=LoopSettings)
+    on_turn: Callable[[Turn], None] | None = None
+    """Each finished turn (heard, answered, or cut off), on the reply thread."""
+    on_state: Callable[[State], None] | None = None
+    """Each change of state (the LED), under the loop's lock."""
     clock: Callable[[], float] = time.monotonic
 
     state: State = field(default=State.IDLE, init=False)
 
-    IDLE_VAD_FLOOR_DBFS = -48.0  # quieter than any voice at a lapel mic
-    ANNOUNCE_QUIET_MS = 800  # the owner has been quiet this long: a pause to speak into
-
     def __post_init__(self) -> None:
+        p = self.parts
         self._lock = threading.RLock()
         self.conversation = Conversation(self.settings.history_turns)
-        self._endpoint = Endpointer(self.settings, self.turn_model)
-        self._echo = EchoGate(self.sink.playback)
+        self._endpoint = Endpointer(self.settings, p.turn_model)
+        self._hearing = Hearing(p.vad, p.sink.playback, p.aec, self.settings.preroll_ms)
         self._worker = ReplyWorker(
-            self.conversation, self._lock, self._on_first_audio, self._on_reply_done, self.clock
-        )
-        self._preroll: deque[np.ndarray] = deque(maxlen=max(1, self.settings.preroll_ms // FRAME_MS))
-        self._recent: deque[np.ndarray] = deque(maxlen=10)  # the last 320 ms, to time the end of speech
+            self.conversation,
+            self._lock,
+            lambda _reply: self._set_state(State.SPEAKING),
+            self._on_reply_done,
+            self.clock,
+        )  # the first sound of a reply: SPEAKING, under the lock
         self._not_replying = threading.Event()  # cleared while a reply is being made
         self._not_replying.set()
         self._reply: Reply | None = None  # the reply in flight, until it ends or is interrupted
         self._reply_thread: threading.Thread | None = None
         self._turn: Turn | None = None  # the turn being listened to
         self._continues: Turn | None = None  # the cut-off request the one being listened to goes on with
-        self._announcements: deque[tuple[str, bool]] = deque()  # (text, speak even when muted)
+        self._announcements = Announcements()
         self._muted = False
-        self._last_speech_t = 0.0
         self._barge_ms = 0
-        self._quiet_ms = 0  # how long the mic has heard no speech
-        self._vad_skipped = False  # the VAD sat out quiet frames while idle
-        self._handlers = {
-            S.IDLE: self._on_idle,
-            S.LISTENING: self._on_listening,
-            S.THINKING: self._on_replying,
-            S.SPEAKING: self._on_replying,
-            S.MUTED: self._on_muted,
-        }
+        # One handler per state (feed returns before MUTED's: nothing is listened to then).
+        self._handlers = {S.IDLE: self._on_idle, S.LISTENING: self._on_listening, S.MUTED: lambda *_: None}
+        self._handlers.update({S.THINKING: self._on_replying, S.SPEAKING: self._on_replying})
 
-    @property
-    def history(self) -> list[Message]:
-        """The conversation so far, as the LLM reads it."""
-        return self.conversation.messages
+    history = property(lambda self: self.conversation.messages, doc="The conversation, as the LLM reads it.")
 
     def update_settings(self, settings: LoopSettings) -> None:
-        """New timings and thresholds (a config reload); they take effect from the next request."""
+        """New timings and thresholds (a reload), from the next request on."""
         with self._lock:
             self.settings = settings
             self.conversation.max_turns = settings.history_turns
 
-    def set_system_prompt(self, prompt: str) -> None:
-        """Who it is changed (an onboarding answer, a reload): from the next reply on."""
+    def reconfigure(self, **changes: object) -> None:
+        """New parts (`system_prompt=`, `wake=`, …); a reply in flight keeps the ones it began with."""
         with self._lock:
-            self.system_prompt = prompt
-
-    def set_wake(self, wake: WakeWord | None, phrase: str) -> None:
-        """Another wake word (a reload); the mic thread reads it on every idle frame."""
-        with self._lock:
-            self.wake = wake
-            self.wake_phrase = phrase
-
-    def stages(self) -> ReplyStages:
-        """What a reply begun now is made with."""
-        return ReplyStages(
-            stt=self.stt,
-            dialogue=self.dialogue,
-            tts=self.tts,
-            sink=self.sink,
-            settings=self.settings,
-            system_prompt=self.system_prompt,
-            wake_phrase=self.wake_phrase,
-            intents=self.intents,
-            context=self.context,
-        )
+            self.parts = replace(self.parts, **changes)  # type: ignore[arg-type]
 
     # ---------------------------------------------------------------- input: every frame
     def feed(self, frame: np.ndarray, t: float | None = None) -> None:
@@ -176,66 +161,41 @@ class VoiceLoop:
             self._maybe_announce(t)
         if self._muted:
             return  # privacy: nothing the mic hears is listened to
-        echo_possible = self._echo.active(t)
-        if self.aec is not None and echo_possible:  # nothing to cancel while the earpiece is quiet
-            frame_s = len(frame) / SAMPLE_RATE
-            frame = self.aec.process(frame, self.sink.playback.reference(t - frame_s, t))
-        self._recent.append(frame)
-        p = self._speech_probability(frame)
-        echo_possible = echo_possible and self.settings.echo_gate
-        speech = p >= self.settings.vad_threshold
-        if echo_possible:  # the owner, or our own voice coming back?
-            speech = self._echo.hears_user(frame, t, speech)
-        if speech:
-            self._last_speech_t = t
-        self._quiet_ms = 0 if speech else self._quiet_ms + FRAME_MS
+        s = self.settings
+        heard = self._hearing.hear(frame, t, self.state is State.IDLE, s.vad_threshold, s.echo_gate)
         with self._lock:
-            self._handlers[self.state](
-                frame, p if (speech or not echo_possible) else 0.0, speech, echo_possible, t
-            )
-
-    def _speech_probability(self, frame: np.ndarray) -> float:
-        """Silero's speech probability; while idle, a frame too quiet to be a voice skips the model
-        (the wake word listens regardless): a fifth of the idle CPU in a quiet room."""
-        if self.state is State.IDLE and rms_dbfs(frame) < self.IDLE_VAD_FLOOR_DBFS:
-            self._vad_skipped = True
-            return 0.0
-        if self._vad_skipped:  # its memory is of sound from before the quiet: start it afresh
-            self.vad.reset()
-            self._vad_skipped = False
-        return self.vad.probability(frame)
+            self._handlers[self.state](heard.frame, heard.p, heard.speech, heard.echo_possible, t)
 
     def _on_idle(self, frame: np.ndarray, _p: float, _speech: bool, echo_possible: bool, t: float) -> None:
-        self._preroll.append(frame)
         # Gated while our own voice may be in the mic: the companion must not wake itself.
-        if self.wake is not None and not echo_possible:
-            score = self.wake.process(frame)
+        if self.parts.wake is not None and not echo_possible:
+            score = self.parts.wake.process(frame)
             if score is not None:
-                self._on_wake(self.wake.name, score, t)
+                log.info("wake word %s (score %.2f)", self.parts.wake.name, score)
+                last_speech_t = self._hearing.last_speech_t
+                turn = self._start_listening(self.parts.wake.name, score, t, preroll=True)
+                turn.timings_ms["wake"] = max(0.0, (t - last_speech_t) * 1000) if last_speech_t else 0.0
+                turn.marks[ev.WAKE] = t
 
     def _on_replying(self, frame: np.ndarray, _p: float, speech: bool, _echo: bool, t: float) -> None:
         """THINKING or SPEAKING: the owner talking over the reply (not our own echo) interrupts it."""
-        self._preroll.append(frame)
         self._barge_ms = self._barge_ms + FRAME_MS if speech else 0
         if self.settings.barge_in and self._barge_ms >= self.settings.barge_in_ms:
             log.info("barge-in: the user is speaking")
             self._barge_ms = 0
             self.interrupt("voice", t)
 
-    def _on_muted(self, *_: object) -> None:
-        """Nothing is listened to (feed returns before this while muted; kept for the table)."""
-
     def _on_listening(self, frame: np.ndarray, p: float, _speech: bool, _echo: bool, t: float) -> None:
         turn = self._turn
         assert turn is not None
-        self.stt.accept(frame)
+        self.parts.stt.accept(frame)
         early = self._reply if self._reply is not None and self._reply.early else None
         pending = early is not None and ev.AUDIBLE not in early.turn.marks  # not yet allowed to be heard
-        ep = self._endpoint.update(frame, p, t, list(self._recent), self.stt.partial, pending)
+        ep = self._endpoint.update(frame, p, t, list(self._hearing.recent), self.parts.stt.partial, pending)
         if ep.speaking and ev.SPEECH_START not in turn.marks:
             turn.marks[ev.SPEECH_START] = t - FRAME_MS / 1000
-        if ep.words_stopped and self.stt.capabilities.speculate and not self.settings.sequential:
-            self.stt.speculate()  # Whisper transcribes during the silence window
+        if ep.words_stopped and self.parts.stt.capabilities.speculate and not self.settings.sequential:
+            self.parts.stt.speculate()  # Whisper transcribes during the silence window
         if ep.smart_turn is not None:
             metrics.smart_turn_verdict(turn, *ep.smart_turn)
         if early is not None and ep.speaking:
@@ -243,7 +203,7 @@ class VoiceLoop:
             early = None
         if ep.timed_out:
             log.info("no speech; back to idle")
-            self.stt.finish()
+            self.parts.stt.finish()
             self._set_state(State.IDLE)
             return
         if early is not None and ep.early_audible:
@@ -257,7 +217,7 @@ class VoiceLoop:
                 early.confirm()
                 return
             self._begin_reply(t, early=False)
-        elif early is None and ep.early_due and self.stt.capabilities.hypothesis:
+        elif early is None and ep.early_due and self.parts.stt.capabilities.hypothesis:
             self._begin_reply(t, early=True)
 
     # ---------------------------------------------------------------- starting to listen
@@ -270,20 +230,13 @@ class VoiceLoop:
                 self.interrupt("tap")
 
     def addressed(self, t: float | None = None, source: str = "tap") -> None:
-        """Start listening without a wake word: a button tap, or a recording already addressed to us."""
+        """Listen without a wake word: a button tap, or a recording already addressed to us."""
         with self._lock:
             if self.state is State.IDLE:
                 self._start_listening(None, None, self.clock() if t is None else t, preroll=False)
                 log.info("listening (%s)", source)
 
-    def _on_wake(self, name: str, score: float, t: float) -> None:
-        wake_delay_ms = max(0.0, (t - self._last_speech_t) * 1000) if self._last_speech_t else 0.0
-        log.info("wake word %s (score %.2f)", name, score)
-        turn = self._start_listening(name, score, t, preroll=True)
-        turn.timings_ms["wake"] = wake_delay_ms
-        turn.marks[ev.WAKE] = t
-
-    def _start_listening(
+    def _start_listening(  # fmt: skip
         self,
         wake: str | None,
         score: float | None,
@@ -293,74 +246,60 @@ class VoiceLoop:
         preroll_ms: int | None = None,
         speech_ms: int = 0,
     ) -> Turn:
+        """Listen for a request. `preroll`: the words said while the wake word was being recognised
+        (or before a barge-in, its last `preroll_ms`) go to the STT first."""
         self._set_state(State.LISTENING)
         self._turn = turn = Turn(wake=wake, transcript="", wake_score=score)
         self._continues = None
         turn.marks[ev.LISTEN] = t
-        self.stt.start()
-        frames: list[np.ndarray] = []
-        if preroll:  # the words said while the wake word was being recognised, or before a barge-in
-            frames = list(self._preroll)
-            if preroll_ms is not None:
-                frames = frames[-max(1, preroll_ms // FRAME_MS) :]
-            for f in frames:
-                self.stt.accept(f)
-        self._preroll.clear()
+        self.parts.stt.start()
+        frames = self._hearing.take_preroll(preroll_ms if preroll else 0)
+        for f in frames:
+            self.parts.stt.accept(f)
         self._endpoint.start(t, self.settings, timeout_s, preroll=frames, speech_ms=speech_ms)
         return turn
 
     # ---------------------------------------------------------------- replies
     def _begin_reply(self, t: float, early: bool) -> None:
-        """Start making the reply on its own thread. An early one leaves the loop listening: the
-        microphone keeps feeding the STT, and speech drops the reply (see `_drop_early_reply`)."""
+        """Start the reply; an early one leaves the loop listening, and speech again drops it."""
         turn = self._turn
         assert turn is not None
         metrics.reply_began(turn, self._endpoint.speech_end_t, t, early)
         if not early:
             self._set_state(State.THINKING)
-        reply = Reply(
-            turn,
-            self.stages(),
-            early=early,
-            continues=self._continues,
-            played_at_start=self.sink.playback.played_s,
-        )
-        self._launch(reply)
+        self._launch(turn, early=early, continues=self._continues)
 
-    def _launch(self, reply: Reply, text: str | None = None) -> None:
+    def _launch(self, turn: Turn, text: str | None = None, **how: object) -> None:
+        """A reply to `turn` (or `text` to say), made on its own thread with the parts of this moment."""
+        played = self.parts.sink.playback.played_s
+        reply = Reply(turn, self.parts.for_reply(self.settings), played_at_start=played, **how)  # type: ignore[arg-type]
         self._not_replying.clear()
         self._reply = reply
         self._reply_thread = self._worker.start(reply, self._reply_thread, text)
 
     def _drop_early_reply(self, reply: Reply) -> None:
-        """Cancel an early reply before it is heard (under the lock, while listening). Its thread
-        writes into its own Turn from now on, so the listening turn starts a fresh one."""
+        """Cancel an early reply before it is heard; the listening turn goes on as a fresh one."""
         reply.cancel("the owner went on")
         self._reply = None
         self._turn = reply.turn.restart()
         log.info("early reply dropped: the owner went on")
 
-    def _on_first_audio(self, reply: Reply) -> None:
-        """The reply thread, under the lock, as the reply's first sound goes to the earpiece."""
-        self._set_state(State.SPEAKING)
-
     def _on_reply_done(self, reply: Reply, follow_up: bool) -> None:
         """The reply thread: the reply has been spoken, cut off, or dropped."""
-        if reply.dropped:  # never heard: no history, no turn; the loop is still listening
-            with self._lock:
+        with self._lock:
+            if reply.dropped:  # never heard: no history, no turn; the loop is still listening
                 if self._reply is None:
                     self._not_replying.set()
-            return
-        with self._lock:
-            if self.wake is not None:
-                self.wake.reset()
+                return
+            if (wake := self.parts.wake) is not None:
+                wake.reset()
             if self._reply is reply:  # not interrupted (an interrupt already moved on to listening)
                 self._reply = None
                 if follow_up and not self._muted and self.settings.follow_up_s > 0:
                     turn = self._start_listening(None, None, self.clock(), False, self.settings.follow_up_s)
                     turn.follow_up = True
                 else:
-                    self._set_state(self._resting())
+                    self._set_state(State.MUTED if self._muted else State.IDLE)
             if self._reply is None:
                 self._not_replying.set()
         if self.on_turn is not None:
@@ -368,7 +307,7 @@ class VoiceLoop:
 
     def prime_prompt(self) -> None:
         """Prefill the next turn's persona and history now (the bench does, between requests)."""
-        self._worker.prime(self.stages())
+        self._worker.prime(self.parts.for_reply(self.settings))
 
     # ---------------------------------------------------------------- interrupt
     def interrupt(self, source: str, t: float | None = None) -> None:
@@ -383,21 +322,15 @@ class VoiceLoop:
             t = self.clock() if t is None else t
             reply.turn.marks[ev.INTERRUPT] = t
             reply.cancel(source)
-            self.sink.stop()
+            self.parts.sink.stop()
             reply.turn.marks[ev.PLAYBACK_STOPPED] = self.clock()
             reply.turn.interrupted = source
             self._reply = None
             log.info("interrupted by %s", source)
-            # Listen at once; the speech that triggered a voice barge-in is in the pre-roll.
-            # Only the speech that triggered it: earlier frames hold the reply's own echo.
-            voice = source == "voice"
+            # Listen at once, with only the speech that triggered a voice barge-in (earlier frames hold echo).
+            voice, ms = source == "voice", self.settings.barge_in_ms
             turn = self._start_listening(
-                None,
-                None,
-                t,
-                preroll=voice,
-                preroll_ms=self.settings.barge_in_ms + 320,
-                speech_ms=self.settings.barge_in_ms if voice else 0,
+                None, None, t, voice, preroll_ms=ms + 320, speech_ms=ms if voice else 0
             )
             if voice:  # the owner is mid-sentence: the turn has speech already
                 turn.marks[ev.SPEECH_START] = t - self.settings.barge_in_ms / 1000
@@ -410,12 +343,7 @@ class VoiceLoop:
     def announce(self, text: str, even_if_muted: bool = False) -> None:
         """Say `text` at the next pause: not over the owner, not over a reply, not while muted (held
         until unmuted). Thread-safe; announcements are spoken in order."""
-        if not text.strip():
-            return
-        if even_if_muted:  # a confirmation of what the owner just did goes first
-            self._announcements.appendleft((text.strip(), True))
-        else:
-            self._announcements.append((text.strip(), False))
+        self._announcements.add(text, even_if_muted)
 
     def repeat_last(self) -> None:
         """Say the last reply again (a double tap)."""
@@ -423,24 +351,16 @@ class VoiceLoop:
 
     def _maybe_announce(self, t: float) -> None:
         with self._lock:
-            if not self._announcements:
+            free = self.state in (State.IDLE, State.MUTED) and self._not_replying.is_set()
+            text = self._announcements.take(free, self._muted, self._hearing.quiet_ms)
+            if text is None:
                 return
-            text, even_if_muted = self._announcements[0]
-            if self.state not in (State.IDLE, State.MUTED) or not self._not_replying.is_set():
-                return
-            if self._muted and not even_if_muted:
-                return
-            if not self._muted and self._quiet_ms < self.ANNOUNCE_QUIET_MS:
-                return  # the owner is talking (to someone else): wait for a pause
-            self._announcements.popleft()
             turn = Turn(wake=None, transcript="", answered_by="announce")
             turn.marks[ev.LISTEN] = turn.marks[ev.SPEECH_END] = turn.marks[ev.END_OF_TURN] = t
             self._set_state(State.THINKING)
-            self._launch(Reply(turn, self.stages(), played_at_start=self.sink.playback.played_s), text)
+            self._launch(turn, text)
 
-    @property
-    def muted(self) -> bool:
-        return self._muted
+    muted = property(lambda self: self._muted, doc="Privacy mute is on.")
 
     def set_muted(self, muted: bool, confirm: bool = True) -> None:
         """Privacy mute: the mic is ignored until unmuted. Whatever was going on stops first."""
@@ -450,16 +370,13 @@ class VoiceLoop:
             if muted:
                 self.interrupt("mute")
                 if self.state is State.LISTENING:
-                    self.stt.finish()
+                    self.parts.stt.finish()
             self._muted = muted
             if self.state in (State.IDLE, State.LISTENING, State.MUTED):
-                self._set_state(self._resting())
+                self._set_state(State.MUTED if self._muted else State.IDLE)
             log.info("muted" if muted else "unmuted")
             if confirm:
-                self.announce("Muted. I'm not listening." if muted else "I'm listening again.", True)
-
-    def _resting(self) -> State:
-        return State.MUTED if self._muted else State.IDLE
+                self.announce(MUTED if muted else UNMUTED, True)
 
     # ---------------------------------------------------------------- state
     def _set_state(self, state: State) -> None:
@@ -482,6 +399,5 @@ class VoiceLoop:
         return self._not_replying.wait(timeout_s)
 
     def wait_turn_check(self, timeout_s: float | None = None) -> None:
-        """Block until the end-of-turn model's verdict (if one is being made) is in. For a recording
-        fed faster than real time, where the verdict would otherwise come many frames late."""
+        """Block until the end-of-turn model's verdict is in (a recording fed faster than real time)."""
         self._endpoint.wait_check(timeout_s)
