@@ -222,7 +222,7 @@ def test_the_flow_on_the_real_model(tmp_path: Path) -> None:
     from device.cli.models import ensure_converted
     from device.config.paths import models_dir
     from device.pipeline.dialogue import DialogueSettings, OnnxDialogue
-    from tests.test_dialogue import starter_gguf
+    from tests.pipeline.test_dialogue import starter_gguf
 
     starter_gguf()  # skips if the source package is missing
     model = ensure_converted(

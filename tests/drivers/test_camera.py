@@ -13,7 +13,7 @@ import pytest
 from PIL import Image
 
 from device.drivers.camera import CameraError, FileCamera, OpenCvCamera, Picamera2Camera
-from tests import fake_picamera2
+from tests.drivers import fake_picamera2
 
 
 def scene(w: int = 320, h: int = 240) -> np.ndarray:

@@ -12,7 +12,7 @@ from PIL import Image
 from device.drivers.wavfile import write_wav
 from device.evals.speech import join, piper_speech, silence
 from tests.conftest import run_os1
-from tests.test_vision import sign
+from tests.pipeline.test_vision import sign
 
 
 def _ask(tmp_path: Path, config: str) -> dict[str, object]:

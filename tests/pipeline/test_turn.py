@@ -91,7 +91,7 @@ def _turns(engines: Engines, audio: np.ndarray, out: Path, smart_turn_ms: int) -
     turns: list[Turn] = []
     loop = make_loop(cfg, engines, FileEarpiece(out, realtime=False), turns.append)
     loop.reconfigure(intents=IntentRouter([lambda _text: "Okay."]))
-    # The end-of-turn rule alone (early replies: tests/test_loop.py).
+    # The end-of-turn rule alone (early replies: tests/pipeline/test_loop.py).
     loop.update_settings(replace(loop.settings, smart_turn_ms=smart_turn_ms, early_reply_ms=0, follow_up_s=0))
     t0 = time.monotonic()
     loop.addressed(t0)

@@ -11,7 +11,7 @@ from pathlib import Path
 from device.app.logs import format_turn_log
 from device.pipeline.events import Turn
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 LOG_SOME = (
     "import logging, sys; from device import cli; cli._setup_logging(False); "
     "log = logging.getLogger('os1.run'); log.info('ready'); log.warning('mic gone'); log.debug('hidden'); "
