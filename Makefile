@@ -10,12 +10,19 @@ SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # libasound2-plugins for a real-time sound device with no sound card (the live daemon test).
 APT_PACKAGES := portaudio19-dev espeak-ng sox libspeexdsp1 systemd jackd2 libasound2-plugins
 
-.PHONY: demo test setup apt venv models lint clean install uninstall
+.PHONY: demo test check setup apt venv models lint clean install uninstall
 demo: setup
 	$(OS1) demo
 
 test: setup
 	$(PY) -m pytest -q
+
+# Fast feedback while working (under a minute): ruff, and the tests that need no real model and start
+# no daemon or sound server. `make test` is the whole suite, and what CI runs.
+check: $(VENV)/.installed
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(PY) -m pytest -q -m "not models and not system"
 
 setup: apt $(VENV)/.installed models
 

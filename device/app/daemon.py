@@ -23,7 +23,7 @@ from device.app.hardware import build_button, build_indicator, check_pins
 from device.app.logs import format_turn_log
 from device.config import paths
 from device.config.schema import Config
-from device.drivers.audio_devices import Backoff, live_audio
+from device.drivers.audio_devices import AudioDevices, Backoff, live_audio
 from device.drivers.button import Button
 from device.intents import when
 from device.pipeline.events import Turn
@@ -60,6 +60,43 @@ class Heartbeat:
                 self._dog.tick()
 
 
+def _open_audio(cfg: Config, device: str | None, stop: threading.Event) -> AudioDevices:
+    """The microphone and earpiece. A missing device is not fatal: a worn device boots before its
+    Bluetooth headset connects, and is retried with backoff."""
+    name = cfg.audio.device if device is None else device
+    retry = cfg.audio_reconnect
+    return live_audio(
+        cfg.audio.input_device or name,
+        cfg.audio.output_device or name,
+        cfg.audio.device_rate,
+        cfg.audio.period_ms,
+        cfg.audio.volume,
+        backoff=Backoff(retry.first_retry_s, retry.max_retry_s),
+        stall_s=retry.stall_s,
+        stop=stop,
+    )
+
+
+def _stop_on_signals(stop: threading.Event) -> None:
+    def on_signal(signum: int, _frame: object) -> None:
+        log.info("signal %s: shutting down", signal.Signals(signum).name)
+        stop.set()
+
+    if threading.current_thread() is threading.main_thread():  # only the main thread may set them
+        signal.signal(signal.SIGINT, on_signal)
+        signal.signal(signal.SIGTERM, on_signal)
+
+
+def _control_server(handler: DaemonControl) -> control.ControlServer | None:
+    server = control.ControlServer(control.daemon_socket_path(), handler)
+    try:
+        server.start()
+    except OSError as e:  # another daemon, or a runtime dir we must not use: say so, keep talking
+        log.warning("no control socket: %s", e)
+        return None
+    return server
+
+
 def run(
     cfg: Config,
     device: str | None = None,
@@ -71,63 +108,35 @@ def run(
     """Until SIGINT/SIGTERM, or until `stop` is set (a test running the daemon on a thread)."""
     check_pins(cfg.button, cfg.indicator)  # before the slow part: a config error is exit 2 at once
     engines = load_all(cfg)
-    models_dir = paths.dirs(cfg).models
-    state_dir = paths.dirs(cfg).state
-    name = cfg.audio.device if device is None else device
+    dirs = paths.dirs(cfg)
     stop = stop or threading.Event()
-    retry = cfg.audio_reconnect
-    # A missing device is not fatal: a worn device boots before its Bluetooth headset connects.
-    audio = live_audio(
-        cfg.audio.input_device or name,
-        cfg.audio.output_device or name,
-        cfg.audio.device_rate,
-        cfg.audio.period_ms,
-        cfg.audio.volume,
-        backoff=Backoff(retry.first_retry_s, retry.max_retry_s),
-        stall_s=retry.stall_s,
-        stop=stop,
-    )
-    ear = audio.earpiece
-
-    def on_signal(signum: int, _frame: object) -> None:
-        log.info("signal %s: shutting down", signal.Signals(signum).name)
-        stop.set()
-
-    if threading.current_thread() is threading.main_thread():  # only the main thread may set them
-        signal.signal(signal.SIGINT, on_signal)
-        signal.signal(signal.SIGTERM, on_signal)
-
-    handler: DaemonControl | None = None
+    audio = _open_audio(cfg, device, stop)
+    _stop_on_signals(stop)
+    turns: list[Callable[[Turn], None]] = []  # the control handler's, once it exists
 
     def on_turn(turn: Turn) -> None:
         log.info("%s", format_turn_log(turn))
-        if handler is not None:
-            handler.record_turn(turn)
+        for record in turns:
+            record(turn)
 
     indicator = build_indicator(cfg.indicator)
     button = button or build_button(cfg.button)
-    companion = build_companion(
-        cfg, engines, state_dir, onboarding=True, on_capture=indicator.capturing if indicator else None
-    )
-    loop = make_loop(cfg, engines, ear, on_turn, companion)
+    capturing = indicator.capturing if indicator else None
+    companion = build_companion(cfg, engines, dirs.state, onboarding=True, on_capture=capturing)
+    loop = make_loop(cfg, engines, audio.earpiece, on_turn, companion)
     attach_body(loop, companion, cfg, audio=audio, button=button, indicator=indicator)
-
     handler = DaemonControl(
         loop,
         cfg,
         config_file,
         cli_config,
-        apply=lambda new, keys: reconfigure(loop, companion, new, keys, ear, models_dir),
+        apply=lambda new, keys: reconfigure(loop, companion, new, keys, audio.earpiece, dirs.models),
         devices=audio.status,
         models={"wake": cfg.wake.model, "stt": cfg.stt.engine, "llm": cfg.llm.model, "tts": cfg.tts.voice},
         memory=companion.memory,
     )
-    server = control.ControlServer(control.daemon_socket_path(), handler)
-    try:
-        server.start()
-    except OSError as e:  # another daemon, or a runtime dir we must not use: say so, keep talking
-        log.warning("no control socket: %s", e)
-        server = None
+    turns.append(handler.record_turn)
+    server = _control_server(handler)
 
     if (question := companion.persona.opening()) is not None:
         loop.announce(question)

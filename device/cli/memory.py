@@ -40,7 +40,8 @@ def _error(message: str, code: int) -> int:
 
 
 def dispatch(args: argparse.Namespace) -> int:
-    from device.memory.store import ImportRejected, MemoryFull, StoreError
+    from device.memory.database import MemoryFull, StoreError
+    from device.memory.store import ImportRejected
 
     cfg, _source = configuration.load(args.config)
     state_dir = paths.dirs(cfg).state
@@ -99,7 +100,8 @@ def _forget_all(folder: Path) -> int:
     """Every memory and the database files. A running daemon that has them open does it itself (see
     DaemonControl.forget_all); deleting them under it would leave it writing into deleted files."""
     from device.app import control
-    from device.memory.store import MemoryStore, db_files, wipe_files
+    from device.memory.database import db_files, wipe_files
+    from device.memory.store import MemoryStore
 
     try:
         reply = control.send({"cmd": "forget", "all": True, "folder": str(folder)})
@@ -168,13 +170,13 @@ def _write_private(path: Path, data: str) -> None:
         write_text_atomic(path, data, mode=0o600, keep_mode=False)
     except OSError as e:
         if e.errno == 28:
-            from device.memory.store import MemoryFull
+            from device.memory.database import MemoryFull
 
             raise MemoryFull(f"{path}: the disk is full; free some space") from None
         raise _cli_store_error(f"{path}: cannot write ({e.strerror})") from None
 
 
 def _cli_store_error(message: str) -> Exception:
-    from device.memory.store import StoreError
+    from device.memory.database import StoreError
 
     return StoreError(message)

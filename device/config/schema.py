@@ -7,6 +7,11 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from device.pipeline.settings import DialogueSettings, LoopSettings
+
+# The pipeline's own defaults are the config's: one direction, so the two cannot disagree.
+_LOOP, _DIALOGUE = LoopSettings(), DialogueSettings()
+
 
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
@@ -56,18 +61,18 @@ class WakeConfig(_Section):
     phrase: str = "hey samantha"
     threshold: float = Field(0.7, gt=0.0, le=1.0)
     keyphrase_threshold: float = Field(1e-10, gt=0.0, le=1.0)
-    preroll_ms: int = Field(800, ge=0, le=3000)
+    preroll_ms: int = Field(_LOOP.preroll_ms, ge=0, le=3000)
 
 
 class VadConfig(_Section):
-    threshold: float = Field(0.5, gt=0.0, lt=1.0)
-    end_of_turn_ms: int = Field(600, ge=100, le=5000)
-    early_reply_ms: int = Field(300, ge=0, le=5000)
-    quick_end_of_turn_ms: int = Field(0, ge=0, le=5000)
-    smart_turn_ms: int = Field(0, ge=0, le=5000)
-    smart_turn_threshold: float = Field(0.5, gt=0.0, lt=1.0)
-    max_utterance_s: float = Field(15.0, gt=1.0, le=120.0)
-    listen_timeout_s: float = Field(6.0, gt=0.5, le=60.0)
+    threshold: float = Field(_LOOP.vad_threshold, gt=0.0, lt=1.0)
+    end_of_turn_ms: int = Field(_LOOP.end_of_turn_ms, ge=100, le=5000)
+    early_reply_ms: int = Field(_LOOP.early_reply_ms, ge=0, le=5000)
+    quick_end_of_turn_ms: int = Field(_LOOP.quick_end_of_turn_ms, ge=0, le=5000)
+    smart_turn_ms: int = Field(_LOOP.smart_turn_ms, ge=0, le=5000)
+    smart_turn_threshold: float = Field(_LOOP.smart_turn_threshold, gt=0.0, lt=1.0)
+    max_utterance_s: float = Field(_LOOP.max_utterance_s, gt=1.0, le=120.0)
+    listen_timeout_s: float = Field(_LOOP.listen_timeout_s, gt=0.5, le=60.0)
 
 
 class SttConfig(_Section):
@@ -77,9 +82,9 @@ class SttConfig(_Section):
 
 class LlmConfig(_Section):
     model: str = "smollm2-135m-instruct-int4"
-    max_new_tokens: int = Field(64, ge=8, le=1024)
-    max_sentences: int = Field(2, ge=1, le=20)
-    repetition_penalty: float = Field(1.1, ge=1.0, le=2.0)
+    max_new_tokens: int = Field(_DIALOGUE.max_new_tokens, ge=8, le=1024)
+    max_sentences: int = Field(_DIALOGUE.max_sentences, ge=1, le=20)
+    repetition_penalty: float = Field(_DIALOGUE.repetition_penalty, ge=1.0, le=2.0)
 
 
 class TtsConfig(_Section):

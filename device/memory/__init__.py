@@ -4,8 +4,9 @@
 """
 
 from device.memory.core import FULL_NOTICE, Memory, Stored
+from device.memory.database import MemoryFull, StoreError
 from device.memory.extract import Fact, extract
-from device.memory.store import ImportRejected, MemoryFull, Record, StoreError
+from device.memory.store import ImportRejected, Record
 
 __all__ = [
     "FULL_NOTICE",

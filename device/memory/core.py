@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from device.memory.database import MemoryFull, StoreError, now_iso
 from device.memory.embed import Embedder
 from device.memory.extract import (
     LLM_PROMPT,
@@ -31,14 +32,7 @@ from device.memory.extract import (
 from device.memory.intent import claims as claims_command
 from device.memory.intent import handle, is_command
 from device.memory.retrieve import RetrievalSettings, Retriever, content_words
-from device.memory.store import (
-    MemoryFull,
-    MemoryStore,
-    Record,
-    StoreError,
-    load_import_file,
-    now_iso,
-)
+from device.memory.store import MemoryStore, Record, load_import_file
 
 if TYPE_CHECKING:
     from device.config.schema import MemoryConfig

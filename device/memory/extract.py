@@ -287,21 +287,33 @@ def _no_lookup(_name: str) -> str | None:
 
 
 def _clause_facts(text: str, relation_of: PersonLookup, today: date, caps_known: bool) -> list[Fact]:
-    """The facts in one statement clause (already checked not to be a question or hypothetical)."""
+    """The facts in one statement clause (already checked not to be a question or hypothetical). The
+    first kind of statement that matches decides; a negated one is only an opinion ("I don't like")."""
     negated = bool(_NEGATION.search(text))
+    opinion = _opinion_facts(text, negated)
+    if opinion is not None or negated:
+        return opinion or []
+    for kind in (_thread_facts(text, today), _people_facts(text, relation_of, caps_known), _life_facts(text)):
+        if kind is not None:
+            return kind
+    return []
 
+
+def _opinion_facts(text: str, negated: bool) -> list[Fact] | None:
     m = _P_OPINION.match(text)
-    if m:
-        verb = _OPINION_VERB[m.group(1).lower()]
-        obj = _tail(m.group(2), 6)
-        if obj and not _PRONOUN_OBJECTS.match(obj) and not _TIMELY.search(obj):
-            if negated and verb not in ("can't stand", "don't like", "don't enjoy"):
-                return []
-            return [Fact("preference", _sentence(f"I {verb} {obj}"), "me", f"opinion:{_norm(obj)}")]
-        return []
-    if negated:
-        return []
+    if not m:
+        return None
+    verb = _OPINION_VERB[m.group(1).lower()]
+    obj = _tail(m.group(2), 6)
+    if obj and not _PRONOUN_OBJECTS.match(obj) and not _TIMELY.search(obj):
+        if negated and verb not in ("can't stand", "don't like", "don't enjoy"):
+            return []
+        return [Fact("preference", _sentence(f"I {verb} {obj}"), "me", f"opinion:{_norm(obj)}")]
+    return []
 
+
+def _thread_facts(text: str, today: date) -> list[Fact] | None:
+    """Something coming up ("I have an interview tomorrow"), or done ("the interview went well")."""
     m = _P_THREAD.match(text) or _P_THREAD_FRONT.match(text)
     if m:
         if m.re is _P_THREAD:
@@ -315,33 +327,28 @@ def _clause_facts(text: str, relation_of: PersonLookup, today: date, caps_known:
     m = _P_THREAD_DONE.match(text)
     if m:
         return [Fact("thread", "", "me", f"thread:{_event_noun(m.group(1))}", close=True)]
+    return None
 
-    m = _P_NAME.match(text)
-    if m:
+
+def _people_facts(text: str, relation_of: PersonLookup, caps_known: bool) -> list[Fact] | None:
+    """Names and homes: the owner's, their people's."""
+    if m := _P_NAME.match(text):
         name = _name(m.group(1))
         return [Fact("fact", f"My name is {name}.", "me", "name")] if name else []
-
-    m = _P_REL_NAMED.match(text)
-    if m:
+    if m := _P_REL_NAMED.match(text):
         rel, name = m.group(1).lower(), _name(m.group(2))
         return [Fact("fact", f"My {rel} is called {name}.", name.lower(), "who")] if name else []
-
-    m = _P_REL_HOME.match(text)
-    if m:
+    if m := _P_REL_HOME.match(text):
         rel, raw_name, place = m.group(1).lower(), m.group(2), _place(m.group(3), caps_known)
         name = _name(raw_name) if raw_name else None
         if raw_name and not name or not place:
             return []
         who = f"My {rel} {name}" if name else f"My {rel}"
         return [Fact("fact", f"{who} lives in {place}.", (name or rel).lower(), "home")]
-
-    m = _P_ME_HOME.match(text)
-    if m:
+    if m := _P_ME_HOME.match(text):
         place = _place(m.group(1), caps_known)
         return [Fact("fact", f"I live in {place}.", "me", "home")] if place else []
-
-    m = _P_PERSON_HOME.match(text)
-    if m:
+    if m := _P_PERSON_HOME.match(text):
         raw, place = m.group(1), _place(m.group(2), caps_known)
         name = _name(raw)
         known = relation_of(name.lower()) if name else None
@@ -350,46 +357,39 @@ def _clause_facts(text: str, relation_of: PersonLookup, today: date, caps_known:
             who = f"My {known} {name}" if known else name
             return [Fact("fact", f"{who} lives in {place}.", name.lower(), "home")]
         return []
+    return None
 
-    m = _P_JOB.match(text)
-    if m:
+
+def _life_facts(text: str) -> list[Fact] | None:
+    """Work, allergies, favourites, pets, and "my X is Y"."""
+    if m := _P_JOB.match(text):
         job = _tail(m.group(1), 6)
         return [Fact("fact", _sentence(f"I work as {job}"), "me", "job")] if job else []
-    m = _P_WORKPLACE.match(text)
-    if m:
+    if m := _P_WORKPLACE.match(text):
         place = _tail(m.group(2), 6)
-        if place:
-            return [Fact("fact", _sentence(f"I work {m.group(1).lower()} {place}"), "me", "workplace")]
-        return []
-
-    m = _P_ALLERGY.match(text) or _P_ALLERGY2.match(text)
-    if m:
+        return (
+            [Fact("fact", _sentence(f"I work {m.group(1).lower()} {place}"), "me", "workplace")]
+            if place
+            else []
+        )
+    if m := (_P_ALLERGY.match(text) or _P_ALLERGY2.match(text)):
         what = _tail(m.group(1), 5)
         return [Fact("fact", f"I'm allergic to {what}.", "me", f"allergy:{_norm(what)}")] if what else []
-
-    m = _P_FAVORITE.match(text)
-    if m:
+    if m := _P_FAVORITE.match(text):
         what, value = m.group(1).lower(), _tail(m.group(2), 6)
-        if value:
-            return [
-                Fact("preference", _sentence(f"My favourite {what} is {value}"), "me", f"favorite:{what}")
-            ]
-        return []
-
-    m = _P_PET.match(text)
-    if m:
+        fact = Fact("preference", _sentence(f"My favourite {what} is {value}"), "me", f"favorite:{what}")
+        return [fact] if value else []
+    if m := _P_PET.match(text):
         rel, name = m.group(1).lower(), _name(m.group(2))
         return [Fact("fact", f"My {rel} is called {name}.", name.lower(), "who")] if name else []
-
-    m = _P_MY_X.match(text)
-    if m:
+    if m := _P_MY_X.match(text):
         what, value = m.group(1).lower(), _tail(m.group(2), 8)
         if not value or _TRANSIENT.match(what) or _TRANSIENT_VALUE.match(value) or _TIMELY.search(value):
             return []
         if re.match(rf"^(?:{RELATIONS})$", what, _R):  # "my sister is a nurse": about the sister
             return [Fact("fact", _sentence(f"My {what} is {value}"), what, "is")]
         return [Fact("fact", _sentence(f"My {what} is {value}"), "me", f"my:{_norm(what)}")]
-    return []
+    return None
 
 
 def _event_noun(event: str) -> str:

@@ -7,8 +7,8 @@ import logging
 import re
 from typing import TYPE_CHECKING
 
+from device.memory.database import MemoryFull, StoreError
 from device.memory.speech import join_spoken, second_person
-from device.memory.store import MemoryFull, StoreError
 
 if TYPE_CHECKING:
     from device.memory.core import Memory

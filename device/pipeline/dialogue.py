@@ -19,6 +19,7 @@ from typing import Any
 
 from device.pipeline.events import DialogueStats, Message
 from device.pipeline.guard import ReplyGuard
+from device.pipeline.settings import DialogueSettings
 from device.pipeline.stages import DialogueCapabilities
 
 log = logging.getLogger(__name__)
@@ -38,35 +39,6 @@ def template_messages(messages: Sequence[Message]) -> list[dict[str, str]]:
             out.append({"role": "system", "content": m.context})
         out.append({"role": m.role, "content": m.content})
     return out
-
-
-@dataclass(frozen=True)
-class DialogueSettings:
-    """How a reply is generated. Frozen: change it with `dataclasses.replace`, or pass other
-    settings for one reply (`stream(..., settings=...)`)."""
-
-    max_new_tokens: int = 64
-    """Hard budget per reply."""
-    max_sentences: int = 2
-    """Stop after this many complete sentences; 0 = no limit."""
-    repetition_penalty: float = 1.1
-    """1.2+ makes SmolLM2-135M wander off ("Paris" becomes "Normandy")."""
-    no_repeat_ngram: int = 4
-    """Stop when the reply repeats a run of this many words; 0 = off."""
-    echo_words: int = 6
-    """Stop when the reply recites this many words of the system prompt; 0 = off."""
-    temperature: float = 0.0
-    """0 = greedy, deterministic."""
-    context_tokens: int = 2048
-    """Prompt + reply; the oldest turns are dropped to fit."""
-    threads: int | None = None
-    """onnxruntime intra-op threads; None = the runtime's choice."""
-    reuse_prefix: bool = True
-    """Keep the KV cache of the conversation so far between turns, so a turn only prefills its new
-    words. Costs a KV buffer sized for context_tokens, held for the engine's lifetime."""
-    reuse_reply: bool = True
-    """Also keep the KV of the reply just generated: the next turn's history repeats it, so a
-    follow-up prefills only its own words (first token ~60 ms instead of ~150-240 ms a few turns in)."""
 
 
 def _first_line(e: BaseException) -> str:

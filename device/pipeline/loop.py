@@ -300,10 +300,11 @@ class VoiceLoop:
                     turn.follow_up = True
                 else:
                     self._set_state(State.MUTED if self._muted else State.IDLE)
+        if self.on_turn is not None:  # before wait_reply() returns: a caller then finds the turn
+            self.on_turn(reply.turn)
+        with self._lock:
             if self._reply is None:
                 self._not_replying.set()
-        if self.on_turn is not None:
-            self.on_turn(reply.turn)
 
     def prime_prompt(self) -> None:
         """Prefill the next turn's persona and history now (the bench does, between requests)."""

@@ -16,8 +16,8 @@ import numpy as np
 
 if TYPE_CHECKING:
     from device.pipeline.audio import PlaybackLog
-    from device.pipeline.dialogue import DialogueSettings
     from device.pipeline.events import DialogueStats, Message
+    from device.pipeline.settings import DialogueSettings
 
 
 class Vad(Protocol):

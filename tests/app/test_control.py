@@ -27,6 +27,8 @@ from device.drivers import board
 from device.pipeline.events import State, Turn
 from tests.conftest import REPO, run_os1
 
+pytestmark = [pytest.mark.models, pytest.mark.system]
+
 
 class RecordingHandler:
     """A ControlHandler that records each call, as the daemon's would act on it."""

@@ -22,7 +22,11 @@ import pytest
 
 from tests.conftest import REPO, run_os1
 
-pytestmark = pytest.mark.skipif(shutil.which("jackd") is None, reason="needs jackd2 (make apt installs it)")
+pytestmark = [
+    pytest.mark.models,
+    pytest.mark.system,
+    pytest.mark.skipif(shutil.which("jackd") is None, reason="needs jackd2 (make apt installs it)"),
+]
 
 
 @pytest.fixture()

@@ -13,7 +13,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 
-pytestmark = pytest.mark.skipif(shutil.which("make") is None, reason="make missing")
+pytestmark = [pytest.mark.system, pytest.mark.skipif(shutil.which("make") is None, reason="make missing")]
 
 
 def _make(target: str, dest: Path, board: Path, **extra: str) -> subprocess.CompletedProcess[str]:

@@ -7,12 +7,15 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from PIL import Image
 
 from device.drivers.wavfile import write_wav
 from device.evals.speech import join, piper_speech, silence
 from tests.conftest import run_os1
 from tests.pipeline.test_vision import sign
+
+pytestmark = pytest.mark.models
 
 
 def _ask(tmp_path: Path, config: str) -> dict[str, object]:

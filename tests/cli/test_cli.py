@@ -8,11 +8,14 @@ import shutil
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from device.config import paths
 from device.drivers.wavfile import read_wav, write_wav
 from device.models.catalog import spec
 from tests.conftest import run_os1
+
+pytestmark = pytest.mark.models
 
 
 def test_say_to_a_file(tmp_path: Path) -> None:

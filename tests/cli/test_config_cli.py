@@ -21,6 +21,8 @@ from device.config.schema import Config
 from device.pipeline.events import State
 from tests.conftest import REPO, run_os1
 
+pytestmark = pytest.mark.models
+
 COMMENTED = """\
 # My OS1 settings
 persona:

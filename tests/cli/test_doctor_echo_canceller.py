@@ -16,6 +16,8 @@ from device.app.engines import build_aec
 from device.pipeline.aec import SpeexEchoCanceller
 from tests.conftest import REPO, run_os1
 
+pytestmark = pytest.mark.models
+
 FIX = "sudo apt install libspeexdsp1"
 _MISSING = "/nonexistent/libspeexdsp.so.1"
 

@@ -14,6 +14,8 @@ import pytest
 
 from tests.conftest import REPO, run_os1
 
+pytestmark = pytest.mark.models
+
 
 def _env(tmp_path: Path) -> dict[str, str]:
     return {"OS1_STATE_DIR": str(tmp_path / "state")}

@@ -21,8 +21,10 @@ from pathlib import Path
 
 import pytest
 
-from device.memory.store import db_files
+from device.memory.database import db_files
 from tests.conftest import REPO, run_os1
+
+pytestmark = [pytest.mark.models, pytest.mark.system]
 
 _HOLDER = """
 import json, os, sys

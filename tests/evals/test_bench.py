@@ -16,6 +16,8 @@ from device.evals.speech import silence
 from device.pipeline.events import Turn
 from tests.conftest import run_os1
 
+pytestmark = [pytest.mark.models, pytest.mark.system]
+
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 

@@ -21,6 +21,8 @@ from device.intents.letters import (
 )
 from tests.conftest import run_os1
 
+pytestmark = pytest.mark.models
+
 NOW = datetime(2026, 11, 22, 10, 0, tzinfo=ZoneInfo("Europe/London"))
 
 # What SmolLM2-135M really tends to wrap a letter in: chat preamble, its own salutations, placeholders.
@@ -221,7 +223,8 @@ def test_the_flow_on_the_real_model(tmp_path: Path) -> None:
     clean letter and gets a clean file."""
     from device.cli.models import ensure_converted
     from device.config.paths import models_dir
-    from device.pipeline.dialogue import DialogueSettings, OnnxDialogue
+    from device.pipeline.dialogue import OnnxDialogue
+    from device.pipeline.settings import DialogueSettings
     from tests.pipeline.test_dialogue import starter_gguf
 
     starter_gguf()  # skips if the source package is missing

@@ -10,7 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from device.memory.store import MemoryStore, db_files
+from device.memory.database import db_files
+from device.memory.store import MemoryStore
+
+pytestmark = pytest.mark.models
 
 SECRET = "My brother Zebulonqx lives in Quuxtownia"
 # The words as they are stored: in the row as written, and in the FTS index lower-cased (porter stems

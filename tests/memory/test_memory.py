@@ -20,6 +20,8 @@ from device.memory.embed import Embedder
 from device.memory.store import MemoryStore
 from tests.conftest import REPO
 
+pytestmark = pytest.mark.models
+
 
 @pytest.fixture(scope="module")
 def embedder() -> Embedder:
@@ -210,7 +212,7 @@ def test_a_full_database_fails_cleanly_and_the_conversation_goes_on(
 
 
 def test_a_damaged_database_is_one_clear_error(tmp_path: Path, embedder: Embedder) -> None:
-    from device.memory.store import StoreError
+    from device.memory.database import StoreError
 
     folder = tmp_path / "s" / "memory"
     folder.mkdir(parents=True)
@@ -225,7 +227,8 @@ def test_the_llm_path_keeps_only_grounded_facts(tmp_path: Path, embedder: Embedd
     grounded first-person statements may be stored, and the companion's reply never is."""
     from device.config import paths
     from device.models.catalog import ModelMissing, resolve
-    from device.pipeline.dialogue import DialogueSettings, OnnxDialogue
+    from device.pipeline.dialogue import OnnxDialogue
+    from device.pipeline.settings import DialogueSettings
 
     try:
         model = resolve("smollm2-135m-instruct-int4", paths.models_dir())

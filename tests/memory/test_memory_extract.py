@@ -9,6 +9,8 @@ import pytest
 from device.memory.extract import Fact, extract, grounded, validate_llm_lines
 from device.memory.speech import second_person
 
+pytestmark = pytest.mark.models
+
 TODAY = date(2025, 11, 22)  # a Saturday
 
 

@@ -6,9 +6,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from device.drivers.wavfile import write_wav
 from device.evals.speech import join, piper_speech, silence
 from tests.conftest import run_os1
+
+pytestmark = pytest.mark.models
 
 
 def _say(tmp_path: Path, name: str, text: str) -> dict[str, object]:

@@ -17,6 +17,8 @@ from device.models.catalog import CATALOG, ModelCorrupt, ModelMissing, RemoteFil
 from device.models.fetch import DownloadError, download, fetch_into
 from tests.conftest import run_os1
 
+pytestmark = pytest.mark.models
+
 PAYLOAD = b"model weights " * 50_000  # 700 kB
 
 

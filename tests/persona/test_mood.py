@@ -15,6 +15,8 @@ from device.evals import mood as mood_eval
 from device.evals.mood_data import labelled
 from device.persona.mood import SEEDS, Mood, MoodReader, MoodReading, words_of
 
+pytestmark = pytest.mark.models
+
 # Measured 0.904 on the 146 held-out utterances (0/83 cheer, 0/34 sympathy); a few errors of slack.
 HELD_OUT_ACCURACY_MIN = 0.87
 

@@ -33,6 +33,8 @@ from device.pipeline.events import Turn
 from device.pipeline.loop import VoiceLoop
 from device.pipeline.stt.base import transcribe
 
+pytestmark = pytest.mark.models
+
 ANSWERS = [
     "My name is Theodore.",
     "No, it's Tay oh door.",

@@ -17,6 +17,8 @@ from device.persona.persona import Persona, resolve, voice_id
 from device.persona.profile import Profile, ProfileStore
 from tests.conftest import run_os1
 
+pytestmark = pytest.mark.models
+
 
 def state(tmp_path: Path) -> Path:
     return Path(os.environ["OS1_STATE_DIR"])

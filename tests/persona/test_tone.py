@@ -14,6 +14,8 @@ from device.persona.persona import Persona
 from device.persona.tone import CLAUSE_PAUSE_S, VOICES, Tone, TonedTTS, classify, pause_after, take_tag
 from device.pipeline.tts import PiperTTS, Prosody
 
+pytestmark = pytest.mark.models
+
 SENTENCE = "The garden looks lovely in the morning light, and the birds are singing."
 
 

@@ -24,10 +24,13 @@ import pytest
 from device.cli.models import ensure_converted
 from device.config.paths import models_dir
 from device.models.convert import ConversionError, convert_gguf
-from device.pipeline.dialogue import DialogueSettings, ModelLoadError, OnnxDialogue
+from device.pipeline.dialogue import ModelLoadError, OnnxDialogue
 from device.pipeline.events import Message
 from device.pipeline.guard import ReplyGuard, held_words, repeat_start, words
+from device.pipeline.settings import DialogueSettings
 from device.pipeline.text import sentence_ends
+
+pytestmark = pytest.mark.models
 
 MODEL_ID = "smollm2-135m-instruct-int4"
 WARM = "You are Sam, a warm and curious companion. Answer briefly."

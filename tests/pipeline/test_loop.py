@@ -31,6 +31,8 @@ from device.pipeline.stages import TextToSpeech
 from device.pipeline.text import is_stop_phrase, looks_complete, strip_wake_phrase, tidy_for_history
 from tests.conftest import run_os1
 
+pytestmark = pytest.mark.models
+
 REQUEST = "Hey Jarvis. What is the capital of France?"
 STORY = "Tell me a long story about a lighthouse keeper and the sea."
 

@@ -18,6 +18,8 @@ from device.pipeline.stt.vosk import VoskSTT
 from device.pipeline.stt.whisper import WhisperSTT, _compression_ratio
 from device.pipeline.text import tidy_transcript
 
+pytestmark = pytest.mark.models
+
 SENTENCES = [
     "What is the capital of France?",
     "Remind me to call my sister tomorrow.",

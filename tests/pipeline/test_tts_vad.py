@@ -12,6 +12,8 @@ from device.pipeline.end_of_turn import EndOfTurn
 from device.pipeline.tts import PiperTTS, Prosody
 from device.pipeline.vad import SileroVad, VadModelError
 
+pytestmark = pytest.mark.models
+
 
 @pytest.fixture(scope="module")
 def tts() -> PiperTTS:

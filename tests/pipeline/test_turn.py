@@ -24,6 +24,8 @@ from device.pipeline.audio import FRAME_MS, frames
 from device.pipeline.events import Turn
 from device.pipeline.turn import SmartTurn, features, last_window
 
+pytestmark = pytest.mark.models
+
 QUESTION = "What is the capital of France?"
 
 

@@ -16,6 +16,8 @@ from device.drivers.camera import CameraError, FileCamera
 from device.intents.camera import CANT_SEE, NO_WRITING, CameraIntent, match
 from device.pipeline.vision import Vision, brightness, dominant_colour
 
+pytestmark = pytest.mark.models
+
 SYSTEM_FONTS = Path("/usr/share/fonts/truetype/dejavu")
 MPL_FONTS = Path(matplotlib.get_data_path()) / "fonts" / "ttf"  # the same DejaVu, shipped with matplotlib
 

@@ -17,6 +17,8 @@ from device.pipeline.wake.keyphrase import KeyphraseWakeWord
 from device.pipeline.wake.micro import MicroWakeWord
 from device.pipeline.wake.openwakeword import OpenWakeWord
 
+pytestmark = pytest.mark.models
+
 LEAD_S = 1.0
 MODELS = builtin_models()
 
