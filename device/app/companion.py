@@ -17,6 +17,7 @@ from device.config.schema import Config
 from device.drivers.camera import Camera, CameraError
 from device.intents.assemble import Intents, build_intents
 from device.intents.camera import CameraIntent
+from device.intents.identity import IdentityIntent
 from device.intents.letters import dialogue_generate
 from device.intents.router import Claimed, Handler
 from device.memory import Memory, StoreError
@@ -61,11 +62,12 @@ def build_companion(
         cfg.persona.onboarding = False
     persona = PersonaRuntime(cfg, state, engines.tts)
     memory = open_memory(cfg, state)
+    identity = IdentityIntent(lambda: persona.persona.name, lambda: owner_name(persona, memory))
     intents = build_intents(
         state,
         dialogue_generate(engines.dialogue, max_new_tokens=cfg.letters.max_new_tokens),
         helpline=cfg.care.helpline,
-        owner=cfg.persona.owner_name,
+        owner=persona.persona.owner_name,
         snooze_min=cfg.reminders.snooze_min,
         tap_snooze_window_s=cfg.reminders.tap_snooze_window_s,
         letter_max_words=cfg.letters.max_words,
@@ -74,12 +76,23 @@ def build_companion(
         # The onboarding's questions come before everything but care: its answers are not commands.
         other_handlers=[
             Claimed(persona.intent, persona.intent_claims),
+            identity,
             *([Claimed(memory.intent, memory.intent_claims)] if memory else []),
             CameraIntent(camera_on_demand(cfg), on_capture=on_capture),
             *handlers,
         ],
     )
     return Companion(persona, intents, memory)
+
+
+def owner_name(persona: PersonaRuntime, memory: Memory | None) -> str:
+    """The owner's name: from the config or the first meeting, else from what they told the memory."""
+    if persona.persona.owner_name:
+        return persona.persona.owner_name
+    record = memory.store.by_key("me", "name") if memory is not None else None
+    if record is not None and record.text.startswith("My name is "):
+        return record.text.removeprefix("My name is ").rstrip(".")
+    return ""
 
 
 def camera_on_demand(cfg: Config) -> Callable[[], np.ndarray]:

@@ -9,8 +9,10 @@ from pathlib import Path
 from device.intents.care import CareIntent, ConversationNudge
 from device.intents.clock import ClockIntent, Now, system_now
 from device.intents.letters import Generate, LettersIntent, LetterStore
+from device.intents.maths import MathsIntent
 from device.intents.reminders import ReminderScheduler, RemindersIntent, ReminderStore
 from device.intents.router import Handler, IntentRouter
+from device.intents.units import convert
 
 
 @dataclass
@@ -35,7 +37,7 @@ def build_intents(
     now: Now = system_now,
 ) -> Intents:
     """Care first (crisis words win over everything), then the other helpers' handlers (onboarding,
-    memory, camera), then the clock, reminders and letters."""
+    names, memory, camera), then the clock, sums and conversions, reminders and letters."""
     scheduler = ReminderScheduler(
         ReminderStore(Path(state_dir) / "reminders.db"),
         now=now,
@@ -49,6 +51,7 @@ def build_intents(
         CareIntent(helpline),
         *other_handlers,
         ClockIntent(now),
+        MathsIntent(convert),
         RemindersIntent(scheduler),
         letters,
     ]

@@ -1,4 +1,5 @@
-"""Care guardrails: honest answers about what it is, and a fixed, caring reply to words of crisis.
+"""Care guardrails: honest answers about what it is, a fixed, caring reply to words of crisis, and a
+plain no to requests for help to hurt someone.
 
 A 135M-parameter model improvises: asked "are you real?" it may claim to be a person, and to "I don't
 want to be here anymore" it may say anything at all. Both are answered here, before the LLM, from
@@ -53,6 +54,36 @@ _IDENTITY = re.compile(
     r"|\bcan you (?:actually |really )?(?P<feel2>feel(?: anything| things| emotions)?|love)\s*$"
 )
 
+# Requests for help to hurt, break in, poison or deceive: first person or "how do I/you", and specific,
+# so "how do I kill a python process" or "how to break in new shoes" reach the conversation.
+_HARM = re.compile(
+    r"\b(?:make|build|making|building) (?:a |an )?(?:bomb|explosive|pipe bomb|molotov|weapon|gun|nerve agent)"
+    r"|\b(?:hurt|harm|injure|poison|kill|stab|strangle|beat up) (?:someone|somebody|a person|people"
+    r"|my (?:neighbou?r|ex|wife|husband|partner|boss|brother|sister|dad|mum|mom|son|daughter)'?s?(?: \w+)?"
+    r"|him|her|them|a child|a dog|a cat|an animal)\b"
+    r"|\bpoison (?:my |the |a |his |her |their )?(?:neighbou?r'?s? )?\w+"
+    r"|\bbreak into (?:a |an |my |his |her |their |someone's |somebody's |the )?(?:neighbou?r'?s? )?"
+    r"(?:car|house|home|flat|shop|store|phone|account|email|computer)"
+    r"|\bhack (?:into )?(?:my ex'?s?|someone'?s?|somebody'?s?|his|her|their|a) "
+    r"|\b(?:make|get|buy|forge) (?:a |an )?(?:fake|forged|false) (?:id|passport|licen[cs]e|document)"
+    r"|\b(?:get|buy) (?:a |an )?(?:gun|firearm|pistol|rifle) without (?:a )?licen[cs]e"
+    r"|\b(?:household )?chemicals? (?:make|makes|to make|for) (?:a )?(?:toxic|poison(?:ous)?) gas"
+    r"|\bmake (?:a )?(?:toxic|poison(?:ous)?) gas"
+    r"|\bpick (?:the |a )?lock (?:on|of) (?:my neighbou?r'?s?|someone'?s?|somebody'?s?|their|his|her)"
+    r"|\b(?:steal|shoplift|stalk|blackmail)\b"
+    r"|\bwithout leaving (?:marks|a trace|evidence)"
+)
+# Asking for it (not telling of it: "someone stole my bike" is news, not a request).
+_ASKS = re.compile(
+    r"\b(?:how|help|tell me|teach|show me|best way|ways? to|can i|could i|should i|want to|going to|"
+    r"gonna|i'll|let's|which|what|where)\b|^(?:make|get|build|find|give)\b"
+)
+_HARM_ANSWERS = [
+    "I won't help with that: it could hurt someone. If something's going on, I'm happy to talk it through.",
+    "That's not something I'll help with, because someone could get hurt. Is there something behind it "
+    "you'd like to talk about?",
+]
+
 _PERSON_ANSWERS = [
     "No, I'm not a person. I'm an AI, a computer program you talk to through this earpiece.",
     "I'm an AI, not a human. There's no one else listening: it's just me, running on this little device.",
@@ -106,7 +137,18 @@ def _answers(t: str) -> Sequence[str] | None:
         return _FEEL_ANSWERS if (m["feel"] or m["feel2"] or m["alive"]) else _PERSON_ANSWERS
     if re.search(r"\b(?:alive|conscious|sentient)\b", t) and re.search(r"\bare you\b", t):
         return _FEEL_ANSWERS
+    if _REAL_PERSON.search(t):
+        return _PERSON_ANSWERS
+    if _HARM.search(t) and _ASKS.search(t):
+        return _HARM_ANSWERS
     return None
+
+
+# "Is there a real person listening to this?", "is anyone else listening?"
+_REAL_PERSON = re.compile(
+    r"\b(?:is there|is it|are there) (?:a |an |some |any )?(?:real |actual )?(?:person|human|people|someone|"
+    r"somebody|anyone|anybody)(?: else)? (?:listening|there|on the other end|behind this|talking)"
+)
 
 
 def is_crisis(text: str) -> bool:

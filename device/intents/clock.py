@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from datetime import date, datetime, tzinfo
+from datetime import date, datetime, timedelta, tzinfo
 
 from device.intents.text import ordinal
 from device.pipeline.text import plain
@@ -78,23 +78,53 @@ _DATE = re.compile(
     r"^(?:(?:hey|ok|okay|so|and|um|uh|please|sorry)\s+)*"
     r"(?:(?:can|could) you (?:tell me )?|do you know |tell me )?"
     r"(?:what(?:'s| is) (?:the date|today's date|the day)|what day is it|what day it is|what date is it"
-    r"|what(?:'s| is) the date today|what day of the week is it)"
+    r"|what(?:'s| is) the date today|(?:what|which) day of the week is it|which day is it|what's today)"
     r"(?: (?:today|now|please|again))*$"
 )
 
 
+# Right after the time or the date: "and tomorrow?", "what about in an hour?", "and the day after?"
+_THEN = r"^(?:(?:and|what about|how about|so|ok|okay)\s+)*"
+_NEXT_DAY = re.compile(_THEN + r"(?:tomorrow|the day after(?: tomorrow)?|yesterday)(?: then)?$")
+_LATER = re.compile(_THEN + r"in (?P<n>an|a|one|two|three|half an|\d+) (?P<unit>hours?|minutes?)(?: time)?$")
+_NUMBERS = {"an": 1, "a": 1, "one": 1, "two": 2, "three": 3}
+FOLLOW_UP_S = 120.0  # a follow-up this soon after the answer is about the same thing
+
+
 class ClockIntent:
-    """Answers 'what time is it' and 'what's the date' exactly; nothing else (not 'I had a great time')."""
+    """Answers 'what time is it' and 'what's the date' exactly, and a follow-up on them ("and
+    tomorrow?"); nothing else (not 'I had a great time')."""
 
     def __init__(self, now: Now = system_now):
         self.now = now
+        self._last: tuple[str, datetime] | None = None  # what was asked ("time"/"date") and when
 
     def __call__(self, text: str) -> str | None:
-        t = plain(text)
+        t, now = plain(text), self.now()
         if _TIME.match(t):
-            return f"It's {say_time(self.now())}."
+            self._last = ("time", now)
+            return f"It's {say_time(now)}."
         if _DATE.match(t):
-            return f"It's {say_date(self.now().date())}."
+            self._last = ("date", now)
+            return f"It's {say_date(now.date())}."
+        return self._follow_up(t, now)
+
+    def _follow_up(self, t: str, now: datetime) -> str | None:
+        if self._last is None or (now - self._last[1]).total_seconds() > FOLLOW_UP_S:
+            return None
+        kind = self._last[0]
+        if kind == "date" and (m := _NEXT_DAY.match(t)):
+            said = m.group(0)
+            days = -1 if "yesterday" in said else 2 if "day after" in said else 1
+            word = {1: "Tomorrow", 2: "The day after tomorrow", -1: "Yesterday"}[days]
+            verb = "was" if days < 0 else "is"
+            return f"{word} {verb} {say_date((now + timedelta(days=days)).date())}."
+        if kind == "time" and (m := _LATER.match(t)):
+            n = _NUMBERS.get(m["n"], None)
+            amount = 0.5 if m["n"] == "half an" else float(n if n is not None else int(m["n"]))
+            minutes = amount * (60 if m["unit"].startswith("hour") else 1)
+            later = say_time(now + timedelta(minutes=minutes))
+            return f"In {m['n']} {m['unit']}, it'll be {later}."
         return None
 
     def claims(self, text: str) -> bool:

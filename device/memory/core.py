@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from device.memory import questions
 from device.memory.database import MemoryFull, StoreError, now_iso
 from device.memory.embed import Embedder
 from device.memory.extract import (
@@ -156,7 +157,17 @@ class Memory:
         reply = handle(self, text)
         if reply is not None:
             self._handled.add(text)
-        return reply
+            return reply
+        try:  # a question about the owner's own life: what they said, or that they haven't said
+            return questions.answer(self, text)
+        except StoreError as e:
+            log.warning("memory: could not look that up: %s", e)
+            return "Sorry, I couldn't reach my memory just now."
+
+    def conversation_so_far(self) -> list[str]:
+        """What the owner has said in the conversation in progress, oldest first."""
+        with self._lock:
+            return list(self._conversation)
 
     def intent_claims(self, text: str) -> bool:
         """Whether `intent` might act on `text` (without acting)."""

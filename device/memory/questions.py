@@ -1,0 +1,191 @@
+"""Questions about the owner's own life, answered from what they said, never from the LLM.
+
+"Where does my sister live?", "What am I allergic to?", "What did we talk about yesterday?": the answer
+is what is stored (or said earlier in this conversation), read back in the second person; with nothing
+there it says so plainly ("You haven't told me about your sister yet."). Asked such a question with
+nothing to go on, SmolLM2-135M invented a sister in New York and a talk about the news (measured), so
+these are not left to it. Advice ("what should I cook?") and the world ("where is Lyon?") are not
+personal questions, and go to the LLM.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import TYPE_CHECKING
+
+from device.memory.retrieve import content_words
+from device.memory.speech import join_spoken, second_person
+from device.pipeline.text import plain
+
+if TYPE_CHECKING:
+    from device.memory.core import Memory
+    from device.memory.store import Record
+
+RELATIONS = (
+    "mum|mom|mother|mummy|dad|father|daddy|sister|brother|wife|husband|partner|girlfriend|boyfriend|son|"
+    "daughter|grandma|grandmother|granny|nan|grandpa|grandfather|grandad|aunt|auntie|uncle|cousin|niece|"
+    "nephew|friend|best friend|boss|neighbour|neighbor|colleague|flatmate|roommate|teacher|doctor|dog|cat|"
+    "kids|children|parents|family"
+)
+_QUESTION = re.compile(
+    r"^(?:what|where|when|who|whose|which|how|why|is|are|am|do|does|did|was|were|have|has|can)\b"
+)
+_ADVICE = re.compile(
+    r"\b(?:should|shall|could|can|would) i\b|\bhow (?:do|can|would|should) i\b|\bwhat do you (?:think|reckon)"
+    r"|\byour\b|\bdo you (?:like|love|think|know how)\b|\bwhat if\b"
+)
+_MY = re.compile(rf"\bmy ((?:{RELATIONS})|\w+(?: \w+)?)\b")
+_RELATION = re.compile(rf"\b(?:{RELATIONS})\b")
+_ME = re.compile(r"\b(?:am|do|did|was|have|will|were|where|when) i\b|\bi (?:said|told|was|am|wanted|live)\b")
+_PAST = re.compile(
+    r"\bwhat (?:did|have) we (?:talk|chat|speak|talked|chatted) about\b"
+    r"|\bwhat were we (?:talking|chatting|speaking) about\b"
+    r"|\bwhat was i (?:telling|saying to) you(?: about)?\b"
+    r"|\bremind me what i was (?:telling|saying to) you\b"
+    r"|\bwhat did i tell you (?:yesterday|last time|before|the other day)\b"
+    r"|\bfrom what i told you (?:yesterday|last time|before)\b"
+)
+_FILLERS = re.compile(r"^(?:(?:um|uh|so|and|hey|ok|okay|sorry|remind me|tell me|quick question)[,\s]+)+")
+_SYNONYMS = {"mum": "mother mom mummy", "mom": "mum mother", "mother": "mum mom", "dad": "father daddy",
+             "father": "dad", "grandma": "grandmother granny nan", "nan": "grandma granny",
+             "neighbor": "neighbour", "neighbour": "neighbor"}  # fmt: skip
+# Words every personal question has, which say nothing about what it asks.
+_GENERIC = {"name", "called", "call", "live", "lives", "living", "like", "say", "said", "tell", "told",
+            "remember", "know", "again", "now", "do", "does", "did", "go", "going", "doing", "feeling",
+            "think", "thing", "things", "anything", "something", "get", "got", "want", "wanted"}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Topic:
+    """What a personal question is about."""
+
+    words: frozenset[str]
+    """The stems a matching memory must share one of."""
+    about: str
+    """How it is said back ("your sister", "that")."""
+    must: frozenset[str] = frozenset()
+    """Stems a matching memory must contain (the person asked about)."""
+
+
+def _stem(word: str) -> str:
+    return word[:5] if len(word) > 5 else word.rstrip("s")
+
+
+def _stems(text: str) -> set[str]:
+    return {_stem(w) for w in content_words(text)}
+
+
+def topic_of(text: str, known_names: set[str]) -> Topic | None:
+    """What a personal question asks about, or None if `text` is not one."""
+    t = _FILLERS.sub("", plain(text))
+    if not _QUESTION.match(t) or _ADVICE.search(t):
+        return None
+    words = {w for w in content_words(t) if w not in _GENERIC}
+    person = _MY.search(t)
+    names = {w for w in words if w in known_names}
+    relation = _RELATION.search(t)
+    if person or relation:
+        who = (person.group(1) if person else relation.group(0)).replace("'s", "").strip()  # type: ignore[union-attr]
+        head = (
+            who.split()[-1] if who.split()[0] in ("best", "favourite", "favorite", "little", "big") else who
+        )
+        must = {_stem(head), *(_stem(s) for s in _SYNONYMS.get(head, "").split())}
+        return Topic(frozenset(_stem(w) for w in words), f"your {who}", frozenset(must))
+    if names:
+        name = sorted(names)[0]
+        return Topic(frozenset(_stem(w) for w in words), name.capitalize(), frozenset({_stem(name)}))
+    if _ME.search(t) and words:
+        return Topic(frozenset(_stem(w) for w in words), "that")
+    return None
+
+
+def _matches(text: str, topic: Topic) -> bool:
+    said = _stems(text)
+    if topic.must and not topic.must & said:
+        return False
+    return bool(topic.words & said) or bool(topic.must)
+
+
+def _newest_per_key(records: list[Record]) -> list[Record]:
+    """Of memories that state the same kind of thing (the same key), the newest: "my dog is called Max"
+    after "my dog is called Rex" was a correction."""
+    best: dict[str, Record] = {}
+    for r in sorted(records, key=lambda r: r.updated):
+        best[r.key or f"#{r.id}"] = r
+    return sorted(best.values(), key=lambda r: r.updated)
+
+
+def answer(memory: Memory, text: str, today: date | None = None) -> str | None:
+    """The answer to a question about the owner's life, or None if `text` is not one."""
+    t = plain(text)
+    if _PAST.search(t):
+        return _past(memory, t, today or datetime.now().date())
+    records = memory.list()
+    names = {r.subject for r in records if r.subject not in ("", "me", "conversation")}
+    # A name said mid-sentence counts if the owner has used it before ("How old is Lily going to be?"),
+    # not if it is the world's ("What's the capital of France?").
+    told = {w for r in records for w in content_words(r.text)} | {
+        w for s in memory.conversation_so_far() for w in content_words(s)
+    }
+    names |= {w.lower() for w in re.findall(r"(?<=\w )([A-Z][a-z]+)", text) if w.lower() in told}
+    topic = topic_of(text, names)
+    if topic is None:
+        return None
+    records = [
+        r for r in memory.list() if r.kind in ("fact", "preference", "thread") and _matches(r.text, topic)
+    ]
+    if records:
+        said = [second_person(r.text) for r in _newest_per_key(records)[-3:]]
+        return f"You told me {join_spoken(said)}."
+    earlier = [s for s in memory.conversation_so_far() if s.strip() != text.strip() and _matches(s, topic)]
+    if earlier:
+        return f"You told me {second_person(earlier[-1])}."
+    past = [r for r in memory.list() if r.kind == "summary" and _matches(r.text, topic)]
+    if past:
+        return f"You told me before that {_summary_points(past[-1].text)}."
+    return (
+        f"You haven't told me about {topic.about} yet."
+        if topic.about != "that"
+        else "You haven't told me that yet."
+    )
+
+
+def _summary_points(text: str) -> str:
+    """'On Monday 30 November we talked about: My sister Anna got a new job; I planted …' ->
+    'your sister Anna got a new job and you planted …'."""
+    body = text.split(":", 1)[1] if ":" in text else text
+    parts = [second_person(p.strip().rstrip(".…").strip()) for p in body.split(";") if p.strip()]
+    return join_spoken(parts)
+
+
+def _past(memory: Memory, t: str, today: date) -> str:
+    summaries = sorted((r for r in memory.list() if r.kind == "summary"), key=lambda r: r.updated)
+    if not summaries:
+        so_far = memory.conversation_so_far()
+        if so_far:
+            return f"So far today you've told me {second_person(so_far[-1])}."
+        return "I don't have anything from before: as far as I remember, this is our first conversation."
+    last = summaries[-1]
+    when = _when(last.updated, today)
+    if "yesterday" in t and when != "yesterday":
+        return f"I don't have anything from yesterday. The last time, {when}, {_summary_points(last.text)}."
+    return f"{when.capitalize()}, you told me {_summary_points(last.text)}."
+
+
+def _when(stamp: str, today: date) -> str:
+    try:
+        day = datetime.fromisoformat(stamp.replace("Z", "+00:00")).astimezone().date()
+    except ValueError:
+        return "before"
+    days = (today - day).days
+    return (
+        "earlier today"
+        if days <= 0
+        else "yesterday"
+        if days == 1
+        else "the other day"
+        if days < 7
+        else "a while ago"
+    )
