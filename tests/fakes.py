@@ -172,11 +172,12 @@ class FakeDialogue:
         messages: Sequence[Message],
         cancel: threading.Event | None = None,
         settings: DialogueSettings | None = None,
+        prefix: str = "",
     ) -> Iterator[str]:
         self.activity.touch()
         self.prompts.append(list(messages))
         request = messages[-1].content
-        text = self.answers.get(request, f"You said: {request}")
+        text = prefix + self.answers.get(request, f"You said: {request}")
         for word in text.split():
             if cancel is not None and cancel.is_set():
                 return
@@ -188,8 +189,9 @@ class FakeDialogue:
         messages: Sequence[Message],
         cancel: threading.Event | None = None,
         settings: DialogueSettings | None = None,
+        prefix: str = "",
     ) -> str:
-        return "".join(self.stream(messages, cancel, settings)).strip()
+        return "".join(self.stream(messages, cancel, settings, prefix)).strip()
 
     def prime(self, messages: Sequence[Message]) -> int:
         return 0

@@ -37,7 +37,7 @@ def make_loop(
     not given): the persona's prompt and toned voice, the intent layer before the LLM, memory recall
     for each request and remembering after it. Each loop gets its own echo canceller: it learns one
     echo path."""
-    companion = companion or build_companion(cfg, engines)
+    companion = companion or build_companion(cfg, engines.dialogue, engines.tts)
     prompt = companion.persona.persona.system_prompt()
     if engines.dialogue.capabilities.prime:  # the persona's prompt is in the KV cache before the first turn
         engines.dialogue.prime([Message("system", prompt)])
@@ -54,21 +54,23 @@ def make_loop(
         turn_model=engines.turn,
         intents=companion.intents.router,
         context=companion.memory.context_for if companion.memory is not None else None,
+        steer=companion.steer,
     )
     loop = VoiceLoop(parts, loop_settings(cfg))
     # The loop's prompt follows the persona (an onboarding answer or a reload changes it).
     companion.persona.on_change = lambda persona: loop.reconfigure(system_prompt=persona.system_prompt())
-    loop.on_turn = _after_each_turn(loop, companion, on_turn)
+    loop.on_turn = after_each_turn(loop.announce, companion, on_turn)
     return loop
 
 
-def _after_each_turn(
-    loop: VoiceLoop, companion: Companion, on_turn: Callable[[Turn], None]
+def after_each_turn(
+    announce: Callable[[str], None], companion: Companion, on_turn: Callable[[Turn], None]
 ) -> Callable[[Turn], None]:
-    """The caller's `on_turn`, then remembering, the companion's other after-turn steps and the nudge."""
+    """The caller's `on_turn`, then remembering, the companion's other after-turn steps and the nudge
+    (said with `announce`)."""
     steps = list(companion.after_turn)
     if companion.memory is not None:
-        steps.insert(0, _remember(loop, companion.memory))
+        steps.insert(0, _remember(announce, companion.memory))
 
     def after(turn: Turn) -> None:
         on_turn(turn)
@@ -80,19 +82,19 @@ def _after_each_turn(
         if turn.answered_by != "announce":
             nudge = companion.intents.nudge.observe()
             if nudge:
-                loop.announce(nudge)
+                announce(nudge)
 
     return after
 
 
-def _remember(loop: VoiceLoop, memory: Memory) -> Callable[[Turn], None]:
+def _remember(announce: Callable[[str], None], memory: Memory) -> Callable[[Turn], None]:
     def remember(turn: Turn) -> None:
         if turn.answered_by == "announce" or not turn.transcript:
             return
         try:
             stored = memory.after_turn(turn.transcript, turn.reply)
         except MemoryFull:  # already logged; the conversation goes on
-            loop.announce(FULL_NOTICE)
+            announce(FULL_NOTICE)
             return
         if stored:
             log.info("remembered: %s", "; ".join(stored))
@@ -125,8 +127,13 @@ def attach_body(
 
     if button is not None:
         button.on_tap = on_tap  # type: ignore[attr-defined]
-        button.on_double_tap = loop.repeat_last  # type: ignore[attr-defined]
+        button.on_double_tap = lambda: repeat_last(loop)  # type: ignore[attr-defined]
         button.on_long_press = lambda: loop.set_muted(not loop.muted)  # type: ignore[attr-defined]
+
+
+def repeat_last(loop: VoiceLoop) -> None:
+    """Say the last reply again (a double tap)."""
+    loop.announce(loop.conversation.last_reply or "I haven't said anything yet.")
 
 
 def reconfigure(

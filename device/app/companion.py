@@ -11,7 +11,6 @@ from pathlib import Path
 
 import numpy as np
 
-from device.app.engines import Engines
 from device.config import paths
 from device.config.schema import Config
 from device.drivers.camera import Camera, CameraError
@@ -22,8 +21,12 @@ from device.intents.letters import dialogue_generate
 from device.intents.router import Claimed, Handler
 from device.memory import Memory, StoreError
 from device.models.catalog import ModelMissing
+from device.persona.mood import MoodReader
 from device.persona.runtime import PersonaRuntime
+from device.persona.steer import Steering
 from device.pipeline.events import Turn
+from device.pipeline.stages import Dialogue
+from device.pipeline.tts import PiperTTS
 
 log = logging.getLogger("os1.companion")
 
@@ -39,6 +42,8 @@ class Companion:
     """Long-term memory; None when it is off or cannot open (the companion still talks)."""
     after_turn: list[Callable[[Turn], None]] = field(default_factory=list)
     """More steps after each turn (remembering is added by the assembly)."""
+    steer: Steering | None = None
+    """How a reply meets the owner's mood; None when there is no mood reader (memory off)."""
 
     def close(self) -> None:
         self.intents.scheduler.stop()
@@ -48,24 +53,26 @@ class Companion:
 
 def build_companion(
     cfg: Config,
-    engines: Engines,
+    dialogue: Dialogue,
+    tts: PiperTTS | None,
     state_dir: Path | None = None,
     handlers: Sequence[Handler] = (),
     onboarding: bool = False,
     on_capture: Callable[[bool], None] | None = None,
 ) -> Companion:
-    """`onboarding`: run the first-meeting questions if they are due (the live daemon; a recording
-    or `os1 demo` is answered as it is). `on_capture` brackets each picture (the status LED)."""
+    """The companion around a dialogue engine and a voice (None: text only, os1 ask / chat).
+    `onboarding`: run the first-meeting questions if they are due (the live daemon; a recording or
+    `os1 demo` is answered as it is). `on_capture` brackets each picture (the status LED)."""
     state = state_dir or paths.dirs(cfg).state
     if not onboarding and cfg.persona.onboarding:
         cfg = cfg.model_copy(deep=True)
         cfg.persona.onboarding = False
-    persona = PersonaRuntime(cfg, state, engines.tts)
+    persona = PersonaRuntime(cfg, state, tts)
     memory = open_memory(cfg, state)
     identity = IdentityIntent(lambda: persona.persona.name, lambda: owner_name(persona, memory))
     intents = build_intents(
         state,
-        dialogue_generate(engines.dialogue, max_new_tokens=cfg.letters.max_new_tokens),
+        dialogue_generate(dialogue, max_new_tokens=cfg.letters.max_new_tokens),
         helpline=cfg.care.helpline,
         owner=persona.persona.owner_name,
         snooze_min=cfg.reminders.snooze_min,
@@ -82,7 +89,8 @@ def build_companion(
             *handlers,
         ],
     )
-    return Companion(persona, intents, memory)
+    steer = Steering(MoodReader(memory.embedder), persona.tts) if memory is not None else None
+    return Companion(persona, intents, memory, steer=steer)
 
 
 def owner_name(persona: PersonaRuntime, memory: Memory | None) -> str:

@@ -1,8 +1,9 @@
 """The control socket: the running daemon answers `os1 status`, `mute`, `say`, `reload` over a Unix socket.
 
 One JSON object per line each way. Requests: {"cmd": "status" | "mute" | "unmute" | "say" | "reload" |
-"forget" | "ping", "text": "..." (say only), "all": true, "folder": "..." (forget only)}.
-Replies: {"ok": true, ...} or {"ok": false, "error": "one line"}.
+"forget" | "ask" | "ping", "text": "..." (say, ask), "speak": bool (ask), "all": true, "folder": "..."
+(forget)}. Replies: {"ok": true, ...} or {"ok": false, "error": "one line"}. `ask` (a typed turn) streams:
+{"ok": true, "piece": "..."} as the reply is written, then {"ok": true, "done": true, "turn": {...}}.
 There is no TCP listener: the socket file is mode 0660, so only the daemon's user and the members of
 its group reach it (over SSH, add yourself to the os1 group), and each request's peer is checked again
 with SO_PEERCRED and logged by uid.
@@ -19,7 +20,7 @@ import stat
 import struct
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -34,7 +35,8 @@ MAX_REQUEST_BYTES = 64 * 1024
 CONNECTION_TIMEOUT_S = 5.0  # a client that stops talking midway is dropped after this
 MAX_SAY_CHARS = 2000
 JOIN_GROUP = "add yourself to the os1 group (sudo usermod -aG os1 $USER) and log in again"
-COMMANDS = ("status", "mute", "unmute", "say", "reload", "forget", "ping")
+COMMANDS = ("status", "mute", "unmute", "say", "reload", "forget", "ask", "ping")
+MAX_ASK_CHARS = 2000
 
 
 class ControlHandler(Protocol):
@@ -48,6 +50,11 @@ class ControlHandler(Protocol):
 
     def reload(self) -> dict[str, Any]:
         """Re-read the config file: {"applied": [keys applied live], "need_restart": [keys]}."""
+        ...
+
+    def ask(self, text: str, speak: bool, on_text: Callable[[str], None]) -> dict[str, Any]:
+        """A typed turn through the live companion; `on_text` gets the reply as it is written.
+        Returns the finished turn (Turn.as_json())."""
         ...
 
     def forget_all(self, folder: str) -> dict[str, Any]:
@@ -188,10 +195,31 @@ class _Connection(socketserver.StreamRequestHandler):
                 log.warning("control: uid %d (pid %d) denied", cred.uid, cred.pid)
                 self._send(_error("permission denied"))
                 return
+            if _command(line) == "ask":
+                if not self._ask(line):
+                    return
+                continue
             reply = handle_request(line, self.server.handler)
             log.info("control: uid %d: %s -> %s", cred.uid, _summary(line), "ok" if reply["ok"] else "error")
             if not self._send(reply):
                 return
+
+    def _ask(self, line: bytes) -> bool:
+        """A typed turn: the reply streams back piece by piece, then the turn. False if the client left."""
+        request = json.loads(line)
+        text, speak = request.get("text"), bool(request.get("speak"))
+        if not isinstance(text, str) or not text.strip():
+            return self._send(_error("ask needs a non-empty string 'text'"))
+        if len(text) > MAX_ASK_CHARS:
+            return self._send(_error(f"ask: text too long ({len(text)} characters, at most {MAX_ASK_CHARS})"))
+        try:
+            turn = self.server.handler.ask(
+                text, speak, lambda piece: self._send({"ok": True, "piece": piece})
+            )
+        except Exception as e:  # the daemon must outlive any one command
+            log.exception("control: ask failed")
+            return self._send(_error(f"ask failed: {str(e).splitlines()[0] if str(e) else type(e).__name__}"))
+        return self._send({"ok": True, "done": True, "turn": turn})
 
     def _discard_rest(self, limit: int = 16 * MAX_REQUEST_BYTES) -> None:
         """Read (a bounded amount of) what the client is still sending: closing a Unix socket with unread
@@ -210,6 +238,14 @@ class _Connection(socketserver.StreamRequestHandler):
             return True
         except OSError:
             return False
+
+
+def _command(line: bytes) -> str | None:
+    try:
+        request = json.loads(line)
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        return None
+    return request.get("cmd") if isinstance(request, dict) else None
 
 
 def _summary(line: bytes) -> str:
@@ -331,6 +367,37 @@ def request(path: Path, message: dict[str, Any], timeout_s: float = 10.0) -> dic
     if not isinstance(reply, dict) or not reply.get("ok"):
         raise ControlError(str(reply.get("error", "failed")) if isinstance(reply, dict) else "bad reply")
     return dict(reply)
+
+
+def request_stream(path: Path, message: dict[str, Any], timeout_s: float = 120.0) -> Iterator[dict[str, Any]]:
+    """Send one request and yield each reply line until one says "done" (a typed turn's pieces, then the
+    turn). Raises DaemonNotRunning, ControlError."""
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.settimeout(timeout_s)
+    try:
+        try:
+            _connect(sock, path, timeout_s)
+        except (FileNotFoundError, ConnectionRefusedError) as e:
+            raise DaemonNotRunning(str(path)) from e
+        except PermissionError as e:
+            raise ControlError(f"permission denied on {path}; {JOIN_GROUP}") from e
+        sock.sendall(json.dumps(message).encode() + b"\n")
+        for line in sock.makefile("rb"):
+            reply = json.loads(line)
+            if not isinstance(reply, dict) or not reply.get("ok"):
+                raise ControlError(
+                    str(reply.get("error", "failed")) if isinstance(reply, dict) else "bad reply"
+                )
+            yield reply
+            if reply.get("done"):
+                return
+        raise ControlError("the daemon closed the connection before the reply was done")
+    except TimeoutError as e:
+        raise ControlError(f"the daemon did not answer within {timeout_s:.0f} s") from e
+    except ValueError:
+        raise ControlError(f"{path} answered something that is not JSON; is it an os1 daemon?") from None
+    finally:
+        sock.close()
 
 
 def _connect(sock: socket.socket, path: Path, timeout_s: float) -> None:

@@ -21,6 +21,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("os1.control")
 
+ASK_WAIT_S = 60.0  # a typed turn waits this long for a spoken one to finish, and as long for its reply
+
 
 class LoopControls(Protocol):
     """The parts of VoiceLoop the control socket uses."""
@@ -33,6 +35,10 @@ class LoopControls(Protocol):
     def set_muted(self, muted: bool) -> None: ...
 
     def announce(self, text: str) -> None: ...
+
+    def begin_typed(self, text: str, speak: bool = False, on_text: Any = None) -> Turn | None: ...
+
+    def wait_reply(self, timeout_s: float | None = None) -> bool: ...
 
 
 class DaemonControl:
@@ -99,6 +105,19 @@ class DaemonControl:
 
     def say(self, text: str) -> None:
         self.loop.announce(text)
+
+    def ask(self, text: str, speak: bool, on_text: Callable[[str], None]) -> dict[str, Any]:
+        """A typed turn in the live conversation, once the loop is free (it may be mid-sentence with
+        the owner's voice): the same companion, history and memory as a spoken turn."""
+        deadline = self.clock() + ASK_WAIT_S
+        while (turn := self.loop.begin_typed(text, speak, on_text)) is None:
+            if self.clock() > deadline:
+                raise TimeoutError(f"the companion stayed busy for {ASK_WAIT_S:.0f} s; try again")
+            self.loop.wait_reply(0.1)
+            time.sleep(0.05)
+        if not self.loop.wait_reply(ASK_WAIT_S):
+            raise TimeoutError("the reply took too long")
+        return turn.as_json()
 
     def reload(self) -> dict[str, Any]:
         """Re-read the config file. A bad file raises ConfigError; the daemon keeps running as it was."""

@@ -122,7 +122,9 @@ def run(
     indicator = build_indicator(cfg.indicator)
     button = button or build_button(cfg.button)
     capturing = indicator.capturing if indicator else None
-    companion = build_companion(cfg, engines, dirs.state, onboarding=True, on_capture=capturing)
+    companion = build_companion(
+        cfg, engines.dialogue, engines.tts, dirs.state, onboarding=True, on_capture=capturing
+    )
     loop = make_loop(cfg, engines, audio.earpiece, on_turn, companion)
     attach_body(loop, companion, cfg, audio=audio, button=button, indicator=indicator)
     handler = DaemonControl(

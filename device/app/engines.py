@@ -89,6 +89,11 @@ def persona(cfg: Config) -> Persona:
     return resolve_persona(cfg.persona)[0]
 
 
+# persona.length -> the words a reply in the LLM's words stops after (at a sentence end): ~2.6 words a
+# second, so "short" is about 8 s of speech at most.
+REPLY_WORDS = {"short": 20, "medium": 45}
+
+
 def loop_settings(cfg: Config) -> LoopSettings:
     return LoopSettings(
         end_of_turn_ms=cfg.vad.end_of_turn_ms,
@@ -100,6 +105,7 @@ def loop_settings(cfg: Config) -> LoopSettings:
         preroll_ms=cfg.wake.preroll_ms,
         listen_timeout_s=cfg.vad.listen_timeout_s,
         max_utterance_s=cfg.vad.max_utterance_s,
+        max_reply_words=REPLY_WORDS[cfg.persona.length],
     )
 
 

@@ -18,6 +18,7 @@ EXIT_OK, EXIT_FAIL, EXIT_BAD_INPUT, EXIT_NOT_RUNNING = 0, 1, 2, 3
 # `config.load(args.config)`) if it needs it: `os1 config validate` must run on a broken one.
 COMMAND_MODULES: list[str] = [
     "device.cli.run",
+    "device.cli.talk",
     "device.cli.models",
     "device.cli.doctor",
     "device.cli.bench",

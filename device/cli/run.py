@@ -1,9 +1,8 @@
-"""`os1 run | demo | ask`: the companion live or on a recording, a spoken demo, and one text turn."""
+"""`os1 run | demo`: the companion live or on a recording, and a spoken demo (typed turns: cli/talk.py)."""
 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -27,22 +26,16 @@ def register(sub: Any) -> list[str]:
 
     demo = sub.add_parser("demo", help="speak a request with the Piper voice and answer it")
     demo.add_argument("--out-dir", type=Path, help="where request.wav and reply.wav go")
-
-    ask = sub.add_parser("ask", help="one text turn through persona and dialogue")
-    ask.add_argument("text")
-    ask.add_argument("--json", action="store_true")
-    return ["run", "demo", "ask"]
+    return ["run", "demo"]
 
 
 def dispatch(args: argparse.Namespace) -> int:
     cfg, source = configuration.load(args.config)
     if args.command == "run":
         return _run(cfg, source, args)
-    if args.command == "demo":
-        from device.app import files as runner
+    from device.app import files as runner
 
-        return runner.demo(cfg, args.out_dir or paths.dirs(cfg).state / "demo")
-    return _ask(cfg, args.text, args.json)
+    return runner.demo(cfg, args.out_dir or paths.dirs(cfg).state / "demo")
 
 
 def _run(cfg: Config, source: Path | None, args: argparse.Namespace) -> int:
@@ -68,36 +61,4 @@ def _run(cfg: Config, source: Path | None, args: argparse.Namespace) -> int:
         return EXIT_FAIL
     if not args.json:
         print(f"spoken reply written to {output}")
-    return EXIT_OK
-
-
-def _ask(cfg: Config, text: str, as_json: bool) -> int:
-    import time
-
-    from device.app.engines import build_dialogue, persona
-    from device.pipeline.events import Message
-
-    dialogue = build_dialogue(cfg.llm, paths.dirs(cfg).models)
-    messages = [Message("system", persona(cfg).system_prompt()), Message("user", text)]
-    t0 = time.monotonic()
-    pieces: list[str] = []
-    for piece in dialogue.stream(messages):
-        pieces.append(piece)
-        if not as_json:
-            print(piece, end="", flush=True)
-    reply = "".join(pieces).strip()
-    if as_json:
-        stats = dialogue.last_stats
-        print(
-            json.dumps(
-                {
-                    "question": text,
-                    "reply": reply,
-                    "seconds": round(time.monotonic() - t0, 3),
-                    "tokens_per_s": round(getattr(stats, "tokens_per_s", 0.0), 1),
-                }
-            )
-        )
-    else:
-        print()
     return EXIT_OK

@@ -33,8 +33,7 @@ class PersonaConfig(_Section):
     length: Literal["short", "medium"] = "short"
     onboarding: bool = True
     system_prompt: str = Field(
-        "You are {name}, a companion who talks with {owner} through an earpiece. {style} {wishes} "
-        "No lists, no markdown.",
+        "You are {name}, a helpful AI companion. Give short, direct answers. {language} {wishes}",
         min_length=1,
     )
 

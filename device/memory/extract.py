@@ -85,7 +85,14 @@ _NEGATION = re.compile(r"\b(?:not|never|no longer|n't|nobody|nowhere)\b|n't\b", 
 
 # ---- splitting --------------------------------------------------------------------------------
 
-_SENTENCE = re.compile(r"([^.!?;]+)([.!?;]*)")
+# A colon ends a clause too: "Sorry, I got that wrong: my dog is called Max."
+_SENTENCE = re.compile(r"([^.!?;:]+)([.!?;:]*)")
+# When, after a place: "I moved to Cardiff last month" is where they live, not "Cardiff last month".
+_WHEN_TAIL = re.compile(
+    r"\s+(?:(?:last|this|next) (?:week|month|year|summer|winter|spring|autumn)|recently"
+    r"|yesterday|today|a while ago|a (?:week|month|year) ago|now)$",
+    re.I,
+)
 # "… and I love jazz": split where a new first-person clause starts.
 _CLAUSE = re.compile(r",?\s+\b(?:and|but|so|because|plus)\s+(?=(?:i|i'm|i've|my|we)\b)", re.I)
 
@@ -137,7 +144,7 @@ def _tail(text: str, max_words: int) -> str | None:
 
 def _place(text: str, caps_known: bool) -> str | None:
     """A place name; an all-lower-case transcript (Vosk) gets capitals on its non-function words."""
-    place = _tail(text, 5)
+    place = _tail(_WHEN_TAIL.sub("", text.strip().rstrip(".!?")), 5)
     if place is None or caps_known:
         return place
     return " ".join(w if w in STOPWORDS else w[:1].upper() + w[1:] for w in place.split())

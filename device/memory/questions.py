@@ -38,7 +38,9 @@ _ADVICE = re.compile(
 )
 _MY = re.compile(rf"\bmy ((?:{RELATIONS})|\w+(?: \w+)?)\b")
 _RELATION = re.compile(rf"\b(?:{RELATIONS})\b")
-_ME = re.compile(r"\b(?:am|do|did|was|have|will|were|where|when) i\b|\bi (?:said|told|was|am|wanted|live)\b")
+_ME = re.compile(
+    r"\b(?:am|do|did|was|have|will|were|where|when) i\b|\bi (?:said|told|was|am|wanted|live)\b|\bi'm\b"
+)
 _PAST = re.compile(
     r"\bwhat (?:did|have) we (?:talk|chat|speak|talked|chatted) about\b"
     r"|\bwhat were we (?:talking|chatting|speaking) about\b"
@@ -82,15 +84,14 @@ def topic_of(text: str, known_names: set[str]) -> Topic | None:
     t = _FILLERS.sub("", plain(text))
     if not _QUESTION.match(t) or _ADVICE.search(t):
         return None
-    words = {w for w in content_words(t) if w not in _GENERIC}
+    # What it asks about: its telling words, or, when all it has is "live" or "name", those.
+    words = {w for w in content_words(t) if w not in _GENERIC} or set(content_words(t))
     person = _MY.search(t)
     names = {w for w in words if w in known_names}
     relation = _RELATION.search(t)
     if person or relation:
         who = (person.group(1) if person else relation.group(0)).replace("'s", "").strip()  # type: ignore[union-attr]
-        head = (
-            who.split()[-1] if who.split()[0] in ("best", "favourite", "favorite", "little", "big") else who
-        )
+        head = who.split()[-1]  # "my best friend" is about a friend, "my book club" a club
         must = {_stem(head), *(_stem(s) for s in _SYNONYMS.get(head, "").split())}
         return Topic(frozenset(_stem(w) for w in words), f"your {who}", frozenset(must))
     if names:
@@ -133,15 +134,14 @@ def answer(memory: Memory, text: str, today: date | None = None) -> str | None:
     topic = topic_of(text, names)
     if topic is None:
         return None
-    records = [
-        r for r in memory.list() if r.kind in ("fact", "preference", "thread") and _matches(r.text, topic)
-    ]
-    if records:
-        said = [second_person(r.text) for r in _newest_per_key(records)[-3:]]
+    # The owner's own words in this conversation are the newest ("Anna moved to Paris" a minute ago).
+    if earlier := _latest_statement(memory.conversation_so_far(), topic):
+        return f"You told me {second_person(earlier)}."
+    kept = [r for r in records if r.kind in ("fact", "preference", "thread")]
+    matching = [r for r in kept if _matches(r.text, topic)]
+    if matching:
+        said = [second_person(r.text) for r in _newest_per_key(matching)[-3:]]
         return f"You told me {join_spoken(said)}."
-    earlier = [s for s in memory.conversation_so_far() if s.strip() != text.strip() and _matches(s, topic)]
-    if earlier:
-        return f"You told me {second_person(earlier[-1])}."
     past = [r for r in memory.list() if r.kind == "summary" and _matches(r.text, topic)]
     if past:
         return f"You told me before that {_summary_points(past[-1].text)}."
@@ -150,6 +150,16 @@ def answer(memory: Memory, text: str, today: date | None = None) -> str | None:
         if topic.about != "that"
         else "You haven't told me that yet."
     )
+
+
+def _latest_statement(said: list[str], topic: Topic) -> str | None:
+    """The last clause of the owner's statements (not questions) that is about `topic`."""
+    for utterance in reversed(said):
+        for clause in reversed(re.split(r"(?<=[.!?;:])\s+|:\s*", utterance)):
+            bare = clause.strip().rstrip(".!")
+            if bare and not bare.endswith("?") and not _QUESTION.match(plain(bare)) and _matches(bare, topic):
+                return bare
+    return None
 
 
 def _summary_points(text: str) -> str:

@@ -63,7 +63,9 @@ class Persona:
     def system_prompt(self) -> str:
         """The template with its {fields} filled in; an unknown {field} is left as written."""
         owner = self.owner_name or "your owner"
+        language = _LANGUAGES.get(self.language, self.language)
         values = {
+            "language": f"Always answer in {language}." if self.language != "en" else "",
             "name": self.name,
             "owner": owner,
             "pronouns": self.pronouns,

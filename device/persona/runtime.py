@@ -26,7 +26,8 @@ from device.pipeline.tts import PiperTTS
 
 
 class PersonaRuntime:
-    def __init__(self, cfg: Config, state_dir: Path, tts: PiperTTS, source: str = "start"):
+    def __init__(self, cfg: Config, state_dir: Path, tts: PiperTTS | None, source: str = "start"):
+        """`tts` None: a companion that only types (os1 ask / chat); nothing is synthesized."""
         self.state_dir = Path(state_dir)
         self.on_change: Callable[[Persona], None] | None = None
         """Called with the new persona whenever it changes (the loop's system prompt follows)."""

@@ -124,13 +124,15 @@ def pause_after(body: str, sentence_pause_s: float) -> float:
 class TonedTTS:
     """A `TextToSpeech` that speaks each sentence in its tone and pauses after it."""
 
-    def __init__(self, inner: PiperTTS, persona: Persona):
+    def __init__(self, inner: PiperTTS | None, persona: Persona):
         self.inner = inner  # replaced when the voice changes (a live reload of tts.voice)
         self.persona = persona  # replaced when the persona changes (onboarding, reload)
         self.last_tones: list[tuple[Tone, str]] = []  # the last call's (tone, text sent to Piper)
+        self.mood_tone: Tone | None = None  # the owner's mood sets the reply's tone (persona/steer.py)
 
     @property
     def sample_rate(self) -> int:
+        assert self.inner is not None, "a text-only companion has no voice"
         return self.inner.sample_rate
 
     def prosody(self, tone: Tone) -> Prosody:
@@ -154,7 +156,7 @@ class TonedTTS:
             body = body.strip()
             if not body:
                 continue
-            tone = tagged or classify(body, fallback, persona.energy)
+            tone = tagged or self.mood_tone or classify(body, fallback, persona.energy)
             out.append((tone, respell(body, spellings)))
         return out
 

@@ -131,13 +131,16 @@ class OnnxDialogue:
     def capabilities(self) -> DialogueCapabilities:
         return DialogueCapabilities(prime=self.settings.reuse_prefix)
 
-    def encode(self, messages: Sequence[Message], settings: DialogueSettings | None = None) -> list[int]:
-        """The templated prompt as token ids; the oldest turns are dropped until prompt + reply fit."""
+    def encode(
+        self, messages: Sequence[Message], settings: DialogueSettings | None = None, prefix: str = ""
+    ) -> list[int]:
+        """The templated prompt as token ids, ending with `prefix` (the start of the reply, already
+        chosen); the oldest turns are dropped until prompt + reply fit."""
         s = settings or self.settings
         msgs = list(messages)
         budget = s.context_tokens - s.max_new_tokens
         while True:
-            ids = list(self.tokenizer.encode(self._template(msgs)))
+            ids = list(self.tokenizer.encode(self._template(msgs) + prefix))
             if len(ids) <= budget:
                 return ids
             # Keep system messages and the newest message; drop the oldest of the rest.
@@ -239,21 +242,28 @@ class OnnxDialogue:
         messages: Sequence[Message],
         cancel: threading.Event | None = None,
         settings: DialogueSettings | None = None,
+        prefix: str = "",
     ) -> str:
-        return "".join(self.stream(messages, cancel, settings)).strip()
+        return "".join(self.stream(messages, cancel, settings, prefix)).strip()
 
     def stream(
         self,
         messages: Sequence[Message],
         cancel: threading.Event | None = None,
         settings: DialogueSettings | None = None,
+        prefix: str = "",
     ) -> Iterator[str]:
+        """The reply piece by piece. With `prefix`, the reply starts with those words (they are
+        yielded at once) and the model goes on from them."""
         s = settings or self.settings
         start = time.monotonic()
         stats = self.last_stats = DialogueStats(stop_reason="closed")
         system = "\n".join(m["content"] for m in template_messages(messages) if m["role"] == "system")
         guard = ReplyGuard(s, system)
-        ids = self.encode(messages, s)
+        ids = self.encode(messages, s, prefix)
+        if prefix and (opening := guard.feed(prefix)):
+            stats.first_text_s = time.monotonic() - start
+            yield opening
         stats.prompt_tokens = len(ids)
 
         decoder = self.tokenizer.create_stream()

@@ -67,6 +67,24 @@ class DialogueStats:
     """eos, budget, sentences, repeat, echo, cancel, closed."""
 
 
+@dataclass(frozen=True)
+class Steer:
+    """How the companion wants one reply to go, from the owner's mood (persona/steer.py). The
+    pipeline applies it; what it says is the persona's."""
+
+    hint: str = ""
+    """System text for this request, just before the owner's words."""
+    opening: str = ""
+    """Said first; the LLM goes on from it (it is the start of the assistant's reply)."""
+    avoid: tuple[str, ...] = ()
+    """Patterns (regex, case-insensitive) a chunk must not have: one that does is not said, the LLM
+    is stopped, and `fallback` is said instead (cheer at sad news)."""
+    fallback: str = ""
+    """Said instead of what `avoid` stopped, or when the LLM gave nothing worth saying."""
+    mood: str = ""
+    """The owner's mood it answers ("sad", "anxious", "angry", "happy"; "" = none read)."""
+
+
 @dataclass
 class Turn:
     """One exchange: what woke it, what was heard, what was said back, and how long each stage took."""
@@ -81,6 +99,8 @@ class Turn:
     interrupted: str | None = None  # what cut the reply off: "tap", "voice", …
     follow_up: bool = False  # heard in the follow-up window, without the wake word
     answered_by: str = "llm"  # "llm", "intent" (answered before the LLM) or "announce" (unprompted)
+    typed: bool = False  # the owner's words came typed (os1 ask / os1 chat), not spoken
+    mood: str = ""  # the owner's mood as read from their words ("sad", …), when the persona reads it
 
     def restart(self) -> Turn:
         """A fresh turn for the same utterance, after an early reply to it was dropped (the owner went
@@ -102,4 +122,6 @@ class Turn:
             "interrupted": self.interrupted,
             "follow_up": self.follow_up,
             "answered_by": self.answered_by,
+            "typed": self.typed,
+            "mood": self.mood,
         }

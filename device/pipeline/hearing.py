@@ -10,6 +10,7 @@ import numpy as np
 
 from device.pipeline.audio import FRAME_MS, SAMPLE_RATE, PlaybackLog, rms_dbfs
 from device.pipeline.echo import EchoGate
+from device.pipeline.settings import LoopSettings
 from device.pipeline.stages import EchoCanceller, Vad
 
 IDLE_VAD_FLOOR_DBFS = -48.0  # quieter than any voice at a lapel mic
@@ -48,7 +49,9 @@ class Hearing:
         self.last_speech_t = 0.0
         self._vad_skipped = False  # the VAD sat out quiet frames while idle
 
-    def hear(self, frame: np.ndarray, t: float, idle: bool, vad_threshold: float, echo_gate: bool) -> Heard:
+    def hear(self, frame: np.ndarray, t: float, idle: bool, settings: LoopSettings) -> Heard:
+        """One frame: `idle` lets a frame too quiet for a voice skip the VAD."""
+        vad_threshold, echo_gate = settings.vad_threshold, settings.echo_gate
         echo_possible = self.echo.active(t)
         if self.aec is not None and echo_possible:  # nothing to cancel while the earpiece is quiet
             frame_s = len(frame) / SAMPLE_RATE

@@ -37,10 +37,10 @@ from device.pipeline import metrics
 from device.pipeline.announce import MUTED, UNMUTED, Announcements
 from device.pipeline.audio import FRAME_MS
 from device.pipeline.end_of_turn import Endpointer
-from device.pipeline.events import State, Turn
+from device.pipeline.events import State, Steer, Turn
 from device.pipeline.hearing import Hearing
 from device.pipeline.history import Conversation
-from device.pipeline.reply import Reply, ReplyStages, ReplyWorker
+from device.pipeline.reply import Reply, ReplyStages
 from device.pipeline.settings import LoopSettings
 from device.pipeline.stages import (
     AudioSink,
@@ -53,6 +53,7 @@ from device.pipeline.stages import (
     Vad,
     WakeWord,
 )
+from device.pipeline.worker import ReplyWorker
 
 log = logging.getLogger("os1.loop")
 
@@ -94,12 +95,14 @@ class LoopParts:
     cached prefix of system prompt and history still matches."""
     turn_model: TurnModel | None = None
     """Ends the turn after a short pause when the audio sounds finished (settings.smart_turn_ms)."""
+    steer: Callable[[str], Steer | None] | None = None
+    """How a reply should go, from the owner's words (their mood); None: as the LLM says it."""
 
     def for_reply(self, settings: LoopSettings) -> ReplyStages:
         """What a reply begun now is made with."""
         return ReplyStages(
             self.stt, self.dialogue, self.tts, self.sink, settings, self.system_prompt,
-            self.wake_phrase, self.intents, self.context,
+            self.wake_phrase, self.intents, self.context, self.steer,
         )  # fmt: skip
 
 
@@ -138,8 +141,8 @@ class VoiceLoop:
         self._muted = False
         self._barge_ms = 0
         # One handler per state (feed returns before MUTED's: nothing is listened to then).
-        self._handlers = {S.IDLE: self._on_idle, S.LISTENING: self._on_listening, S.MUTED: lambda *_: None}
-        self._handlers.update({S.THINKING: self._on_replying, S.SPEAKING: self._on_replying})
+        on = {S.IDLE: self._on_idle, S.LISTENING: self._on_listening, S.MUTED: lambda *_: None}
+        self._handlers = {**on, S.THINKING: self._on_replying, S.SPEAKING: self._on_replying}
 
     history = property(lambda self: self.conversation.messages, doc="The conversation, as the LLM reads it.")
 
@@ -161,8 +164,7 @@ class VoiceLoop:
             self._maybe_announce(t)
         if self._muted:
             return  # privacy: nothing the mic hears is listened to
-        s = self.settings
-        heard = self._hearing.hear(frame, t, self.state is State.IDLE, s.vad_threshold, s.echo_gate)
+        heard = self._hearing.hear(frame, t, self.state is State.IDLE, self.settings)
         with self._lock:
             self._handlers[self.state](heard.frame, heard.p, heard.speech, heard.echo_possible, t)
 
@@ -246,8 +248,7 @@ class VoiceLoop:
         preroll_ms: int | None = None,
         speech_ms: int = 0,
     ) -> Turn:
-        """Listen for a request. `preroll`: the words said while the wake word was being recognised
-        (or before a barge-in, its last `preroll_ms`) go to the STT first."""
+        """Listen; with `preroll`, what was said just before (its last `preroll_ms`) goes first."""
         self._set_state(State.LISTENING)
         self._turn = turn = Turn(wake=wake, transcript="", wake_score=score)
         self._continues = None
@@ -288,14 +289,12 @@ class VoiceLoop:
         """The reply thread: the reply has been spoken, cut off, or dropped."""
         with self._lock:
             if reply.dropped:  # never heard: no history, no turn; the loop is still listening
-                if self._reply is None:
-                    self._not_replying.set()
-                return
+                return self._not_replying.set() if self._reply is None else None
             if (wake := self.parts.wake) is not None:
                 wake.reset()
             if self._reply is reply:  # not interrupted (an interrupt already moved on to listening)
                 self._reply = None
-                if follow_up and not self._muted and self.settings.follow_up_s > 0:
+                if follow_up and not reply.typed and not self._muted and self.settings.follow_up_s > 0:
                     turn = self._start_listening(None, None, self.clock(), False, self.settings.follow_up_s)
                     turn.follow_up = True
                 else:
@@ -305,10 +304,6 @@ class VoiceLoop:
         with self._lock:
             if self._reply is None:
                 self._not_replying.set()
-
-    def prime_prompt(self) -> None:
-        """Prefill the next turn's persona and history now (the bench does, between requests)."""
-        self._worker.prime(self.parts.for_reply(self.settings))
 
     # ---------------------------------------------------------------- interrupt
     def interrupt(self, source: str, t: float | None = None) -> None:
@@ -321,11 +316,7 @@ class VoiceLoop:
             if reply is None or self.state not in (State.THINKING, State.SPEAKING):
                 return
             t = self.clock() if t is None else t
-            reply.turn.marks[ev.INTERRUPT] = t
-            reply.cancel(source)
-            self.parts.sink.stop()
-            reply.turn.marks[ev.PLAYBACK_STOPPED] = self.clock()
-            reply.turn.interrupted = source
+            reply.cut(source, t, self.parts.sink.stop, self.clock)  # playback first, then the work
             self._reply = None
             log.info("interrupted by %s", source)
             # Listen at once, with only the speech that triggered a voice barge-in (earlier frames hold echo).
@@ -340,26 +331,40 @@ class VoiceLoop:
                     self._continues = reply.turn  # they had only paused: the same request goes on
                     log.info("the owner went on after %.1f s of the reply: one request", heard_s)
 
+    # ---------------------------------------------------------------- typed turns
+    def begin_typed(
+        self, text: str, speak: bool = False, on_text: Callable[[str], None] | None = None
+    ) -> Turn | None:
+        """A typed turn (os1 ask / chat), answered as a spoken one is, begun now if the loop is free
+        (else None); `speak` also says it, unless muted. `wait_reply()` then waits for it."""
+        turn = Turn(wake=None, transcript=text.strip(), typed=True)
+        return (
+            turn
+            if self._launch_if_free(turn, typed=True, speak=speak and not self._muted, on_text=on_text)
+            else None
+        )
+
+    def _launch_if_free(self, turn: Turn, text: str | None = None, **how: object) -> bool:
+        """Begin `turn` (or say `text`) now if the loop is idle or muted with no reply in flight."""
+        with self._lock:
+            if self.state not in (State.IDLE, State.MUTED) or not self._not_replying.is_set():
+                return False
+            turn.marks[ev.LISTEN] = turn.marks[ev.SPEECH_END] = turn.marks[ev.END_OF_TURN] = self.clock()
+            self._set_state(State.THINKING)
+            self._launch(turn, text, **how)
+            return True
+
     # ---------------------------------------------------------------- unprompted speech and mute
     def announce(self, text: str, even_if_muted: bool = False) -> None:
-        """Say `text` at the next pause: not over the owner, not over a reply, not while muted (held
-        until unmuted). Thread-safe; announcements are spoken in order."""
+        """Say `text` at the next pause: not over the owner or a reply, not while muted. Thread-safe."""
         self._announcements.add(text, even_if_muted)
-
-    def repeat_last(self) -> None:
-        """Say the last reply again (a double tap)."""
-        self.announce(self.conversation.last_reply or "I haven't said anything yet.")
 
     def _maybe_announce(self, t: float) -> None:
         with self._lock:
             free = self.state in (State.IDLE, State.MUTED) and self._not_replying.is_set()
             text = self._announcements.take(free, self._muted, self._hearing.quiet_ms)
-            if text is None:
-                return
-            turn = Turn(wake=None, transcript="", answered_by="announce")
-            turn.marks[ev.LISTEN] = turn.marks[ev.SPEECH_END] = turn.marks[ev.END_OF_TURN] = t
-            self._set_state(State.THINKING)
-            self._launch(turn, text)
+            if text is not None:
+                self._launch_if_free(Turn(wake=None, transcript="", answered_by="announce"), text)
 
     muted = property(lambda self: self._muted, doc="Privacy mute is on.")
 
@@ -390,10 +395,10 @@ class VoiceLoop:
         if self.on_state is not None:
             self.on_state(state)
 
-    @property
-    def mid_request(self) -> bool:
-        """Listening, and the owner has started speaking."""
-        return self.state is State.LISTENING and self._endpoint.heard_speech
+    mid_request = property(
+        lambda self: self.state is State.LISTENING and self._endpoint.heard_speech,
+        doc="Listening, and the owner has started speaking.",
+    )
 
     def wait_reply(self, timeout_s: float | None = None) -> bool:
         """Block until the reply being made (if any) has been spoken or cut off."""

@@ -45,6 +45,9 @@ class LoopSettings:
     continue_within_s: float = 1.5
     """Talking over a reply this soon after its first sound goes on with the same request: the owner
     had only paused. The cut reply is forgotten and both parts are answered as one."""
+    max_reply_words: int = 20
+    """A reply in the LLM's words stops at the first sentence end past this many (persona.length
+    short: about 8 s of speech; 0 = no limit). A command's answer is said whole."""
     stop_phrases: tuple[str, ...] = STOP_PHRASES
     """Short requests that only ask for quiet."""
     sequential: bool = False

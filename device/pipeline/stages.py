@@ -109,9 +109,10 @@ class Dialogue(Protocol):
         messages: Sequence[Message],
         cancel: threading.Event | None = None,
         settings: DialogueSettings | None = None,
+        prefix: str = "",
     ) -> Iterator[str]:
         """Yield the reply as text pieces, as soon as each is safe to speak. `settings` overrides the
-        engine's own for this reply only."""
+        engine's own for this reply only; `prefix` is how the reply starts (yielded first)."""
         ...
 
     def reply(
@@ -119,6 +120,7 @@ class Dialogue(Protocol):
         messages: Sequence[Message],
         cancel: threading.Event | None = None,
         settings: DialogueSettings | None = None,
+        prefix: str = "",
     ) -> str:
         """The whole reply as one string."""
         ...

@@ -129,6 +129,15 @@ def _aside(m: re.Match[str]) -> str:
     return " " if is_direction else f" {inner} "
 
 
+_LABEL = re.compile(r"^\s*[A-Z][a-z]+(?: [A-Z][a-z]+)?:\s+(?=\S)")  # "Theo: 17 * 3 = 45" (a speaker label)
+
+
+def strip_speaker_label(text: str) -> str:
+    """A reply the model began as a script ("Theo: 17 * 3 = 45"), without the label. For the LLM's
+    words only: "Reminder: call Mum." is said as it is."""
+    return _LABEL.sub("", text)
+
+
 def speakable(text: str) -> str:
     """What a voice should say: no stage directions, markdown or emoji."""
     text = _BOLD.sub(r"\1", text)
@@ -176,3 +185,31 @@ def looks_complete(hypothesis: str) -> bool:
         return False
     words = re.sub(r"[^a-z' ]", " ", text.lower()).split()
     return len(words) >= 2 and words[-1] not in TRAILING_WORDS and words[-1] not in FILLERS
+
+
+# The tiny model's answer to almost anything: "I'm glad to hear that you're enjoying the outdoors!" to
+# "What do you think about rainy days?" (measured; SmolLM2-135M, greedy).
+NON_ANSWER = re.compile(
+    r"^(?:awesome[!,.]?\s*|wow[!,.]?\s*|oh[!,.]?\s*)?i'?m (?:so |really )?glad (?:to (?:hear|see) )?"
+    r"(?:of |that )?(?:you'?re|you are) (?:enjoying|finding|having)"
+    r"|^i'?m (?:so )?glad (?:of you|you asked|for asking)|glad to make your acquaintance|\bmy blog\b",
+    re.I,
+)
+
+
+def answer_lead(question: str) -> str:
+    """A start for an answer to `question`, for a second try after a non-answer ("" if none fits)."""
+    t = plain(question)
+    if m := re.search(r"\byour favou?rite (\w+)", t):
+        return f"My favourite {m[1]} is"
+    if re.search(r"\b(?:what|which) (?:should|could|shall|can) i\b|\bany ideas\b|\bwhat's a good\b", t):
+        return "How about"
+    if re.search(r"\bhow are you\b|\bhow's it going\b|\bhow are things\b", t):
+        return "I'm doing well, thanks."
+    if m := re.search(r"^do you (?:like|love|enjoy) (.+)$", t):
+        return f"I love {m[1]}, especially"
+    if m := re.search(r"\bwhat do you think (?:about|of) (.+)$", t):
+        return f"I like {m[1]}, because"
+    if re.search(r"\btell me something\b", t):
+        return "Here's something I find amazing:"
+    return ""

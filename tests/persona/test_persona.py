@@ -28,15 +28,20 @@ def test_default_prompt_is_short_and_filled_in() -> None:
     prompt = config_persona(Config()).system_prompt()
     assert "{" not in prompt
     assert prompt.startswith("You are Samantha")
-    assert "your owner" in prompt and "Be warm" in prompt
+    assert "short, direct answers" in prompt
     assert len(prompt.split()) < 40  # every token is prefilled on a Pi
 
 
 def test_style_fields_change_the_prompt() -> None:
-    cfg = parse("persona:\n  warmth: low\n  humour: high\n  length: medium\n  language: de\n")
+    cfg = parse(
+        "persona:\n  warmth: low\n  humour: high\n  length: medium\n  language: de\n"
+        "  system_prompt: 'You are {name}. {style}'\n"
+    )
     prompt = config_persona(cfg).system_prompt()
     assert "plain-spoken" in prompt and "playful" in prompt
     assert "two to four" in prompt and "German" in prompt
+    default = config_persona(parse("persona:\n  language: de\n")).system_prompt()
+    assert "German" in default  # the default prompt keeps the language
 
 
 def test_old_style_template_still_works() -> None:

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from device.app.assemble import feed_frames, make_loop
+from device.app.assemble import feed_frames, make_loop, repeat_last
 from device.app.engines import Engines, load_all
 from device.config.schema import Config
 from device.drivers.audio_files import EchoMicrophone, FileEarpiece, FileMicrophone
@@ -381,7 +381,7 @@ def test_announce_waits_for_a_pause_and_mute(engines: Engines, tmp_path: Path) -
     s.loop.wait_reply()
     # The reminder that came during the mute was held, and is said after the confirmation.
     assert [t.reply for t in s.turns[2:]] == ["I'm listening again.", "Reminder: water the plants."]
-    s.loop.repeat_last()
+    repeat_last(s.loop)
     s.feed(silence(1.5))
     s.loop.wait_reply()
     assert len(s.turns) == 5 and s.turns[-1].reply == "Reminder: water the plants."

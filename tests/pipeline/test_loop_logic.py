@@ -8,6 +8,7 @@ from dataclasses import replace
 
 import pytest
 
+from device.app.assemble import repeat_last
 from device.intents.router import Claimed, IntentRouter
 from device.pipeline import events as ev
 from device.pipeline.events import State
@@ -193,7 +194,7 @@ def test_announcements_wait_for_a_pause_and_mute_holds_them() -> None:
     r.feed(s.quiet(4.0))
     r.finish()
     assert [t.reply for t in r.turns[2:]] == ["I'm listening again.", "Reminder: water the plants."]
-    r.loop.repeat_last()
+    repeat_last(r.loop)
     r.feed(s.quiet(2.0))
     r.finish()
     assert r.turns[-1].reply == "Reminder: water the plants."

@@ -135,7 +135,8 @@ def one_pass(
     loop.update_settings(replace(loop.settings, sequential=sequential, follow_up_s=0.0))
     if history:  # make_loop has primed the persona already; add the conversation so far
         loop.history[:] = history
-        loop.prime_prompt()
+        if loop.parts.dialogue.capabilities.prime:  # as the loop does after each reply
+            loop.parts.dialogue.prime(loop.conversation.prompt(loop.parts.system_prompt))
     if engines.wake is not None:
         engines.wake.reset()
     stop, fed = threading.Event(), {}
