@@ -22,9 +22,9 @@ def _isolated_state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def run_os1(
-    *args: str, env: dict[str, str] | None = None, timeout: float = 600
+    *args: str, env: dict[str, str] | None = None, timeout: float = 600, stdin: str | None = None
 ) -> subprocess.CompletedProcess[str]:
-    """Run the real `os1` command as a user would."""
+    """Run the real `os1` command as a user would (`stdin`: what they type)."""
     full_env = {**os.environ, **(env or {})}
     return subprocess.run(
         [sys.executable, "-m", "device.cli", *args],
@@ -33,4 +33,5 @@ def run_os1(
         env=full_env,
         cwd=REPO,
         timeout=timeout,
+        input=stdin,
     )

@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from device.pipeline.audio import FRAME_SAMPLES, SAMPLE_RATE, PlaybackLog, resample, to_int16
-from device.pipeline.events import DialogueStats, Message, State, Turn
+from device.pipeline.events import DialogueStats, Message, State, Steer, Turn
 from device.pipeline.loop import LoopParts, VoiceLoop
 from device.pipeline.settings import DialogueSettings, LoopSettings
 from device.pipeline.stages import DialogueCapabilities, Intents, SttCapabilities
@@ -160,7 +160,7 @@ class FakeDialogue:
 
     capabilities = DialogueCapabilities(prime=False)
 
-    def __init__(self, activity: Activity, answers: dict[str, str] | None = None):
+    def __init__(self, activity: Activity, answers: dict[str, str | list[str]] | None = None):
         self.activity = activity
         self.answers = answers or {}
         self.settings = DialogueSettings()
@@ -177,7 +177,10 @@ class FakeDialogue:
         self.activity.touch()
         self.prompts.append(list(messages))
         request = messages[-1].content
-        text = prefix + self.answers.get(request, f"You said: {request}")
+        answer = self.answers.get(request, f"You said: {request}")
+        if isinstance(answer, list):  # one answer per call, in turn
+            answer = answer.pop(0) if len(answer) > 1 else answer[0]
+        text = prefix + answer
         for word in text.split():
             if cancel is not None and cancel.is_set():
                 return
@@ -252,8 +255,9 @@ class Rig:
     """A real VoiceLoop on the fakes. `feed` plays frames into it on the virtual clock."""
 
     settings: LoopSettings = field(default_factory=LoopSettings)
-    answers: dict[str, str] = field(default_factory=dict)
+    answers: dict[str, str | list[str]] = field(default_factory=dict)
     intents: Intents | None = None
+    steer: Callable[[str], Steer | None] | None = None
 
     def __post_init__(self) -> None:
         self.clock = VirtualClock()
@@ -275,6 +279,7 @@ class Rig:
             system_prompt="You are Sam.",
             wake_phrase="hey jarvis",
             intents=self.intents,
+            steer=self.steer,
         )
         self.loop = VoiceLoop(
             parts, self.settings, on_turn=self.turns.append, on_state=self.states.append, clock=self.clock

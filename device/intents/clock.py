@@ -81,6 +81,12 @@ _DATE = re.compile(
     r"|what(?:'s| is) the date today|(?:what|which) day of the week is it|which day is it|what's today)"
     r"(?: (?:today|now|please|again))*$"
 )
+# "what day is it tomorrow", "what's the date tomorrow", "what day was it yesterday", "what day is tomorrow"
+_OTHER_DAY = re.compile(
+    r"^(?:(?:hey|ok|okay|so|and|um|uh|please|sorry)\s+)*"
+    r"(?:what(?:'s| is| was)? (?:the date|the day|day|date)(?: is it| was it| will it be)?|what day is)"
+    r" (?P<when>tomorrow|yesterday|the day after tomorrow)$"
+)
 
 
 # Right after the time or the date: "and tomorrow?", "what about in an hour?", "and the day after?"
@@ -107,6 +113,9 @@ class ClockIntent:
         if _DATE.match(t):
             self._last = ("date", now)
             return f"It's {say_date(now.date())}."
+        if m := _OTHER_DAY.match(t):
+            self._last = ("date", now)
+            return self._other_day(m["when"], now)
         return self._follow_up(t, now)
 
     def _follow_up(self, t: str, now: datetime) -> str | None:
@@ -114,11 +123,7 @@ class ClockIntent:
             return None
         kind = self._last[0]
         if kind == "date" and (m := _NEXT_DAY.match(t)):
-            said = m.group(0)
-            days = -1 if "yesterday" in said else 2 if "day after" in said else 1
-            word = {1: "Tomorrow", 2: "The day after tomorrow", -1: "Yesterday"}[days]
-            verb = "was" if days < 0 else "is"
-            return f"{word} {verb} {say_date((now + timedelta(days=days)).date())}."
+            return self._other_day(m.group(0), now)
         if kind == "time" and (m := _LATER.match(t)):
             n = _NUMBERS.get(m["n"], None)
             amount = 0.5 if m["n"] == "half an" else float(n if n is not None else int(m["n"]))
@@ -127,6 +132,13 @@ class ClockIntent:
             return f"In {m['n']} {m['unit']}, it'll be {later}."
         return None
 
+    @staticmethod
+    def _other_day(said: str, now: datetime) -> str:
+        days = -1 if "yesterday" in said else 2 if "day after" in said else 1
+        word = {1: "Tomorrow", 2: "The day after tomorrow", -1: "Yesterday"}[days]
+        verb = "was" if days < 0 else "is"
+        return f"{word} {verb} {say_date((now + timedelta(days=days)).date())}."
+
     def claims(self, text: str) -> bool:
         t = plain(text)
-        return bool(_TIME.match(t) or _DATE.match(t))
+        return bool(_TIME.match(t) or _DATE.match(t) or _OTHER_DAY.match(t))

@@ -119,37 +119,64 @@ def _newest_per_key(records: list[Record]) -> list[Record]:
 
 
 def answer(memory: Memory, text: str, today: date | None = None) -> str | None:
-    """The answer to a question about the owner's life, or None if `text` is not one."""
+    """The answer to a question about the owner's life, or None if `text` is not one. Cheap for
+    anything else: the database is read only once the words look like such a question."""
     t = plain(text)
     if _PAST.search(t):
         return _past(memory, t, today or datetime.now().date())
-    records = memory.list()
-    names = {r.subject for r in records if r.subject not in ("", "me", "conversation")}
+    if not _looks_personal(text):
+        return None
+    store = memory.store
+    names = {s for s in store.subjects() if s not in ("", "me", "conversation")}
     # A name said mid-sentence counts if the owner has used it before ("How old is Lily going to be?"),
     # not if it is the world's ("What's the capital of France?").
-    told = {w for r in records for w in content_words(r.text)} | {
-        w for s in memory.conversation_so_far() for w in content_words(s)
-    }
-    names |= {w.lower() for w in re.findall(r"(?<=\w )([A-Z][a-z]+)", text) if w.lower() in told}
+    said_before = {w for s in memory.conversation_so_far() for w in content_words(s)}
+    for word in re.findall(r"(?<=\w )([A-Z][a-z]+)", text):
+        if _is_person(word.lower(), said_before, [store.get(i) for i in store.bm25([word.lower()], limit=5)]):
+            names.add(word.lower())
     topic = topic_of(text, names)
     if topic is None:
         return None
     # The owner's own words in this conversation are the newest ("Anna moved to Paris" a minute ago).
     if earlier := _latest_statement(memory.conversation_so_far(), topic):
         return f"You told me {second_person(earlier)}."
-    kept = [r for r in records if r.kind in ("fact", "preference", "thread")]
+    candidates = [store.get(i) for i in store.bm25(sorted(_search_words(text)), limit=50)]
+    kept = [r for r in candidates if r is not None and r.kind in ("fact", "preference", "thread")]
     matching = [r for r in kept if _matches(r.text, topic)]
     if matching:
         said = [second_person(r.text) for r in _newest_per_key(matching)[-3:]]
         return f"You told me {join_spoken(said)}."
-    past = [r for r in memory.list() if r.kind == "summary" and _matches(r.text, topic)]
+    past = [r for r in store.of_kind("summary") if _matches(r.text, topic)]
     if past:
         return f"You told me before that {_summary_points(past[-1].text)}."
-    return (
-        f"You haven't told me about {topic.about} yet."
-        if topic.about != "that"
-        else "You haven't told me that yet."
+    if topic.about == "that":
+        return "You haven't told me that yet."
+    return f"You haven't told me about {topic.about} yet."
+
+
+def _is_person(name: str, said_before: set[str], records: list[Record | None]) -> bool:
+    """Whether the owner has spoken of `name` as one of their people ("my niece Lily"), not as a
+    place ("Anna lives in Lyon")."""
+    person = re.compile(rf"\bmy (?:{RELATIONS}) {re.escape(name)}\b|^{re.escape(name)}\b", re.I)
+    texts = [r.text for r in records if r is not None]
+    return any(person.search(x) for x in texts) or (name in said_before and not texts)
+
+
+def _looks_personal(text: str) -> bool:
+    """A question about the owner, their people, or someone named (before any lookup)."""
+    t = _FILLERS.sub("", plain(text))
+    if not _QUESTION.match(t) or _ADVICE.search(t):
+        return False
+    return bool(
+        _MY.search(t) or _RELATION.search(t) or _ME.search(t) or re.search(r"(?<=\w )[A-Z][a-z]+", text)
     )
+
+
+def _search_words(text: str) -> set[str]:
+    """The question's content words and their synonyms ("mum": "mother"), for the full-text search
+    (FTS5 stems them: "live" finds "lives")."""
+    words = {w for w in content_words(plain(text)) if len(w) > 1}
+    return words | {s for w in words for s in _SYNONYMS.get(w, "").split()}
 
 
 def _latest_statement(said: list[str], topic: Topic) -> str | None:
@@ -171,7 +198,7 @@ def _summary_points(text: str) -> str:
 
 
 def _past(memory: Memory, t: str, today: date) -> str:
-    summaries = sorted((r for r in memory.list() if r.kind == "summary"), key=lambda r: r.updated)
+    summaries = memory.store.of_kind("summary")
     if not summaries:
         so_far = memory.conversation_so_far()
         if so_far:

@@ -175,6 +175,18 @@ class MemoryStore(Database):
         )
         return [Record(*r) for r in rows]
 
+    def subjects(self) -> set[str]:
+        """Who the memories are about (people's names, "me", "conversation")."""
+        return {str(r[0]) for r in self._read("SELECT DISTINCT subject FROM memories")}
+
+    def of_kind(self, kind: str, limit: int = 50) -> list[Record]:
+        """The newest memories of one kind (summaries, threads), newest last."""
+        rows = self._read(
+            f"SELECT {_COLUMNS} FROM memories WHERE kind = ? ORDER BY updated DESC, id DESC LIMIT ?",
+            (kind, limit),
+        )
+        return [Record(*r) for r in reversed(rows)]
+
     def all(self) -> list[Record]:
         return [Record(*r) for r in self._read(f"SELECT {_COLUMNS} FROM memories ORDER BY id")]
 

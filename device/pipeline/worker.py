@@ -25,6 +25,7 @@ from device.pipeline.settings import DialogueSettings
 from device.pipeline.speaking import Speaker, said_words
 from device.pipeline.text import (
     NON_ANSWER,
+    TRAILING_WORDS,
     answer_lead,
     is_stop_phrase,
     looks_complete,
@@ -44,6 +45,21 @@ def over_budget(reply: Reply, chunk: str, budget: int) -> bool:
     last = reply.chunks[-1][0].rstrip(" \"')]")
     at_sentence_end = last.endswith((".", "!", "?", "…"))
     return at_sentence_end and said_words(reply) + len(chunk.split()) > budget
+
+
+def within_budget(reply: Reply, chunk: str, budget: int) -> str:
+    """The first sentence is finished even past the budget, but not without end: a first sentence
+    that runs on is cut at its last comma inside the budget, or at the budget, with a full stop."""
+    room = budget - said_words(reply)
+    words = chunk.split()
+    if not budget or len(words) <= room or room <= 0:
+        return chunk
+    head = words[:room]
+    commas = [i for i, w in enumerate(head) if w.endswith((",", ";", ":")) and i >= 1]
+    head = head[: commas[-1] + 1] if commas else head
+    while len(head) > 1 and head[-1].lower().strip(",;:") in TRAILING_WORDS:  # not "… gold in."
+        head.pop()
+    return " ".join(head).rstrip(" ,;:—–-") + "."
 
 
 def avoided(text: str, steer: Steer | None) -> bool:
@@ -281,6 +297,9 @@ class ReplyWorker:
                 self.speaker.speak_fallback(reply, budget)
                 return "said"
             if over_budget(reply, raw_chunk, budget):  # a short reply stops at a sentence end
+                return "said"
+            if reply.chunks and said_words(reply) + len(raw_chunk.split()) > budget:  # a run-on sentence
+                self.speaker.say_chunk(reply, within_budget(reply, raw_chunk, budget))
                 return "said"
             self.speaker.say_chunk(reply, raw_chunk)
             reply.mark_first_sound()  # even if the chunk had nothing to say ("(laughs)")

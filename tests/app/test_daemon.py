@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -224,3 +225,22 @@ def test_the_button_and_led_drive_the_running_daemon(
         Device.pin_factory.reset()
         Device.pin_factory = previous
     assert not thread.is_alive()
+
+
+def test_typed_turns_go_through_the_running_companion(daemon: Daemon) -> None:
+    """`os1 ask` and `os1 chat` with the daemon running are its turns: the intents, the memory and
+    the conversation are the live companion's, and the reply streams back over the socket."""
+    daemon.wait_for("READY=1", timeout_s=180)
+    r = daemon.os1("ask", "What's 17 times 3?", "--json")
+    assert r.returncode == 0, r.stderr
+    turn = json.loads(r.stdout)
+    assert turn["via"] == "daemon" and turn["typed"] and "51" in turn["reply"]
+    assert "answering here" not in r.stderr
+    assert daemon.os1("ask", "My sister Anna lives in Lyon.").returncode == 0
+    r = daemon.os1("ask", "Where does my sister live?")
+    assert r.returncode == 0 and "Lyon" in r.stdout, r.stdout + r.stderr
+    r = run_os1("chat", env=daemon.env, timeout=60, stdin="I want to kill myself.\nWhat time is it?\n")
+    assert r.returncode == 0, r.stderr
+    assert "116 123" in r.stdout and re.search(r"It's \d", r.stdout), r.stdout
+    daemon.wait_log("typed: 'Where does my sister live?'")
+    assert daemon.stop() == 0
