@@ -102,7 +102,8 @@ class FakeVad:
 
 
 class FakeWake:
-    """Fires once its phrase has been heard for 0.5 s."""
+    """Fires just after its phrase ends (0.5 s of it or more), as the real engines fire 0.1-0.5 s
+    after the phrase."""
 
     name = "fake:hey_jarvis"
 
@@ -110,8 +111,11 @@ class FakeWake:
         self._run = 0
 
     def process(self, frame: np.ndarray) -> float | None:
-        self._run = self._run + 1 if token_of(frame) == WAKE_TOKEN else 0
-        return 0.99 if self._run == round(0.5 / FRAME_S) else None
+        if token_of(frame) == WAKE_TOKEN:
+            self._run += 1
+            return None
+        fired, self._run = self._run >= round(0.5 / FRAME_S), 0
+        return 0.99 if fired else None
 
     def reset(self) -> None:
         self._run = 0
@@ -127,6 +131,8 @@ class FakeStt:
         self._heard: list[int] = []
         self._lock = threading.Lock()
         self.utterances = 0
+        self.heard_wake = False
+        """Whether any utterance was given frames of the wake phrase."""
 
     def start(self) -> None:
         with self._lock:
@@ -135,6 +141,7 @@ class FakeStt:
 
     def accept(self, frame: np.ndarray) -> None:
         token = token_of(frame)
+        self.heard_wake = self.heard_wake or token == WAKE_TOKEN
         with self._lock:
             if token is not None and (not self._heard or self._heard[-1] != token):
                 self._heard.append(token)

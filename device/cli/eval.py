@@ -21,6 +21,7 @@ EVALS: dict[str, tuple[str, str]] = {
     "vision": ("device.evals.vision", "OCR time and memory for one camera-sized picture"),
     "dialogue": ("device.evals.dialogue", "whole conversations: memory, intents and replies, per case"),
     "mood": ("device.evals.mood", "the mood readers scored on held-out owner utterances"),
+    "wake-cut": ("device.evals.wake_cut", "does the wake phrase lead the transcript? (the pre-roll cut)"),
 }
 
 

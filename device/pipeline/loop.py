@@ -238,23 +238,20 @@ class VoiceLoop:
                 self._start_listening(None, None, self.clock() if t is None else t, preroll=False)
                 log.info("listening (%s)", source)
 
-    def _start_listening(  # fmt: skip
-        self,
-        wake: str | None,
-        score: float | None,
-        t: float,
-        preroll: bool,
-        timeout_s: float | None = None,
-        preroll_ms: int | None = None,
-        speech_ms: int = 0,
+    # fmt: off
+    def _start_listening(
+        self, wake: str | None, score: float | None, t: float, preroll: bool,
+        timeout_s: float | None = None, preroll_ms: int | None = None, speech_ms: int = 0,
     ) -> Turn:
+        # fmt: on
         """Listen; with `preroll`, what was said just before (its last `preroll_ms`) goes first."""
         self._set_state(State.LISTENING)
         self._turn = turn = Turn(wake=wake, transcript="", wake_score=score)
         self._continues = None
         turn.marks[ev.LISTEN] = t
         self.parts.stt.start()
-        frames = self._hearing.take_preroll(preroll_ms if preroll else 0)
+        cut = wake is not None and self.settings.cut_wake_phrase  # the request starts after the phrase
+        frames = self._hearing.take_preroll(preroll_ms if preroll else 0, after_wake=cut)
         for f in frames:
             self.parts.stt.accept(f)
         self._endpoint.start(t, self.settings, timeout_s, preroll=frames, speech_ms=speech_ms)

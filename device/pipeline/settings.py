@@ -30,6 +30,9 @@ class LoopSettings:
     """Speech probability that starts speech (it is kept down to 0.15 below this)."""
     preroll_ms: int = 800
     """Audio kept from before the wake word fired: the words said while it was being recognised."""
+    cut_wake_phrase: bool = True
+    """Give the STT only what followed the wake phrase in the pre-roll (a misheard phrase, "are of
+    this.", led the transcripts in other voices); off: the whole pre-roll, as before."""
     listen_timeout_s: float = 6.0
     """Listening with no speech this long goes back to idle."""
     max_utterance_s: float = 15.0

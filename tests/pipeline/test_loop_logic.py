@@ -230,3 +230,25 @@ def test_cancel_is_the_only_way_a_reply_ends_early() -> None:
     r.feed(s.say("the stars."))
     assert early.phase is Phase.DROPPED and early.cancel_reason == "the owner went on"
     assert not early.cancel("again")  # an ended reply stays ended
+
+
+def test_the_request_starts_after_the_wake_phrase() -> None:
+    """The pre-roll handed to the STT at a wake starts after the phrase: its words are not heard."""
+    r = rig(follow_up_s=0, early_reply_ms=0)
+    r.request("What is the capital of France?")
+    r.finish()
+    assert r.turns[0].transcript == "What is the capital of France?"
+    whole = rig(follow_up_s=0, early_reply_ms=0, cut_wake_phrase=False)  # the control: as before
+    whole.request("What is the capital of France?")
+    whole.finish()
+    assert whole.stt.utterances and whole.turns[0].transcript == "What is the capital of France?"
+    assert r.stt.heard_wake is False and whole.stt.heard_wake is True
+
+
+def test_where_the_request_starts_in_the_preroll() -> None:
+    from device.pipeline.hearing import after_wake_phrase
+
+    s, q = True, False
+    assert after_wake_phrase([q] * 3 + [s] * 10 + [q] * 4) == 13  # a pause after the phrase
+    assert after_wake_phrase([q] * 3 + [s] * 10 + [q] * 3 + [s] * 4) == 16  # the request began
+    assert after_wake_phrase([s] * 40) == 40 - 9  # no gap at all: the last 0.3 s
