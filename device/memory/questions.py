@@ -32,12 +32,18 @@ RELATIONS = (
 _QUESTION = re.compile(
     r"^(?:what|where|when|who|whose|which|how|why|is|are|am|do|does|did|was|were|have|has|can)\b"
 )
+# Advice, opinions and requests for something done ("can you help me write a letter to my friend Tom")
+# are not questions about what the owner said; "can you tell me where my sister lives" is.
 _ADVICE = re.compile(
     r"\b(?:should|shall|could|can|would) i\b|\bhow (?:do|can|would|should) i\b|\bwhat do you (?:think|reckon)"
     r"|\byour\b|\bdo you (?:like|love|think|know how)\b|\bwhat if\b"
+    r"|\b(?:can|could|would|will) you (?!tell me\b|remind me (?:what|where|when|who)\b|remember\b)"
+    r"|\bhelp me\b|\bwrite\b|\bremind me to\b|\bset (?:a|an) \w+|\bsend\b"
 )
 _MY = re.compile(rf"\bmy ((?:{RELATIONS})|\w+(?: \w+)?)\b")
-_RELATION = re.compile(rf"\b(?:{RELATIONS})\b")
+# "mum" alone is the owner's mum ("Where does mum live?"); "a cat", "the doctor" are anyone's.
+_RELATION = re.compile(rf"(?<!\ba )(?<!\ban )(?<!\bthe )(?<!\bany )(?<!\bsome )(?<!\bthat )(?<!\bthis )"
+                       rf"(?<!\byour )(?<!\bgreat )(?<!\bgood )\b(?:{RELATIONS})\b")  # fmt: skip
 _ME = re.compile(
     r"\b(?:am|do|did|was|have|will|were|where|when) i\b|\bi (?:said|told|was|am|wanted|live)\b|\bi'm\b"
 )

@@ -81,3 +81,18 @@ def test_past_conversations_come_from_the_summaries(memory: Memory) -> None:
 def test_the_world_and_advice_are_not_personal_questions(memory: Memory, text: str) -> None:
     memory.after_turn("My sister Anna lives in Lyon.")
     assert answer(memory, text) is None
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["Can you help me write a letter to my friend Tom about his birthday?", "Remind me to call my mum at six.",
+     "Could you set a timer for my tea?", "What is a good name for a great cat?"],
+)  # fmt: skip
+def test_requests_about_my_people_are_not_questions_about_them(memory: Memory, text: str) -> None:
+    assert answer(memory, text) is None
+
+
+def test_asking_to_be_told_is_still_a_question(memory: Memory) -> None:
+    memory.after_turn("My sister Anna lives in Lyon.")
+    said = answer(memory, "Can you tell me where my sister lives?")
+    assert said is not None and "Lyon" in said
