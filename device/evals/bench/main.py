@@ -150,7 +150,8 @@ def run(cfg: Config, opts: BenchOptions) -> int:
         cfg.stt.engine = opts.stt  # type: ignore[assignment]
         cfg.stt.model = ""
     if not opts.verbose:
-        logging.getLogger("os1.loop").setLevel(logging.WARNING)  # one progress line per request instead
+        for name in ("os1.loop", "os1.reply", "os1.persona"):  # one progress line per request instead
+            logging.getLogger(name).setLevel(logging.WARNING)
     if opts.input_dir is not None:
         if not opts.input_dir.is_dir() or not any(opts.input_dir.glob("*.[wW][aA][vV]")):
             print(f"os1: no .wav files in {opts.input_dir}; pass a folder of WAV requests", file=sys.stderr)
