@@ -338,40 +338,23 @@ def _remove_stale(path: Path) -> None:
 # ------------------------------------------------------------------------------------ client
 def request(path: Path, message: dict[str, Any], timeout_s: float = 10.0) -> dict[str, Any]:
     """Send one request and return the reply ({"ok": true, ...}). Raises DaemonNotRunning, ControlError."""
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    sock.settimeout(timeout_s)
-    try:
-        try:
-            _connect(sock, path, timeout_s)
-        except (FileNotFoundError, ConnectionRefusedError) as e:
-            raise DaemonNotRunning(str(path)) from e
-        except PermissionError as e:
-            raise ControlError(f"permission denied on {path}; {JOIN_GROUP}") from e
-        sock.sendall(json.dumps(message).encode() + b"\n")
-        data = b""
-        while not data.endswith(b"\n"):
-            chunk = sock.recv(65536)
-            if not chunk:
-                break
-            data += chunk
-    except TimeoutError as e:
-        raise ControlError(f"the daemon did not answer within {timeout_s:.0f} s") from e
-    finally:
-        sock.close()
-    if not data:
-        raise ControlError("the daemon closed the connection without answering")
-    try:
-        reply = json.loads(data)
-    except ValueError:
-        raise ControlError(f"{path} answered something that is not JSON; is it an os1 daemon?") from None
-    if not isinstance(reply, dict) or not reply.get("ok"):
-        raise ControlError(str(reply.get("error", "failed")) if isinstance(reply, dict) else "bad reply")
-    return dict(reply)
+    for reply in _replies(path, message, timeout_s):
+        return reply
+    raise ControlError("the daemon closed the connection without answering")
 
 
 def request_stream(path: Path, message: dict[str, Any], timeout_s: float = 120.0) -> Iterator[dict[str, Any]]:
     """Send one request and yield each reply line until one says "done" (a typed turn's pieces, then the
     turn). Raises DaemonNotRunning, ControlError."""
+    for reply in _replies(path, message, timeout_s):
+        yield reply
+        if reply.get("done"):
+            return
+    raise ControlError("the daemon closed the connection before the reply was done")
+
+
+def _replies(path: Path, message: dict[str, Any], timeout_s: float) -> Iterator[dict[str, Any]]:
+    """The daemon's reply lines to `message`, each checked; the connection closes when they stop."""
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     sock.settimeout(timeout_s)
     try:
@@ -383,19 +366,19 @@ def request_stream(path: Path, message: dict[str, Any], timeout_s: float = 120.0
             raise ControlError(f"permission denied on {path}; {JOIN_GROUP}") from e
         sock.sendall(json.dumps(message).encode() + b"\n")
         for line in sock.makefile("rb"):
-            reply = json.loads(line)
-            if not isinstance(reply, dict) or not reply.get("ok"):
+            try:
+                reply = json.loads(line)
+            except ValueError:
                 raise ControlError(
-                    str(reply.get("error", "failed")) if isinstance(reply, dict) else "bad reply"
-                )
+                    f"{path} answered something that is not JSON; is it an os1 daemon?"
+                ) from None
+            if not isinstance(reply, dict):
+                raise ControlError("bad reply")
+            if not reply.get("ok"):
+                raise ControlError(str(reply.get("error", "failed")))
             yield reply
-            if reply.get("done"):
-                return
-        raise ControlError("the daemon closed the connection before the reply was done")
     except TimeoutError as e:
         raise ControlError(f"the daemon did not answer within {timeout_s:.0f} s") from e
-    except ValueError:
-        raise ControlError(f"{path} answered something that is not JSON; is it an os1 daemon?") from None
     finally:
         sock.close()
 
