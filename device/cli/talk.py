@@ -51,11 +51,6 @@ class Door:
         self.speak = speak
         self.here: Any = None  # the TextCompanion, once it is needed
         self.daemon = self._daemon_running()
-        if not self.daemon:
-            print(
-                f"os1: no companion running; answering here, on {paths.dirs(cfg).state}",
-                file=sys.stderr,
-            )
 
     @staticmethod
     def _daemon_running() -> bool:
@@ -82,7 +77,10 @@ class Door:
         if self.here is None:
             from device.app.text import TextCompanion
 
-            self.here = TextCompanion.open(self.cfg)
+            self.here = TextCompanion.open(self.cfg)  # a missing model is its one-line error, alone
+            print(
+                f"os1: no companion running; answering here, on {paths.dirs(self.cfg).state}", file=sys.stderr
+            )
         turn = self.here.turn(text, on_text=write)
         for note in self.here.notes:
             write(" " + note)

@@ -32,7 +32,7 @@ def test_ask_answers_with_the_persona(tmp_path: Path) -> None:
     assert r.returncode == 0, r.stderr
     out = json.loads(r.stdout)
     assert "paris" in out["reply"].lower()
-    assert out["tokens_per_s"] > 0
+    assert out["answered_by"] == "llm" and out["stats"]["llm_new_tokens"] > 0
 
 
 def test_missing_llm_names_the_command_that_gets_it(tmp_path: Path) -> None:

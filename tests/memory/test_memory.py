@@ -3,7 +3,6 @@ recalling after a restart, the voice intents, privacy and a full disk."""
 
 from __future__ import annotations
 
-import os
 import sqlite3
 import stat
 import subprocess
@@ -219,33 +218,6 @@ def test_a_damaged_database_is_one_clear_error(tmp_path: Path, embedder: Embedde
     (folder / "memory.db").write_bytes(b"this is not a database" * 100)
     with pytest.raises(StoreError, match="not a usable memory database.*forget --all"):
         Memory.open(tmp_path / "s", MemoryConfig(), embedder=embedder)
-
-
-@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs POSIX")
-def test_the_llm_path_keeps_only_grounded_facts(tmp_path: Path, embedder: Embedder) -> None:
-    """With use_llm_extraction, the real starter LLM runs; whatever it says, only the owner's
-    grounded first-person statements may be stored, and the companion's reply never is."""
-    from device.config import paths
-    from device.models.catalog import ModelMissing, resolve
-    from device.pipeline.dialogue import OnnxDialogue
-    from device.pipeline.settings import DialogueSettings
-
-    try:
-        model = resolve("smollm2-135m-instruct-int4", paths.models_dir())
-    except ModelMissing:
-        pytest.skip("the starter LLM is not converted (os1 models convert)")
-    llm = OnnxDialogue(model, DialogueSettings(max_new_tokens=40, max_sentences=3))
-    cfg = MemoryConfig(use_llm_extraction=True, summaries=False)
-    m = Memory(MemoryStore(tmp_path / "m"), embedder, cfg, llm=llm)
-    try:
-        user = "Honestly, I collect old stamps from Peru."
-        stored = m.after_turn(user, "Your sister lives in Lyon and you love opera.")
-        for text in stored:
-            assert "Lyon" not in text and "opera" not in text
-            assert text.startswith(("I", "My"))
-        assert m.after_turn("Do you think I should collect stamps?", "Yes, you collect stamps.") == []
-    finally:
-        m.store.close()
 
 
 def test_a_forgotten_topic_stays_out_of_the_conversation_summary(memory: Memory) -> None:

@@ -1,8 +1,10 @@
-"""Extraction: what counts as a fact about the owner, and what must never be stored. Pure text, no models."""
+"""Extraction: what counts as a fact about the owner, and what must never be stored. Pure text, but for
+one test of the LLM path on the real starter LLM."""
 
 from __future__ import annotations
 
 from datetime import date
+from pathlib import Path
 
 import pytest
 
@@ -135,6 +137,38 @@ def test_llm_output_is_kept_only_when_grounded_in_the_owners_words() -> None:
     assert [f.text for f in facts] == ["I collect old stamps from Peru."]
     assert not grounded("My sister lives in Lyon.", user)
     assert validate_llm_lines("I collect stamps.", "Do I collect stamps?") == []  # only a question was asked
+
+
+def test_the_llm_path_stores_the_owners_words_that_the_rules_miss(tmp_path: Path) -> None:
+    """With use_llm_extraction the real starter LLM finds a fact the rules do not: it is stored, in the
+    owner's first person, and nothing of the companion's reply is; a question stores nothing."""
+    from device.config import paths
+    from device.config.schema import MemoryConfig
+    from device.memory import Memory
+    from device.memory.embed import Embedder
+    from device.memory.store import MemoryStore
+    from device.models.catalog import ModelMissing, resolve
+    from device.pipeline.dialogue import OnnxDialogue
+    from device.pipeline.settings import DialogueSettings
+
+    try:
+        model = resolve("smollm2-135m-instruct-int4", paths.models_dir())
+    except ModelMissing:
+        pytest.skip("the starter LLM is not converted (make test-models)")
+    user, reply = "The thing about me is that I collect old stamps from Peru.", "You love opera in Lyon."
+    assert extract(user, reply, today=TODAY) == []  # the rules find nothing: what is stored is the LLM's
+    llm = OnnxDialogue(model, DialogueSettings(max_new_tokens=40, max_sentences=3))
+    cfg = MemoryConfig(use_llm_extraction=True, summaries=False)
+    m = Memory(MemoryStore(tmp_path / "m"), Embedder.load(), cfg, llm=llm)
+    try:
+        stored = m.after_turn(user, reply)
+        assert stored, "the LLM path stored nothing"
+        for text in stored:
+            assert text.startswith(("I", "My")) and "stamps" in text and "Peru" in text, stored
+            assert "Lyon" not in text and "opera" not in text, stored
+        assert m.after_turn("Do you think I should collect stamps?", "Yes, you collect stamps.") == []
+    finally:
+        m.store.close()
 
 
 def test_second_person_for_speaking_back() -> None:

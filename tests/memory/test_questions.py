@@ -85,8 +85,9 @@ def test_the_world_and_advice_are_not_personal_questions(memory: Memory, text: s
 
 @pytest.mark.parametrize(
     "text",
-    ["Can you help me write a letter to my friend Tom about his birthday?", "Remind me to call my mum at six.",
-     "Could you set a timer for my tea?", "What is a good name for a great cat?"],
+    ["Can you help me write a letter to my friend Tom about his birthday?",
+     "Remind me to call my mum at six.", "Could you set a timer for my tea?",
+     "What is a good name for a great cat?"],
 )  # fmt: skip
 def test_requests_about_my_people_are_not_questions_about_them(memory: Memory, text: str) -> None:
     assert answer(memory, text) is None
