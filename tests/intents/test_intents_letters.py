@@ -80,20 +80,24 @@ def test_guard_bounds_the_length() -> None:
     "garbage", ["", "<|im_end|>", "1. 2. 3.", "Dear Anna,\n\nLove,\nSam", "$$$ ### !!! ???"]
 )
 def test_garbage_falls_back_to_a_template_letter(tmp_path: Path, garbage: str) -> None:
-    reply = intent(tmp_path, Writer(draft=garbage))("help me write a letter to my sister about her new job")
+    letters = intent(tmp_path, Writer(draft=garbage))
+    reply = letters("help me write a letter to my sister about her new job")
     assert reply == (
         "Here's a draft: Dear Sister. I wanted to write to you about your new job. "
         "I think of you often, and I hope you're keeping well. I'd love to hear from you soon. "
         "With love, Sam."
     )
+    assert letters.fallbacks == 1  # counted: the template, not the model, wrote it
 
 
 def test_a_failing_model_still_gives_a_letter(tmp_path: Path) -> None:
     def broken(system: str, user: str) -> str:
         raise RuntimeError("onnxruntime fell over")
 
-    reply = intent(tmp_path, broken)("write a letter to Anna")  # type: ignore[arg-type]
+    letters = intent(tmp_path, broken)  # type: ignore[arg-type]
+    reply = letters("write a letter to Anna")
     assert reply is not None and reply.startswith("Here's a draft: Dear Anna. I think of you often")
+    assert letters.fallbacks == 1
 
 
 @pytest.mark.parametrize(
@@ -137,9 +141,11 @@ def test_draft_edit_save_and_read_back(tmp_path: Path) -> None:
         "The garden is blooming and it made me think of you. With love, Sam."
     )
     assert "warmer" in writer.calls[1][0]
+    assert writer.calls[1][1].startswith("Make this letter warmer:\n\nI hope you are well. ")
     assert letters("what's the weather like") is None  # conversation goes on while the letter is open
     assert letters("That's good.") == "Saved your letter to your sister."
     assert letters("add that I miss her") is None  # saved and closed
+    assert letters.fallbacks == 0  # the draft and the rewrite were the model's
 
     path = tmp_path / "letters" / "2026-11-22-sister.md"
     assert path.read_text() == (
@@ -165,6 +171,7 @@ def test_a_rewrite_that_comes_back_as_garbage_keeps_the_letter(tmp_path: Path) -
     assert (
         letters("make it funnier") == "I couldn't make a better version just now, so I've kept it as it was."
     )
+    assert letters.fallbacks == 1  # the draft was the model's, the rewrite was not
     assert letters("read it") == (
         "Here it is: Dear Anna. I hope you are well. The garden is blooming and I thought of you. "
         "The roses are out. With love, Sam."
@@ -219,8 +226,9 @@ def test_letters_cli(tmp_path: Path) -> None:
 
 
 def test_the_flow_on_the_real_model(tmp_path: Path) -> None:
-    """The one test with the real LLM (slow on 2 cores): whatever SmolLM2-135M writes, the owner hears a
-    clean letter and gets a clean file."""
+    """The one test with the real LLM (slow on 2 cores): SmolLM2-135M writes the draft and the warmer
+    version itself (no template, nothing kept as it was: `fallbacks` counts those), and the owner hears
+    a clean letter and gets a clean file."""
     from device.cli.models import ensure_converted
     from device.config.paths import models_dir
     from device.pipeline.dialogue import OnnxDialogue
@@ -236,21 +244,26 @@ def test_the_flow_on_the_real_model(tmp_path: Path) -> None:
 
     draft = letters("Help me write a letter to my sister about the garden")
     print(f"draft: {draft!r}")
+    assert letters.fallbacks == 0, f"the template wrote the draft, not the model: {draft!r}"
     assert (
         draft is not None
         and draft.startswith("Here's a draft: Dear Sister. ")
         and draft.endswith("With love, Sam.")
     )
-    body = draft.removeprefix("Here's a draft: Dear Sister. ").removesuffix(" With love, Sam.")
-    for artefact in ("<|", "[", "Dear", "Regards", "Sincerely", "Here's", "Sure", "*", "#"):
-        assert artefact not in body
-    assert 5 <= len(body.split()) <= 180
 
     warmer = letters("make it warmer")
     print(f"warmer: {warmer!r}")
-    assert warmer is not None and (
-        warmer.startswith("Here's the new version: Dear Sister. ") or warmer.startswith("I couldn't make")
-    )
+    assert letters.fallbacks == 0, f"the rewrite was not used: {warmer!r}"
+    assert warmer is not None and warmer.startswith("Here's the new version: Dear Sister. ")
+    assert warmer.endswith("With love, Sam.")
+    bodies = [
+        said.split(": Dear Sister. ", 1)[1].removesuffix(" With love, Sam.") for said in (draft, warmer)
+    ]
+    assert bodies[0] != bodies[1]
+    for body in bodies:
+        for artefact in ("<|", "[", "Dear", "Regards", "Sincerely", "Here's", "Sure", "*", "#"):
+            assert artefact not in body, body
+        assert 5 <= len(body.split()) <= 180, body
     assert letters("add that I miss her") == "Added: I miss you."
     assert letters("save it") == "Saved your letter to your sister."
     saved = (tmp_path / "letters" / "2026-11-22-sister.md").read_text()

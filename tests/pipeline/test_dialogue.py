@@ -221,8 +221,7 @@ def test_capital_of_france(dialogue: OnnxDialogue):
     assert len(pieces) > 3, "the reply should stream in pieces, not arrive whole"
     stats = dialogue.last_stats
     assert stats.prompt_tokens > 20 and stats.new_tokens > 3
-    assert 0 < stats.first_token_s <= stats.first_text_s < 5
-    assert stats.tokens_per_s > 5
+    assert 0 < stats.first_token_s <= stats.first_text_s  # how fast: `os1 bench` says
 
 
 def test_token_budget(dialogue: OnnxDialogue):
@@ -288,22 +287,35 @@ def test_cancel_stops_between_tokens(dialogue: OnnxDialogue):
     assert dialogue.last_stats.new_tokens == 0
 
 
-def test_cancel_from_another_thread(dialogue: OnnxDialogue):
+def test_cancel_from_another_thread(dialogue: OnnxDialogue) -> None:
+    """Cancelled from another thread mid-reply, the stream stops before its next token: at most the
+    token being made when the flag went up follows it (counted in tokens, not timed)."""
     base = dialogue.settings
     dialogue.settings = replace(base, max_new_tokens=1000, max_sentences=0, no_repeat_ngram=0, echo_words=0)
     cancel = threading.Event()
-    timer = threading.Timer(0.3, cancel.set)
+    at_cancel: list[int] = []
+    messages = [Message("system", WARM), Message("user", "Tell me a long story about a dragon.")]
+
+    def cancel_mid_reply() -> None:
+        while dialogue.last_stats.new_tokens < 10:  # the reply is under way: cancel from this thread
+            if cancel.wait(0.005):
+                return  # the stream ended on its own first: at_cancel stays empty, and the test fails
+        cancel.set()
+        at_cancel.append(dialogue.last_stats.new_tokens)  # read after set: nothing new can start now
+
+    canceller = threading.Thread(target=cancel_mid_reply, daemon=True)
     try:
-        messages = [Message("system", WARM), Message("user", "Tell me a long story about a dragon.")]
-        timer.start()
-        start = time.monotonic()
-        reply = "".join(dialogue.stream(messages, cancel))
-        elapsed = time.monotonic() - start
+        stream = dialogue.stream(messages, cancel)
+        first = next(stream)  # the stream has begun: last_stats is this reply's
+        canceller.start()
+        reply = first + "".join(stream)
     finally:
-        timer.cancel()
+        cancel.set()
+        canceller.join(timeout=60)
         dialogue.settings = base
     assert dialogue.last_stats.stop_reason == "cancel", reply
-    assert elapsed < 0.3 + 0.5 and dialogue.last_stats.new_tokens < 200
+    assert at_cancel and at_cancel[0] >= 10
+    assert dialogue.last_stats.new_tokens <= at_cancel[0] + 1, (at_cancel, dialogue.last_stats)
 
 
 def test_old_turns_are_dropped_to_fit_the_context(dialogue: OnnxDialogue):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
 from pathlib import Path
 
 import numpy as np
@@ -99,17 +98,23 @@ def _partial_two_thirds_in(stt, speech: np.ndarray, tail_s: float) -> str:
     return partial_mid
 
 
-def test_moonshine_partial_grows_mid_utterance_and_final_is_instant(moonshine):
+def test_moonshine_partial_grows_mid_utterance_and_finish_decodes_nothing_more(
+    moonshine: MoonshineSTT, monkeypatch: pytest.MonkeyPatch
+) -> None:
     partial_mid = _partial_two_thirds_in(moonshine, piper_speech(LONG), tail_s=0.5)
-    t0 = time.monotonic()
+    # Every decode, finish()'s own or stop()'s (which re-decodes the whole segment), goes through this.
+    decodes: list[int] = []
+    stream = moonshine._stream
+    assert stream is not None
+    update = stream.update_transcription
+    monkeypatch.setattr(stream, "update_transcription", lambda *a: decodes.append(1) or update(*a))
     final = moonshine.finish()
-    finish_ms = (time.monotonic() - t0) * 1000
     assert partial_mid, "no partial transcript two thirds into the utterance"
     assert len(set(normalize_words(partial_mid)) & set(normalize_words(LONG))) >= 3, partial_mid
     assert len(normalize_words(partial_mid)) < len(normalize_words(LONG))
     assert wer(LONG, final) <= 0.2, final
     # The quiet tail was already decoded during the stream, so finish() has nothing left to compute.
-    assert finish_ms < 50, f"finish() took {finish_ms:.0f} ms"
+    assert decodes == [], f"finish() decoded the utterance again ({len(decodes)} times)"
 
 
 def test_moonshine_decodes_speech_that_runs_to_the_last_frame(moonshine):
@@ -129,23 +134,24 @@ def test_moonshine_start_drops_the_previous_utterance(moonshine):
     assert not {"joke", "penguin", "penguins"} & set(words) and "france" in words, final
 
 
-def test_whisper_speculation_is_used_when_only_silence_follows(whisper):
+def test_whisper_speculation_is_used_when_only_silence_follows(
+    whisper: WhisperSTT, monkeypatch: pytest.MonkeyPatch
+) -> None:
     text = "What is the capital of France?"
+    runs: list[int] = []  # every transcription, speculative or not, runs the model through this
+    run_model = whisper._run_model
+    monkeypatch.setattr(whisper, "_run_model", lambda audio: runs.append(len(audio)) or run_model(audio))
     whisper.start()
     for f in frames(join(silence(0.3), piper_speech(text))):
         whisper.accept(f)
     whisper.speculate()
-    deadline = time.monotonic() + 30
-    while not whisper.partial() and time.monotonic() < deadline:  # the speculation's result, once done
-        time.sleep(0.02)
-    assert whisper.partial(), "the speculative transcription never finished"
+    assert whisper._spec is not None and whisper._spec.done.wait(60), "the speculation never finished"
+    assert whisper.partial() and len(runs) == 1
     for f in frames(silence(0.5)):
         whisper.accept(f)
-    t0 = time.monotonic()
     final = whisper.finish()
-    finish_ms = (time.monotonic() - t0) * 1000
     assert "france" in normalize_words(final) and wer(text, final) <= 0.2, final
-    assert finish_ms < 50, f"finish() transcribed again ({finish_ms:.0f} ms)"
+    assert len(runs) == 1, f"finish() transcribed again ({len(runs) - 1} more runs)"
 
 
 def test_whisper_speculation_is_dropped_when_speech_resumes(whisper):
@@ -215,9 +221,10 @@ def test_vosk_korean_transcribes_espeak_korean(vosk_ko, sentence):
     audio = join(silence(0.3), espeak_speech(sentence, "ko+klatt", 130), silence(0.5))
     hyp = transcribe(vosk_ko, audio)
     assert hyp and all("\uac00" <= ch <= "\ud7a3" or ch in " []0123456789" for ch in hyp), hyp
-    # Usually 0.6 for both; "안녕하세요" once came out 0.8 in a full-suite run (not reproduced alone):
-    # the small model is on the edge with this voice. Which sentence it reads as is the firmer check.
-    assert cer(sentence, hyp) <= 0.8, f"{sentence!r} -> {hyp!r} (CER {cer(sentence, hyp):.2f})"
+    # Measured 0.60 and 0.62, the same in every run (5 alone, 2 with the whole file: espeak and Vosk are
+    # deterministic). 0.7 (as the README says) fails one more wrong character in either sentence.
+    # Which sentence it reads as is the firmer check.
+    assert cer(sentence, hyp) <= 0.7, f"{sentence!r} -> {hyp!r} (CER {cer(sentence, hyp):.2f})"
     closest = min(KOREAN, key=lambda s: cer(s, hyp))
     assert closest == sentence, f"{sentence!r} -> {hyp!r} reads closer to {closest!r}"
 
