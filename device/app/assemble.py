@@ -19,6 +19,7 @@ from device.app.companion import Companion, build_companion
 from device.app.engines import Engines, build_aec, build_voice, build_wake, loop_settings, wake_phrase
 from device.config.schema import Config
 from device.memory import FULL_NOTICE, Memory, MemoryFull
+from device.persona.persona import Persona
 from device.pipeline.events import Message, State, Turn
 from device.pipeline.loop import LoopParts, VoiceLoop
 from device.pipeline.stages import AudioSink
@@ -57,8 +58,14 @@ def make_loop(
         steer=companion.steer,
     )
     loop = VoiceLoop(parts, loop_settings(cfg))
-    # The loop's prompt follows the persona (an onboarding answer or a reload changes it).
-    companion.persona.on_change = lambda persona: loop.reconfigure(system_prompt=persona.system_prompt())
+
+    # The loop's prompt and the letters' signature follow the persona (an onboarding answer or a reload
+    # changes it): the letters intent was given the owner's name when it was built.
+    def follow(persona: Persona) -> None:
+        loop.reconfigure(system_prompt=persona.system_prompt())
+        companion.intents.letters.owner = persona.owner_name
+
+    companion.persona.on_change = follow
     loop.on_turn = after_each_turn(loop.announce, companion, on_turn)
     return loop
 

@@ -34,6 +34,9 @@ def notify(state: str) -> bool:
         return False
     try:
         with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC) as sock:
+            # Never wait: a supervisor that stopped reading (its queue of ~10 datagrams full) would
+            # block the send, and with it the daemon's shutdown (seen in a test that read no more).
+            sock.setblocking(False)
             sock.sendto(state.encode(), address)
     except OSError as e:
         log.debug("sd_notify %r failed: %s", state, e)
