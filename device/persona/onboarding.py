@@ -49,6 +49,7 @@ _NOT_NAME = {
     "okay", "ok", "well", "um", "uh", "er", "erm", "yeah", "yes", "no", "oh", "hi", "hello", "hey",
     "there", "here", "sure", "name", "my", "is", "it", "its", "it's", "i", "i'm", "just", "call", "me",
     "the", "be", "fine", "good", "great", "nice", "to", "meet", "of", "course", "said", "say", "like",
+    "yourself",
 }  # fmt: skip
 _OWNER_PREFIX = re.compile(
     r"\b(?:my name is|my name's|name's|i am|i'm|it's|it is|call me|this is|they call me|people call me)\s+",
@@ -56,7 +57,7 @@ _OWNER_PREFIX = re.compile(
 )
 _COMPANION_PREFIX = re.compile(
     r"\b(?:call yourself|call you|your name is|your name's|you are|you're|you can be|be called|"
-    r"how about|name you|go with|let's go with|let's call you|i'll call you|i like|keep|stay|be)\s+",
+    r"how about|name you|go with|let's go with|let's call you|i'll call you|i like|keep|stay|be)[\s,]+",
     re.IGNORECASE,
 )
 _KEEP = re.compile(
@@ -113,9 +114,17 @@ def parse_companion_name(text: str, current: str) -> tuple[str, str]:
         return current, "chose"
     m = _COMPANION_PREFIX.search(text)
     if m is not None:
-        name = _name_words(re.split(r"[,.;!?]", text[m.end() :].strip())[0], original_case=True)
-        if name is not None:
+        segment = re.split(r"[,.;!?]", text[m.end() :].strip())[0]
+        # Nobody says "call yourself so ..." as a filler: "so fear" is how STT writes "Sophie".
+        heard = re.fullmatch(r"(so)\s+([A-Za-zÀ-ÿ][A-Za-zÀ-ÿ'\-]*)", segment, re.IGNORECASE)
+        if heard is not None:
+            name = " ".join(w[:1].upper() + w[1:] for w in heard.groups())
             return name, "kept" if name.lower() == current.lower() else "new"
+        # "Call yourself, um, Sophie": the name may come after a pause the STT wrote as a comma.
+        for part in re.split(r"[,.;!?]", text[m.end() :].strip())[:3]:
+            name = _name_words(part, original_case=True)
+            if name is not None:
+                return name, "kept" if name.lower() == current.lower() else "new"
     if _KEEP.search(text):
         return current, "kept"
     segment = re.split(r"[,.;!?]", text.strip())[0]
