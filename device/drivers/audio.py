@@ -317,9 +317,12 @@ class PyAudioEarpiece(_PortAudioStream):
             return 0.0
 
     def _write(self, block: np.ndarray) -> float:
-        """Write one period once the device buffer is down to LEAD_PERIODS; returns when it will sound."""
+        """Write one period once the device buffer is down to LEAD_PERIODS and has room for it; returns
+        when it will sound. Never a write that would block: on a device that stopped taking audio (a hung
+        sound server) Pa_WriteStream never returns, and the stall could not be noticed."""
         waited_since = time.monotonic()
-        while self._queued_s() > self.LEAD_PERIODS * self._period / self.rate:
+        lead_s = self.LEAD_PERIODS * self._period / self.rate
+        while self._queued_s() > lead_s or self._stream.get_write_available() < len(block):
             if time.monotonic() - waited_since > self.stall_s:
                 raise AudioStalled(f"the earpiece took no audio for {self.stall_s:.1f} s")
             time.sleep(self._period / self.rate / 4)
