@@ -210,6 +210,9 @@ class ReplyWorker:
             except Exception:
                 log.exception("recalling memories failed; answering without them")
                 reply.context = ""
+            # how many memories went into the prompt ("- " lines under the header): a test's evidence
+            recalled = [x for x in reply.context.splitlines() if x.startswith("- ")]
+            turn.stats["memories_in_prompt"] = len(recalled)
             try:
                 reply.steer = st.steer(turn.transcript) if st.steer is not None else None
             except Exception:  # a reading of the mood is a nicety: the reply goes on without it

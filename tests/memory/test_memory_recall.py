@@ -29,11 +29,22 @@ def test_a_fact_told_before_a_restart_is_used_after_it(tmp_path: Path) -> None:
     assert listed.returncode == 0 and "Paris" in listed.stdout
 
     asked = _say(tmp_path, "ask", "Where does my sister live?")
-    assert "context" in asked["timings_ms"]  # type: ignore[operator]
+    # Recall of a stored fact is answered from memory (the intent layer), not improvised by the LLM.
+    assert asked["answered_by"] == "intent", asked
     assert "paris" in str(asked["reply"]).lower()
+
+
+def test_a_told_fact_also_reaches_the_llm_prompt(tmp_path: Path) -> None:
+    """A question the recall intent does not claim still gets the fact: through the LLM's context."""
+    _say(tmp_path, "tell", "My sister Anna lives in Paris.")
+    asked = _say(tmp_path, "ask", "Should I visit my sister Anna this spring?")
+    assert asked["answered_by"] == "llm", asked
+    assert asked["stats"]["memories_in_prompt"] >= 1, asked  # type: ignore[index]
 
 
 def test_without_the_memory_the_answer_is_not_there(tmp_path: Path) -> None:
     """The control: the same question on a fresh state does not produce the fact by chance."""
     asked = _say(tmp_path, "ask", "Where does my sister live?")
     assert "paris" not in str(asked["reply"]).lower()
+    asked = _say(tmp_path, "ask2", "Should I visit my sister Anna this spring?")
+    assert asked["stats"].get("memories_in_prompt", 0) == 0, asked  # type: ignore[attr-defined]
