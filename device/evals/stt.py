@@ -118,6 +118,14 @@ def wer(ref: str, hyp: str) -> float:
     return (s + d + n) / max(1, len(r))
 
 
+def letter_error_rate(ref: str, hyp: str) -> float:
+    """Errors per letter of hyp against ref, spaces and punctuation ignored (after `normalize_words`):
+    a homophone split differently ("France is" / "Francis") costs a letter, not two words."""
+    r, h = list("".join(normalize_words(ref))), list("".join(normalize_words(hyp)))
+    _, s, d, n = align(r, h)
+    return (s + d + n) / max(1, len(r))
+
+
 # --------------------------------------------------------------------------- test speech
 
 
