@@ -14,7 +14,7 @@ from device.models.catalog import resolve, resolve_piper_voice
 from device.persona.persona import Persona, voice_id
 from device.persona.persona import resolve as resolve_persona
 from device.pipeline.aec import EchoCancellerUnavailable, SpeexEchoCanceller
-from device.pipeline.dialogue import OnnxDialogue
+from device.pipeline.llm.onnx import OnnxDialogue
 from device.pipeline.settings import DialogueSettings, LoopSettings
 from device.pipeline.stages import Dialogue, SpeechToText, TurnModel, Vad, WakeWord
 from device.pipeline.stt.moonshine import MoonshineSTT

@@ -37,7 +37,7 @@ def report(e: Exception) -> int:
 
 def engine_errors() -> tuple[type[Exception], ...]:
     """Model load errors of each engine: a corrupt or missing model is bad input, not a crash."""
-    from device.pipeline.dialogue import ModelLoadError
+    from device.pipeline.llm.base import ModelLoadError
     from device.pipeline.stt.base import SttModelError
     from device.pipeline.turn import TurnModelError
     from device.pipeline.vad import VadModelError

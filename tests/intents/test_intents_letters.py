@@ -231,7 +231,7 @@ def test_the_flow_on_the_real_model(tmp_path: Path) -> None:
     a clean letter and gets a clean file."""
     from device.cli.models import ensure_converted
     from device.config.paths import models_dir
-    from device.pipeline.dialogue import OnnxDialogue
+    from device.pipeline.llm.onnx import OnnxDialogue
     from device.pipeline.settings import DialogueSettings
     from tests.pipeline.test_dialogue import starter_gguf
 

@@ -148,7 +148,7 @@ def test_the_llm_path_stores_the_owners_words_that_the_rules_miss(tmp_path: Path
     from device.memory.embed import Embedder
     from device.memory.store import MemoryStore
     from device.models.catalog import ModelMissing, resolve
-    from device.pipeline.dialogue import OnnxDialogue
+    from device.pipeline.llm.onnx import OnnxDialogue
     from device.pipeline.settings import DialogueSettings
 
     try:

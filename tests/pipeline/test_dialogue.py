@@ -24,9 +24,10 @@ import pytest
 from device.cli.models import ensure_converted
 from device.config.paths import models_dir
 from device.models.convert import ConversionError, convert_gguf
-from device.pipeline.dialogue import ModelLoadError, OnnxDialogue
 from device.pipeline.events import Message
 from device.pipeline.guard import ReplyGuard, held_words, repeat_start, words
+from device.pipeline.llm.base import ModelLoadError
+from device.pipeline.llm.onnx import OnnxDialogue
 from device.pipeline.settings import DialogueSettings
 from device.pipeline.text import sentence_ends
 

@@ -25,9 +25,9 @@ from device.evals.speech import espeak_speech, join, noise, piper_speech, silenc
 from device.intents.router import Claimed, IntentRouter
 from device.pipeline import events as ev
 from device.pipeline.audio import FRAME_MS, FRAME_SAMPLES, SAMPLE_RATE
-from device.pipeline.dialogue import template_messages
 from device.pipeline.events import Message, State, Turn
 from device.pipeline.history import heard_text, prompt_history_len
+from device.pipeline.llm.base import template_messages
 from device.pipeline.loop import VoiceLoop
 from device.pipeline.stages import TextToSpeech
 from device.pipeline.text import is_stop_phrase, looks_complete, strip_wake_phrase, tidy_for_history

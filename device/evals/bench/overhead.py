@@ -16,8 +16,8 @@ from device.config import paths
 from device.config.schema import Config
 from device.evals.bench.corpus import Request
 from device.evals.bench.stats import rounded
-from device.pipeline.dialogue import OnnxDialogue
 from device.pipeline.events import Message
+from device.pipeline.llm.onnx import OnnxDialogue
 from device.pipeline.tts import PiperTTS
 
 RAW_REPEATS = 3  # TTS raw/ours timings: the median of this many alternating runs

@@ -1,4 +1,4 @@
-"""The dialogue engine: chat messages in, speakable text out, streamed piece by piece.
+"""The onnx engine (onnxruntime-genai): chat messages in, speakable text out, streamed piece by piece.
 
 Small models fail in known ways (SmolLM2-135M loops on one sentence and recites its system
 prompt, measured), so every reply passes through a `ReplyGuard` that holds back only the words that
@@ -19,42 +19,11 @@ from typing import Any
 
 from device.pipeline.events import DialogueStats, Message
 from device.pipeline.guard import ReplyGuard
+from device.pipeline.llm.base import FIX, ModelLoadError, common_prefix, first_line, template_messages
 from device.pipeline.settings import DialogueSettings
 from device.pipeline.stages import DialogueCapabilities
 
 log = logging.getLogger(__name__)
-
-FIX = "re-run `os1 models convert`, or delete the folder so it is converted again"
-
-
-class ModelLoadError(Exception):
-    """The model folder is missing or unusable; the message is one line naming the path and the fix."""
-
-
-def template_messages(messages: Sequence[Message]) -> list[dict[str, str]]:
-    """The messages as the chat template takes them, each recalled context before its message."""
-    out = []
-    for m in messages:
-        if m.context:
-            out.append({"role": "system", "content": m.context})
-        out.append({"role": m.role, "content": m.content})
-    return out
-
-
-def _first_line(e: BaseException) -> str:
-    text = str(e).strip()
-    return text.splitlines()[0] if text else type(e).__name__
-
-
-def common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
-    """How many leading tokens a and b share."""
-    n = 0
-    for x, y in zip(a, b, strict=False):
-        if x != y:
-            break
-        n += 1
-    return n
-
 
 @dataclass
 class _Cache:
@@ -115,7 +84,7 @@ class OnnxDialogue:
             self.tokenizer = og.Tokenizer(self.model)
             self._template([Message("user", "hi")])  # fail now, not mid-conversation, if there is none
         except Exception as e:  # onnxruntime raises bare RuntimeErrors with long messages
-            why = _first_line(e)
+            why = first_line(e)
             raise ModelLoadError(f"cannot load the LLM in {self.model_dir}: {why}; fix: {FIX}") from e
         self._eos = {int(t) for t in self.tokenizer.eos_token_ids}
         self._lock = threading.Lock()  # guards the three fields below
@@ -217,7 +186,7 @@ class OnnxDialogue:
                 cache.ids = held
                 return cache, n
             except Exception as e:  # a stale or broken generator: start over below
-                log.warning("reusing the KV cache failed (%s); prefilling the whole prompt", _first_line(e))
+                log.warning("reusing the KV cache failed (%s); prefilling the whole prompt", first_line(e))
         if cache is not None:
             cache.generator = None  # free the old KV buffer before allocating the new one
         generator = self._new_generator(key, max(key[0], len(ids) + s.max_new_tokens))
