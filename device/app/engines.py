@@ -8,13 +8,16 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from device.config import paths
+from device.config import paths, secrets
+from device.config.load import ConfigError
 from device.config.schema import Config, LlmConfig, SttConfig, TtsConfig, WakeConfig
 from device.models.catalog import resolve, resolve_piper_voice
 from device.persona.persona import Persona, voice_id
 from device.persona.persona import resolve as resolve_persona
 from device.pipeline.aec import EchoCancellerUnavailable, SpeexEchoCanceller
+from device.pipeline.llm.fallback import FallbackDialogue, ServerHealth
 from device.pipeline.llm.onnx import OnnxDialogue
+from device.pipeline.llm.openai import OpenAIDialogue, Server, http_error
 from device.pipeline.settings import DialogueSettings, LoopSettings
 from device.pipeline.stages import Dialogue, SpeechToText, TurnModel, Vad, WakeWord
 from device.pipeline.stt.moonshine import MoonshineSTT
@@ -65,13 +68,58 @@ def build_stt(cfg: SttConfig, models_dir: Path | None = None) -> SpeechToText:
     return WhisperSTT(path)
 
 
-def build_dialogue(cfg: LlmConfig, models_dir: Path | None = None) -> OnnxDialogue:
+def build_dialogue(cfg: LlmConfig, models_dir: Path | None = None, send_memories: bool = True) -> Dialogue:
+    """The mind llm.engine names; with `openai`, the server in front of llm.fallback on the board."""
     settings = DialogueSettings(
         max_new_tokens=cfg.max_new_tokens,
         max_sentences=cfg.max_sentences,
         repetition_penalty=cfg.repetition_penalty,
     )
-    return OnnxDialogue(resolve(cfg.model, models_dir), settings)
+    if cfg.engine != "openai":
+        return _board_dialogue(cfg.engine, cfg, settings, models_dir)
+    remote = OpenAIDialogue(server(cfg), settings, send_context=send_memories)
+    local = _board_dialogue(cfg.fallback, cfg, settings, models_dir) if cfg.fallback != "none" else None
+    health = ServerHealth(lambda: check_server(remote.server), max_retry_s=cfg.remote.retry_max_s)
+    return FallbackDialogue(remote, local, health, cfg.remote.first_token_ms / 1000, settings)
+
+
+def _board_dialogue(engine: str, cfg: LlmConfig, settings: DialogueSettings, md: Path | None) -> Dialogue:
+    if engine == "llamacpp":
+        from device.pipeline.llm.llamacpp import LlamaCppDialogue  # an extra: not every board has it
+
+        return LlamaCppDialogue(resolve(cfg.gguf, md), settings)
+    return OnnxDialogue(resolve(cfg.model, md), settings)
+
+
+def server(cfg: LlmConfig) -> Server:
+    """The home server llm.remote names, with its API key from the secrets (never from the config)."""
+    if not cfg.remote.url:
+        fix = "os1 config set llm.remote.url http://HOST:8080/v1"
+        raise ConfigError(f"llm.engine is openai but llm.remote.url is empty; fix: {fix}")
+    ca = str(Path(cfg.remote.ca_file).expanduser()) if cfg.remote.ca_file else ""
+    return Server(cfg.remote.url, cfg.remote.model, api_key=secrets.get("llm_api_key"), ca_file=ca)
+
+
+def check_server(srv: Server) -> None:
+    """The health check: the server lists its models (GET /models) with our key; raises ServerError."""
+    status = srv.get("/models", timeout_s=srv.connect_timeout_s)
+    if status != 200:
+        raise http_error(srv, status, b"")
+
+
+def llm_name(cfg: LlmConfig) -> str:
+    """The mind llm.engine names, for status and logs (never the API key)."""
+    board = {"onnx": cfg.model, "llamacpp": f"{cfg.gguf} (llama.cpp)", "none": "none"}
+    if cfg.engine == "openai":
+        return f"{cfg.remote.model or 'server'} at {cfg.remote.url}, board: {board[cfg.fallback]}"
+    return board[cfg.engine]
+
+
+def mind_status(dialogue: Dialogue) -> dict[str, object]:
+    """For `os1 status`: which mind answered last and the server's health (a board engine: itself)."""
+    if isinstance(dialogue, FallbackDialogue):
+        return dialogue.status()
+    return {"mind": "board"}
 
 
 def build_tts(cfg: TtsConfig, models_dir: Path | None = None) -> PiperTTS:
@@ -145,7 +193,7 @@ def load_all(cfg: Config, use_wake: bool = True) -> Engines:
             build_wake, cfg.wake if use_wake else cfg.wake.model_copy(update={"engine": "none"}), md
         )
         stt = pool.submit(build_stt, cfg.stt, md)
-        dialogue = pool.submit(build_dialogue, cfg.llm, md)
+        dialogue = pool.submit(build_dialogue, cfg.llm, md, cfg.privacy.send_memories)
         tts = pool.submit(build_voice, cfg, md)
         turn = pool.submit(SmartTurn, resolve("smart-turn-v3", md)) if cfg.vad.smart_turn_ms else None
         engines = Engines(

@@ -52,7 +52,7 @@ class TextCompanion:
     def open(cls, cfg: Config, state_dir: Path | None = None) -> TextCompanion:
         """Load the LLM and open the memory in `state_dir` (default: the config's)."""
         dirs = paths.dirs(cfg)
-        dialogue = build_dialogue(cfg.llm, dirs.models)
+        dialogue = build_dialogue(cfg.llm, dirs.models, cfg.privacy.send_memories)
         companion = build_companion(cfg, dialogue, None, state_dir or dirs.state)
         return cls(cfg, companion, dialogue)
 

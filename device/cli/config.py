@@ -39,6 +39,9 @@ def register(sub: Any) -> list[str]:
     csub.add_parser("edit", help="open the file in $VISUAL/$EDITOR; saved only if it is valid")
     val = csub.add_parser("validate", help="check a config file (default: the one in use)")
     val.add_argument("file", nargs="?", type=Path)
+    sec = csub.add_parser("secret", help="set a secret (the home server's API key) in the 0600 secrets file")
+    sec.add_argument("name", help="llm_api_key")
+    sec.add_argument("--clear", action="store_true", help="remove it")
     return ["config"]
 
 
@@ -53,10 +56,33 @@ def dispatch(args: argparse.Namespace) -> int:
             return get(args.config, args.key)
         if action == "set":
             return set_key(args.config, args.key, args.value)
+        if action == "secret":
+            return set_secret(args.name, args.clear)
         return edit(args.config)
     except ConfigError as e:
         print(f"os1: {e}", file=sys.stderr)
         return EXIT_BAD_INPUT
+
+
+def set_secret(name: str, clear: bool) -> int:
+    """Read the value without echo (or from a pipe: `… | os1 config secret llm_api_key`); never print it."""
+    import getpass
+
+    from device.config import secrets
+
+    value = ""
+    if not clear:
+        value = getpass.getpass(f"{name}: ") if sys.stdin.isatty() else sys.stdin.readline().strip()
+        if not value:
+            print("os1: no value given; nothing changed (use --clear to remove it)", file=sys.stderr)
+            return EXIT_BAD_INPUT
+    try:
+        path = secrets.put(name, value)
+    except secrets.SecretsError as e:
+        print(f"os1: {e}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    print(f"{name} {'removed from' if clear else 'saved in'} {path} (mode 600); restart the daemon to use it")
+    return 0
 
 
 # ------------------------------------------------------------------------------------ which file

@@ -104,6 +104,10 @@ def format_status(r: dict[str, Any]) -> str:
         lines.append(f"last turn : {ago} ago{cut}: {timings or 'no timings'}")
     else:
         lines.append("last turn : none yet")
+    llm = r.get("llm")
+    if llm and "server" in llm:
+        health = llm["server"] + (f" ({llm['server_error']})" if llm.get("server_error") else "")
+        lines.append(f"mind      : {llm.get('mind')} answered last; home server {health}")
     if "cpu_temp_c" in r:
         lines.append(f"cpu temp  : {r['cpu_temp_c']:.1f} °C")
     if "throttled" in r:

@@ -37,10 +37,12 @@ def _python() -> Iterator[Check]:
 
 
 def _models(cfg: Config, models_dir: Path) -> Iterator[Check]:
+    board = cfg.llm.fallback if cfg.llm.engine == "openai" else cfg.llm.engine
+    llm = {"onnx": [cfg.llm.model], "llamacpp": [cfg.llm.gguf], "none": []}[board]
     ids = [
         "silero-vad",
         STT_DEFAULT_MODEL[cfg.stt.engine] if not cfg.stt.model else cfg.stt.model,
-        cfg.llm.model,
+        *llm,
         cfg.tts.voice,
     ]
     if cfg.wake.engine == "openwakeword":
@@ -56,6 +58,27 @@ def _models(cfg: Config, models_dir: Path) -> Iterator[Check]:
             msg = str(e)
             fix = msg.split("; ", 1)[1] if "; " in msg else ""
             yield ("FAIL", msg.split("; ", 1)[0], fix)
+
+
+def _home_server(cfg: Config) -> Iterator[Check]:
+    """With llm.engine openai: can this board reach the server, with its key and its certificate?"""
+    if cfg.llm.engine != "openai":
+        return
+    from device.app.engines import check_server, server
+    from device.config.load import ConfigError
+    from device.config.secrets import SecretsError
+    from device.pipeline.llm.openai import ServerError
+
+    try:
+        srv = server(cfg.llm)
+        check_server(srv)
+    except (ConfigError, SecretsError, ServerError) as e:
+        what, _, fix = str(e).partition("; fix: ")
+        board = cfg.llm.fallback
+        fix = fix or f"until it is back the board answers ({board})"
+        yield ("WARN" if board != "none" else "FAIL", what, fix)
+        return
+    yield ("OK", f"home server {srv.url}" + (f" ({srv.model})" if srv.model else ""), "")
 
 
 def _audio(cfg: Config) -> Iterator[Check]:
@@ -184,6 +207,7 @@ def run(cfg: Config, state_dir: Path, models_dir: Path) -> int:
         _audio(cfg),
         _echo_canceller(cfg),
         _models(cfg, models_dir),
+        _home_server(cfg),
         _body(cfg),
         _disk(state_dir, models_dir),
         _cpu(),

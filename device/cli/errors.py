@@ -36,11 +36,22 @@ def report(e: Exception) -> int:
 
 
 def engine_errors() -> tuple[type[Exception], ...]:
-    """Model load errors of each engine: a corrupt or missing model is bad input, not a crash."""
+    """Load errors of each engine: a corrupt or missing model, or an unreadable secrets file, is bad
+    input, not a crash."""
+    from device.config.secrets import SecretsError
     from device.pipeline.llm.base import ModelLoadError
+    from device.pipeline.llm.openai import ServerError
     from device.pipeline.stt.base import SttModelError
     from device.pipeline.turn import TurnModelError
     from device.pipeline.vad import VadModelError
     from device.pipeline.wake.base import WakeModelError
 
-    return (ModelLoadError, SttModelError, TurnModelError, VadModelError, WakeModelError)
+    return (
+        ModelLoadError,
+        SttModelError,
+        TurnModelError,
+        VadModelError,
+        WakeModelError,
+        SecretsError,
+        ServerError,
+    )

@@ -79,8 +79,20 @@ class SttConfig(_Section):
     model: str = ""
 
 
+class RemoteLlmConfig(_Section):
+    url: str = Field("", max_length=300)
+    model: str = Field("", max_length=200)
+    first_token_ms: int = Field(800, ge=100, le=30000)
+    ca_file: str = ""
+    retry_max_s: float = Field(60.0, ge=1.0, le=3600.0)
+
+
 class LlmConfig(_Section):
+    engine: Literal["onnx", "llamacpp", "openai"] = "onnx"
     model: str = "smollm2-135m-instruct-int4"
+    gguf: str = "smollm2-135m-instruct-gguf"
+    fallback: Literal["onnx", "llamacpp", "none"] = "onnx"
+    remote: RemoteLlmConfig = RemoteLlmConfig()
     max_new_tokens: int = Field(_DIALOGUE.max_new_tokens, ge=8, le=1024)
     max_sentences: int = Field(_DIALOGUE.max_sentences, ge=1, le=20)
     repetition_penalty: float = Field(_DIALOGUE.repetition_penalty, ge=1.0, le=2.0)
@@ -100,6 +112,10 @@ class MemoryConfig(_Section):
     use_llm_extraction: bool = False
     conversation_gap_s: int = Field(600, ge=30, le=86400)
     summaries: bool = True
+
+
+class PrivacyConfig(_Section):
+    send_memories: bool = True
 
 
 class ButtonConfig(_Section):
@@ -159,6 +175,7 @@ class Config(_Section):
     reminders: RemindersConfig = RemindersConfig()
     letters: LettersConfig = LettersConfig()
     care: CareConfig = CareConfig()
+    privacy: PrivacyConfig = PrivacyConfig()
     button: ButtonConfig = ButtonConfig()
     indicator: IndicatorConfig = IndicatorConfig()
     camera: CameraConfig = CameraConfig()

@@ -25,6 +25,7 @@ from device.pipeline.stages import DialogueCapabilities
 
 log = logging.getLogger(__name__)
 
+
 @dataclass
 class _Cache:
     """A generator kept between turns, and the tokens at the start of its KV cache that may be reused."""

@@ -1,0 +1,137 @@
+"""Real servers started by the tests on loopback, and the faults a network has (a port that accepts and
+never answers). Each is a context manager that stops what it started."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class LlamaServer:
+    """llama-cpp-python's OpenAI-compatible server (`python -m llama_cpp.server`) on a GGUF."""
+
+    def __init__(self, gguf: Path, port: int, api_key: str = "", tls: tuple[Path, Path] | None = None):
+        self.gguf, self.port, self.api_key, self.tls = gguf, port, api_key, tls
+        self.proc: subprocess.Popen[bytes] | None = None
+        scheme = "https" if tls else "http"
+        self.url = f"{scheme}://127.0.0.1:{port}/v1"
+
+    def start(self, timeout_s: float = 120) -> LlamaServer:
+        pytest.importorskip("llama_cpp.server", reason="llama-cpp-python[server] is not installed: make test")
+        cmd = [sys.executable, "-m", "llama_cpp.server", "--model", str(self.gguf), "--host", "127.0.0.1"]
+        cmd += ["--port", str(self.port), "--n_ctx", "2048", "--n_threads", "1", "--verbose", "false"]
+        if self.api_key:
+            cmd += ["--api_key", self.api_key]
+        if self.tls:
+            cmd += ["--ssl_certfile", str(self.tls[0]), "--ssl_keyfile", str(self.tls[1])]
+        self.proc = subprocess.Popen(
+            cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True
+        )
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                err = self.proc.stderr.read().decode(errors="replace") if self.proc.stderr else ""
+                raise RuntimeError(f"llama_cpp.server exited {self.proc.returncode}: {err[-2000:]}")
+            with socket.socket() as s:
+                if s.connect_ex(("127.0.0.1", self.port)) == 0:
+                    return self
+            time.sleep(0.2)
+        raise RuntimeError(f"llama_cpp.server did not listen on {self.port} within {timeout_s} s")
+
+    def kill(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(10)
+
+    def __enter__(self) -> LlamaServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.kill()
+
+
+def chat(url: str, text: str, api_key: str = "") -> dict[str, object]:
+    """One non-streamed chat request, as a plain client would make it (to check the server itself)."""
+    body = json.dumps({"messages": [{"role": "user", "content": text}], "max_tokens": 16}).encode()
+    req = urllib.request.Request(url + "/chat/completions", body, {"Content-Type": "application/json"})
+    if api_key:
+        req.add_header("Authorization", f"Bearer {api_key}")
+    with urllib.request.urlopen(req, timeout=60) as r:
+        return json.loads(r.read())
+
+
+@contextmanager
+def silent_server() -> Iterator[int]:
+    """A port that accepts connections and reads requests but never answers: a hung server."""
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(8)
+    held: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        sock.settimeout(0.1)
+        while not stop.is_set():
+            try:
+                conn, _ = sock.accept()
+            except OSError:
+                continue
+            held.append(conn)
+
+    t = threading.Thread(target=accept, daemon=True)
+    t.start()
+    try:
+        yield int(sock.getsockname()[1])
+    finally:
+        stop.set()
+        t.join(2)
+        for c in held:
+            c.close()
+        sock.close()
+
+
+def self_signed(tmp: Path) -> tuple[Path, Path]:
+    """A certificate for 127.0.0.1 signed by itself (a home server's), with its key."""
+    cert, key = tmp / "server.crt", tmp / "server.key"
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    return cert, key
