@@ -76,14 +76,14 @@ def build_dialogue(cfg: LlmConfig, models_dir: Path | None = None, send_memories
         repetition_penalty=cfg.repetition_penalty,
     )
     if cfg.engine != "openai":
-        return _board_dialogue(cfg.engine, cfg, settings, models_dir)
+        return board_dialogue(cfg.engine, cfg, settings, models_dir)
     remote = OpenAIDialogue(server(cfg), settings, send_context=send_memories)
-    local = _board_dialogue(cfg.fallback, cfg, settings, models_dir) if cfg.fallback != "none" else None
+    local = board_dialogue(cfg.fallback, cfg, settings, models_dir) if cfg.fallback != "none" else None
     health = ServerHealth(lambda: check_server(remote.server), max_retry_s=cfg.remote.retry_max_s)
     return FallbackDialogue(remote, local, health, cfg.remote.first_token_ms / 1000, settings)
 
 
-def _board_dialogue(engine: str, cfg: LlmConfig, settings: DialogueSettings, md: Path | None) -> Dialogue:
+def board_dialogue(engine: str, cfg: LlmConfig, settings: DialogueSettings, md: Path | None) -> Dialogue:
     if engine == "llamacpp":
         from device.pipeline.llm.llamacpp import LlamaCppDialogue  # an extra: not every board has it
 

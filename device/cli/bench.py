@@ -39,6 +39,11 @@ def register(sub: Any) -> list[str]:
         help="instead: memory retrieval added per turn with 10,000 memories (python -m device.evals.memory)",
     )
     bench.add_argument(
+        "--llm-engines",
+        action="store_true",
+        help="instead: onnx against llamacpp on the same SmolLM2 weights (first token, tokens/s, RSS)",
+    )
+    bench.add_argument(
         "--vision",
         action="store_true",
         help="instead: OCR time and memory for one camera picture (python -m device.evals.vision)",
@@ -52,6 +57,10 @@ def dispatch(args: argparse.Namespace) -> int:
         from device.evals import memory
 
         return memory.main([])
+    if args.llm_engines:
+        from device.evals import llm_engines
+
+        return llm_engines.main(["--show"])
     if args.vision:
         from device.evals import vision
 

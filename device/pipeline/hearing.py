@@ -31,6 +31,10 @@ class Heard:
 
 
 WAKE_GAP_FRAMES = 2  # 64 ms of no speech: a gap between the wake phrase and the request
+# A request cut at its first sound after the wake phrase goes to the STT after this much silence:
+# without it Whisper's window starts on the word, and "What is the capital of France?" came back as
+# "…of friends?" or said three times (the wake-cut eval: WER 7.9% -> 5.6%; 100 ms did worse).
+CUT_LEAD = np.zeros(800, np.int16)  # 50 ms
 WAKE_KEEP_S = 0.3  # with no gap at all, keep this much: the words said while the wake word was judged
 
 

@@ -38,7 +38,7 @@ from device.pipeline.announce import MUTED, UNMUTED, Announcements
 from device.pipeline.audio import FRAME_MS
 from device.pipeline.end_of_turn import Endpointer
 from device.pipeline.events import State, Steer, Turn
-from device.pipeline.hearing import Hearing
+from device.pipeline.hearing import CUT_LEAD, Hearing
 from device.pipeline.history import Conversation
 from device.pipeline.reply import Reply, ReplyStages
 from device.pipeline.settings import LoopSettings
@@ -252,6 +252,8 @@ class VoiceLoop:
         self.parts.stt.start()
         cut = wake is not None and self.settings.cut_wake_phrase  # the request starts after the phrase
         frames = self._hearing.take_preroll(preroll_ms if preroll else 0, after_wake=cut)
+        if cut:
+            self.parts.stt.accept(CUT_LEAD)
         for f in frames:
             self.parts.stt.accept(f)
         self._endpoint.start(t, self.settings, timeout_s, preroll=frames, speech_ms=speech_ms)

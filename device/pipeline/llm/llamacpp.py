@@ -11,6 +11,7 @@ owner thinks. The chat template is the GGUF's own (its `tokenizer.chat_template`
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -43,11 +44,16 @@ class LlamaCppDialogue:
         except ImportError as e:
             raise ModelLoadError(f"llama-cpp-python is missing (llm.engine: llamacpp); fix: {INSTALL}") from e
         s = self.settings
+        # Half the cores, for prefill too: llama.cpp's threads spin at each step's barrier, and with the
+        # STT, the TTS or another process on the other cores, two threads on a 2-core box made the first
+        # token 10-20x slower (measured: 262 ms with one thread, 0.4-5.3 s with two, under load).
+        threads = s.threads or max(1, (os.cpu_count() or 2) // 2)
         try:
             self.model = llama_cpp.Llama(
                 model_path=str(self.gguf),
                 n_ctx=s.context_tokens,
-                n_threads=s.threads or None,
+                n_threads=threads,
+                n_threads_batch=threads,
                 n_batch=256,
                 verbose=False,
             )
@@ -100,19 +106,14 @@ class LlamaCppDialogue:
         if len(ids) < 2 or not self._lock.acquire(blocking=False):
             return 0  # a stream is running: it has the model
         try:
-            kept = self._reuse(ids)
-            if kept < len(ids):
-                self.model.eval(ids[kept:])
+            # generate() keeps the longest prefix already evaluated and evaluates the rest; its first
+            # sampled token is dropped (it is not in the KV until the next step).
+            tokens = self.model.generate(ids, temp=0.0, reset=True)
+            next(tokens)
+            tokens.close()
             return self.model.n_tokens
         finally:
             self._lock.release()
-
-    def _reuse(self, ids: list[int]) -> int:
-        """Rewind the model's KV to the longest prefix it shares with ids; how many tokens it kept."""
-        n = min(common_prefix(list(self.model.input_ids[: self.model.n_tokens]), ids), len(ids) - 1)
-        if n < self.model.n_tokens:
-            self.model.n_tokens = n  # later positions are overwritten by the next eval
-        return n
 
     def reply(
         self,

@@ -164,13 +164,9 @@ class _ShortWindowDecoder:
     repeating itself, so a decode that loops, or a request longer than the window, goes to the
     standard 30 s path (returns None).
 
-    The audio gets `LEAD_S` of silence in front: a request cut at its first sound (after the wake word)
-    otherwise loses its first phoneme to the window's edge, and "What is the capital of France?" came
-    back as "…of friends?" or as the sentence said three times (the wake-cut eval, WER 7.9% -> 5.6%;
-    0.1 s did worse on the STT eval, 8.4% against 7.1%).
+    A loop too short for Whisper's compression-ratio test ("What is the capital of France? What is the
+    capital of France? What is the") also goes to the 30 s path.
     """
-
-    LEAD_S = 0.05
 
     def __init__(self, model: Any, language: str, pad_s: float):  # model: a faster_whisper.WhisperModel
         from faster_whisper.tokenizer import Tokenizer
@@ -188,7 +184,6 @@ class _ShortWindowDecoder:
         import ctranslate2
         from faster_whisper.audio import pad_or_trim
 
-        audio = np.concatenate([np.zeros(int(self.LEAD_S * SAMPLE_RATE), np.float32), audio])
         features = self.model.feature_extractor(audio)
         n = features.shape[-1] + self.pad_frames
         if n >= self.full_frames:
