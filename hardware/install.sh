@@ -172,6 +172,9 @@ start_service() {
   local models_ok=$1
   if ! live; then say "DESTDIR set: enable it on the device: systemctl enable --now os1"; return; fi
   command -v systemctl >/dev/null || { say "no systemctl: start it yourself"; return; }
+  # No network unless llm.remote.url names a home server: then egress to it only (a drop-in).
+  OS1_CONFIG="$ETC_DIR/config.yaml" "$PREFIX/venv/bin/os1" service network >/dev/null \
+    || say "could not write the home-server drop-in: sudo os1 service network"
   systemctl daemon-reload
   systemctl enable os1.service
   if [ "$models_ok" = 1 ]; then

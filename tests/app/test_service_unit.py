@@ -81,3 +81,27 @@ def test_unit_matches_what_the_daemon_expects() -> None:
     assert "OS1_MODELS_DIR=/var/lib/os1/models" in env
     assert s["StateDirectory"] == ["os1"] and s["RuntimeDirectory"] == ["os1"]
     assert s["RuntimeDirectoryMode"] == ["0750"]  # the os1 group reaches the control socket
+
+
+@needs_analyze
+@pytest.mark.parametrize(
+    "url", ["http://192.168.1.20:8080/v1", "https://[fd00::7]/v1", "http://localhost:8080/v1"]
+)
+def test_the_home_server_drop_in_opens_only_that_server_and_stays_safe(url: str, tmp_path: Path) -> None:
+    """With llm.engine openai the unit gets egress to the server only, and no listening socket; the
+    sandbox stays at 2.0 or lower. (Offline analysis reads one file: the unit with the drop-in after it,
+    as systemd merges them.)"""
+    from device.app.service_network import apply
+
+    written = apply(url, tmp_path / "os1.service.d")
+    assert written is not None
+    text = written.read_text()
+    assert "IPAddressDeny=any" in text and "SocketBindDeny=any" in text
+    allow = next(line for line in text.splitlines() if line.startswith("IPAddressAllow="))
+    assert allow.split("=", 1)[1].strip() and "any" not in allow
+    merged = tmp_path / "os1.service"
+    merged.write_text(UNIT.read_text() + "\n" + text)
+    exposure, report = _exposure(merged)
+    assert exposure <= 2.0, report
+    assert "PrivateNetwork=" in report and exposure > _exposure(UNIT)[0]  # it did read the drop-in
+    assert apply("", tmp_path / "os1.service.d") is None and not written.exists()  # no server: none

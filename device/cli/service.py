@@ -1,0 +1,52 @@
+"""`os1 service network`: open the system service's network to the configured home server only."""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from device.cli import EXIT_BAD_INPUT, EXIT_FAIL
+from device.config import load as configuration
+
+
+def register(sub: Any) -> list[str]:
+    p = sub.add_parser("service", help="the system service's settings (as root)")
+    ssub = p.add_subparsers(dest="service_action", required=True)
+    net = ssub.add_parser(
+        "network", help="let the service reach llm.remote.url and nothing else (none configured: no network)"
+    )
+    net.add_argument(
+        "--dir", type=Path, help="where the drop-in goes (default /etc/systemd/system/os1.service.d)"
+    )
+    net.add_argument("--print", action="store_true", help="show the drop-in instead of writing it")
+    return ["service"]
+
+
+def dispatch(args: argparse.Namespace) -> int:
+    from device.app import service_network
+
+    cfg, _ = configuration.load(args.config)
+    url = cfg.llm.remote.url if cfg.llm.engine == "openai" else ""
+    try:
+        if args.print:
+            print(service_network.dropin(url) if url else "# no home server configured: no network", end="")
+            return 0
+        written = service_network.apply(url, args.dir or service_network.DROPIN_DIR)
+    except service_network.NetworkError as e:
+        print(f"os1: {e}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except PermissionError as e:
+        print(
+            f"os1: cannot write {e.filename}; fix: run it as root (sudo os1 service network)", file=sys.stderr
+        )
+        return EXIT_FAIL
+    print(
+        f"wrote {written}: egress to {url} only" if written else "no home server: the service has no network"
+    )
+    if args.dir is None:
+        subprocess.run(["systemctl", "daemon-reload"], check=False)
+        print("restart the service to use it: sudo systemctl restart os1")
+    return 0
