@@ -75,7 +75,8 @@ def _home_server(cfg: Config) -> Iterator[Check]:
     except (ConfigError, SecretsError, ServerError) as e:
         what, _, fix = str(e).partition("; fix: ")
         board = cfg.llm.fallback
-        fix = fix or f"until it is back the board answers ({board})"
+        board_fix = f"start it; until then the board answers ({board})"
+        fix = fix or (board_fix if board != "none" else "start it, or set llm.fallback: onnx")
         yield ("WARN" if board != "none" else "FAIL", what, fix)
         return
     yield ("OK", f"home server {srv.url}" + (f" ({srv.model})" if srv.model else ""), "")
