@@ -7,8 +7,9 @@ OS1    := $(VENV)/bin/os1
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # Debian packages: portaudio for pyaudio, libspeexdsp for echo cancellation, espeak-ng and sox to
 # make and measure test speech, systemd for `systemd-analyze` (the unit's sandbox test), jackd2 and
-# libasound2-plugins for a real-time sound device with no sound card (the live daemon test).
-APT_PACKAGES := portaudio19-dev espeak-ng sox libspeexdsp1 systemd jackd2 libasound2-plugins
+# libasound2-plugins for a real-time sound device with no sound card (the live daemon test), cmake and
+# g++ to compile llama-cpp-python's wheel (the tests' home server), openssl for its test certificate.
+APT_PACKAGES := portaudio19-dev espeak-ng sox libspeexdsp1 systemd jackd2 libasound2-plugins cmake g++ openssl
 
 .PHONY: demo test check setup apt venv models test-models lint clean install uninstall
 demo: setup
