@@ -44,10 +44,15 @@ class VirtualClock:
             self._moved.notify_all()
 
     def wait_until(self, t: float, give_up: threading.Event) -> None:
-        """Block (a reply thread) until the clock reaches `t`, or `give_up` is set."""
+        """Block (a reply thread) until the clock reaches `t`, or `give_up` is set (then `wake`)."""
         with self._moved:
             while self.t < t and not give_up.is_set():
                 self._moved.wait(0.05)
+
+    def wake(self) -> None:
+        """Let the waiters look again at once (their `give_up` was set)."""
+        with self._moved:
+            self._moved.notify_all()
 
 
 class Activity:
@@ -255,6 +260,7 @@ class FakeSink:
         self.playback.truncate(now)
         self._end = min(self._end, now)
         self._stopped.set()
+        self.clock.wake()
 
 
 @dataclass
@@ -301,10 +307,20 @@ class Rig:
 
     def settle(self, timeout_s: float = 2.0) -> None:
         """Let the reply thread (real, and fast on these fakes) catch up with the virtual clock: until
-        no reply is in flight, it waits on the clock, or it has made no call for a few ms."""
+        no reply is in flight, it waits on the clock, or it has made no call for a few ms.
+
+        A reply the loop has let go of (cut by a tap, the owner's voice or mute, or an early one
+        dropped) is waited for to the end: nothing it has left to do (write the history, hand over its
+        turn) waits on the clock or makes a call into the fakes, so on a loaded machine the few ms of
+        quiet said "caught up" while its turn was still to come."""
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
-            if self.loop.wait_reply(0) or self.activity.blocked.is_set():
+            if self.loop.wait_reply(0):
+                return
+            if self.loop._reply is None:  # let go of, and still finishing on its thread
+                assert self.loop.wait_reply(10.0), "a cut or dropped reply never finished"
+                return
+            if self.activity.blocked.is_set():
                 return
             calls = self.activity.calls
             time.sleep(0.003)
