@@ -180,7 +180,6 @@ class FallbackDialogue:
             while True:
                 item = self._next(pieces, cancel)
                 if item is None:  # the server's reply is complete
-                    self.last_stats = self.remote.last_stats
                     return
                 if isinstance(item, _Failure):
                     break
@@ -188,6 +187,7 @@ class FallbackDialogue:
                 yield item
         finally:
             stop_remote.set()  # also on cancel, or when our consumer walks away
+            self.last_stats = self.remote.last_stats  # the board's replace them if it takes over
         if cancel is not None and cancel.is_set():
             return
         self.health.failed(item.why)
