@@ -233,7 +233,7 @@ def test_the_flow_on_the_real_model(tmp_path: Path) -> None:
     from device.config.paths import models_dir
     from device.pipeline.llm.onnx import OnnxDialogue
     from device.pipeline.settings import DialogueSettings
-    from tests.pipeline.test_dialogue import starter_gguf
+    from tests.pipeline.llm.test_onnx import starter_gguf
 
     starter_gguf()  # skips if the source package is missing
     model = ensure_converted(
