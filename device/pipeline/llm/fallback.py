@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 from device.pipeline.events import DialogueStats, Message
+from device.pipeline.llm.base import WholeReply
 from device.pipeline.settings import DialogueSettings
 from device.pipeline.stages import Dialogue, DialogueCapabilities
 
@@ -61,13 +62,16 @@ class ServerHealth:
             return self._up
 
     def failed(self, why: str) -> None:
+        self._down(why, "the home server failed (%s); the board answers until it is back")
+        self._start_checker(initial=False)
+
+    def _down(self, why: str, message: str) -> None:
+        """Mark it down; the first failure of an outage is counted and logged, the rest only noted."""
         with self._lock:
-            was_up, self._up = self._up, False
-            self.last_error = why
+            was_up, self._up, self.last_error = self._up, False, why
         if was_up:
             self.outages += 1
-            log.warning("the home server failed (%s); the board answers until it is back", why)
-        self._start_checker(initial=False)
+            log.warning(message, why)
 
     def close(self) -> None:
         self._stop.set()
@@ -86,12 +90,9 @@ class ServerHealth:
                 try:
                     self.check()
                 except Exception as e:  # any failure: still down; say why in status
-                    why = str(e) or type(e).__name__
-                    with self._lock:
-                        was_up, self._up, self.last_error = self._up, False, why
-                    if was_up:
-                        self.outages += 1
-                        log.warning("the home server is not usable (%s); the board answers", why)
+                    self._down(
+                        str(e) or type(e).__name__, "the home server is not usable (%s); the board answers"
+                    )
                     wait = min(self.max_retry_s, max(wait * 2, self.first_retry_s))
                     continue
                 with self._lock:
@@ -109,7 +110,7 @@ class _Failure:
     why: str
 
 
-class FallbackDialogue:
+class FallbackDialogue(WholeReply):
     """`stages.Dialogue` over a remote engine with a board engine (or a built-in sentence) behind it."""
 
     def __init__(
@@ -147,15 +148,6 @@ class FallbackDialogue:
             out["server_error"] = self.health.last_error
         out["takeovers"] = self.takeovers
         return out
-
-    def reply(
-        self,
-        messages: Sequence[Message],
-        cancel: threading.Event | None = None,
-        settings: DialogueSettings | None = None,
-        prefix: str = "",
-    ) -> str:
-        return "".join(self.stream(messages, cancel, settings, prefix)).strip()
 
     def stream(
         self,

@@ -20,7 +20,16 @@ from typing import Any
 
 from device.pipeline.events import DialogueStats, Message
 from device.pipeline.guard import ReplyGuard
-from device.pipeline.llm.base import ModelLoadError, common_prefix, first_line, template_messages
+from device.pipeline.llm.base import (
+    ModelLoadError,
+    WholeReply,
+    common_prefix,
+    first_line,
+    fit_prompt,
+    next_prompt_start,
+    reply_guard,
+    template_messages,
+)
 from device.pipeline.settings import DialogueSettings
 from device.pipeline.stages import DialogueCapabilities
 
@@ -29,7 +38,7 @@ log = logging.getLogger(__name__)
 INSTALL = "pip install 'os1[llamacpp]' (it compiles llama.cpp: minutes; `make llamacpp` caches the wheel)"
 
 
-class LlamaCppDialogue:
+class LlamaCppDialogue(WholeReply):
     """`stages.Dialogue` over llama_cpp.Llama. One stream at a time (a lock); `cancel` from any thread."""
 
     def __init__(self, gguf: Path, settings: DialogueSettings | None = None):
@@ -83,26 +92,18 @@ class LlamaCppDialogue:
     ) -> list[int]:
         """The templated prompt as tokens, ending with `prefix`; the oldest turns dropped until it fits."""
         s = settings or self.settings
-        msgs = list(messages)
-        budget = s.context_tokens - s.max_new_tokens
-        while True:
+
+        def tokens(msgs: list[Message]) -> list[int]:
             prompt = self._formatter(messages=template_messages(msgs)).prompt + prefix
-            ids = self.model.tokenize(prompt.encode(), add_bos=False, special=True)
-            if len(ids) <= budget:
-                return ids
-            oldest = next((i for i, m in enumerate(msgs[:-1]) if m.role != "system"), None)
-            if oldest is None:
-                raise ValueError(
-                    f"a prompt of {len(ids)} tokens does not fit context_tokens={s.context_tokens}"
-                )
-            del msgs[oldest]
+            return self.model.tokenize(prompt.encode(), add_bos=False, special=True)
+
+        return fit_prompt(messages, s, tokens)
 
     def prime(self, messages: Sequence[Message]) -> int:
         """Evaluate the next prompt's start (persona and history) now, while nobody waits."""
         if not self.settings.reuse_prefix:
             return 0
-        a, b = (self.encode([*messages, Message("user", q)]) for q in ("Hi.", "What?"))
-        ids = a[: common_prefix(a, b)]
+        ids = next_prompt_start(self.encode, messages)
         if len(ids) < 2 or not self._lock.acquire(blocking=False):
             return 0  # a stream is running: it has the model
         try:
@@ -115,15 +116,6 @@ class LlamaCppDialogue:
         finally:
             self._lock.release()
 
-    def reply(
-        self,
-        messages: Sequence[Message],
-        cancel: threading.Event | None = None,
-        settings: DialogueSettings | None = None,
-        prefix: str = "",
-    ) -> str:
-        return "".join(self.stream(messages, cancel, settings, prefix)).strip()
-
     def stream(
         self,
         messages: Sequence[Message],
@@ -134,8 +126,7 @@ class LlamaCppDialogue:
         s = settings or self.settings
         start = time.monotonic()
         stats = self.last_stats = DialogueStats(stop_reason="closed")
-        system = "\n".join(m["content"] for m in template_messages(messages) if m["role"] == "system")
-        guard = ReplyGuard(s, system)
+        guard = reply_guard(messages, s)
         ids = self.encode(messages, s, prefix)
         stats.prompt_tokens = len(ids)
         if prefix and (opening := guard.feed(prefix)):

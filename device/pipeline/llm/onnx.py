@@ -18,8 +18,17 @@ from pathlib import Path
 from typing import Any
 
 from device.pipeline.events import DialogueStats, Message
-from device.pipeline.guard import ReplyGuard
-from device.pipeline.llm.base import FIX, ModelLoadError, common_prefix, first_line, template_messages
+from device.pipeline.llm.base import (
+    FIX,
+    ModelLoadError,
+    WholeReply,
+    common_prefix,
+    first_line,
+    fit_prompt,
+    next_prompt_start,
+    reply_guard,
+    template_messages,
+)
 from device.pipeline.settings import DialogueSettings
 from device.pipeline.stages import DialogueCapabilities
 
@@ -35,7 +44,7 @@ class _Cache:
     ids: list[int]
 
 
-class OnnxDialogue:
+class OnnxDialogue(WholeReply):
     """SmolLM-style chat models through onnxruntime-genai.
 
     With `reuse_prefix` (the default) one generator lives across turns. Each turn rewinds it to the
@@ -107,18 +116,9 @@ class OnnxDialogue:
         """The templated prompt as token ids, ending with `prefix` (the start of the reply, already
         chosen); the oldest turns are dropped until prompt + reply fit."""
         s = settings or self.settings
-        msgs = list(messages)
-        budget = s.context_tokens - s.max_new_tokens
-        while True:
-            ids = list(self.tokenizer.encode(self._template(msgs) + prefix))
-            if len(ids) <= budget:
-                return ids
-            # Keep system messages and the newest message; drop the oldest of the rest.
-            oldest = next((i for i, m in enumerate(msgs[:-1]) if m.role != "system"), None)
-            if oldest is None:
-                limit = s.context_tokens
-                raise ValueError(f"a prompt of {len(ids)} tokens does not fit context_tokens={limit}")
-            del msgs[oldest]
+        return fit_prompt(
+            messages, s, lambda msgs: list(self.tokenizer.encode(self._template(msgs) + prefix))
+        )
 
     def warm(self, system_prompt: str) -> int:
         """Prefill the system prompt now (say, at startup), so the first turn already reuses it."""
@@ -138,8 +138,7 @@ class OnnxDialogue:
             return 0
         # The tokens every next prompt starts with, whatever the template puts around the request:
         # the common prefix of two prompts that differ only in the user's words.
-        a, b = (self.encode([*messages, Message("user", q)]) for q in ("Hi.", "What?"))
-        ids = a[: common_prefix(a, b)]
+        ids = next_prompt_start(self.encode, messages)
         while ids and ids[-1] in self._eos:
             ids.pop()  # genai would leave a final EOS pending; the turn prefills it
         if len(ids) < 2:
@@ -207,15 +206,6 @@ class OnnxDialogue:
                 self._owner = None
                 self._cache = cache
 
-    def reply(
-        self,
-        messages: Sequence[Message],
-        cancel: threading.Event | None = None,
-        settings: DialogueSettings | None = None,
-        prefix: str = "",
-    ) -> str:
-        return "".join(self.stream(messages, cancel, settings, prefix)).strip()
-
     def stream(
         self,
         messages: Sequence[Message],
@@ -228,8 +218,7 @@ class OnnxDialogue:
         s = settings or self.settings
         start = time.monotonic()
         stats = self.last_stats = DialogueStats(stop_reason="closed")
-        system = "\n".join(m["content"] for m in template_messages(messages) if m["role"] == "system")
-        guard = ReplyGuard(s, system)
+        guard = reply_guard(messages, s)
         ids = self.encode(messages, s, prefix)
         if prefix and (opening := guard.feed(prefix)):
             stats.first_text_s = time.monotonic() - start

@@ -22,8 +22,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from device.pipeline.events import DialogueStats, Message
-from device.pipeline.guard import ReplyGuard
-from device.pipeline.llm.base import template_messages
+from device.pipeline.llm.base import WholeReply, reply_guard, template_messages
 from device.pipeline.settings import DialogueSettings
 from device.pipeline.stages import DialogueCapabilities
 
@@ -121,7 +120,7 @@ def http_error(server: Server, status: int, body: bytes) -> ServerError:
     )
 
 
-class OpenAIDialogue:
+class OpenAIDialogue(WholeReply):
     """Chat messages to a server, the reply streamed back piece by piece (the `stages.Dialogue` contract).
 
     `stream` may be abandoned or cancelled from another thread at any point: the connection is closed,
@@ -169,15 +168,6 @@ class OpenAIDialogue:
             body["repeat_penalty"] = s.repetition_penalty  # llama.cpp and llama-cpp-python
         return body
 
-    def reply(
-        self,
-        messages: Sequence[Message],
-        cancel: threading.Event | None = None,
-        settings: DialogueSettings | None = None,
-        prefix: str = "",
-    ) -> str:
-        return "".join(self.stream(messages, cancel, settings, prefix)).strip()
-
     def stream(
         self,
         messages: Sequence[Message],
@@ -188,8 +178,7 @@ class OpenAIDialogue:
         s = settings or self.settings
         start = time.monotonic()
         stats = self.last_stats = DialogueStats(stop_reason="closed")
-        system = "\n".join(m["content"] for m in template_messages(messages) if m["role"] == "system")
-        guard = ReplyGuard(s, system)
+        guard = reply_guard(messages, s)
         if prefix and (opening := guard.feed(prefix)):
             stats.first_text_s = time.monotonic() - start
             yield opening
