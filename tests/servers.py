@@ -28,8 +28,19 @@ def free_port() -> int:
 class LlamaServer:
     """llama-cpp-python's OpenAI-compatible server (`python -m llama_cpp.server`) on a GGUF."""
 
-    def __init__(self, gguf: Path, port: int, api_key: str = "", tls: tuple[Path, Path] | None = None):
+    def __init__(
+        self,
+        gguf: Path,
+        port: int,
+        api_key: str = "",
+        tls: tuple[Path, Path] | None = None,
+        interrupt: bool = False,
+    ):
+        """`interrupt`: llama_cpp.server's own default (--interrupt_requests true), where any new request
+        (another device's reply, a health check) ends the stream in flight with [DONE]. The README tells
+        owners to turn it off; the tests run both."""
         self.gguf, self.port, self.api_key, self.tls = gguf, port, api_key, tls
+        self.interrupt = interrupt
         self.proc: subprocess.Popen[bytes] | None = None
         scheme = "https" if tls else "http"
         self.url = f"{scheme}://127.0.0.1:{port}/v1"
@@ -38,6 +49,7 @@ class LlamaServer:
         pytest.importorskip("llama_cpp.server", reason="llama-cpp-python[server] is not installed: make test")
         cmd = [sys.executable, "-m", "llama_cpp.server", "--model", str(self.gguf), "--host", "127.0.0.1"]
         cmd += ["--port", str(self.port), "--n_ctx", "2048", "--n_threads", "1", "--verbose", "false"]
+        cmd += ["--interrupt_requests", "true" if self.interrupt else "false"]
         if self.api_key:
             cmd += ["--api_key", self.api_key]
         if self.tls:

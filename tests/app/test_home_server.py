@@ -81,6 +81,23 @@ class BoardSpy:
         return self.inner.stream(messages, cancel, settings, prefix)  # type: ignore[attr-defined]
 
 
+class DiesAfterFirstPiece:
+    """The real client, with the server SIGKILLed the moment its first piece arrives over the socket."""
+
+    def __init__(self, inner: object, srv: LlamaServer):
+        self.inner = inner
+        self.srv = srv
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.inner, name)
+
+    def stream(self, *args: object, **kwargs: object) -> Iterator[str]:
+        for i, piece in enumerate(self.inner.stream(*args, **kwargs)):  # type: ignore[attr-defined]
+            if i == 0:
+                self.srv.kill()
+            yield piece
+
+
 def test_the_server_answers_and_status_says_it_did(home: LlamaServer) -> None:
     assert "choices" in chat(home.url, "Hi")  # the real server, asked as any client would
     mind = _mind(_config(home.url, first_token_ms=30000))
@@ -97,14 +114,16 @@ def test_the_server_killed_mid_reply_is_carried_on_by_the_board_from_the_words_s
     srv = LlamaServer(gguf, free_port()).start()
     try:
         mind = _mind(_config(srv.url, first_token_ms=30000))
+        _wait(lambda: not mind.health.checking, "the start-up check")
         board = BoardSpy(mind.local)
         mind.local = board  # type: ignore[assignment]
+        # The server dies as its first words reach the board, while it is still generating: killed
+        # from the consumer instead, a fast server had the whole reply queued before the kill landed.
+        mind.remote = DiesAfterFirstPiece(mind.remote, srv)  # type: ignore[assignment]
         long = DialogueSettings(max_new_tokens=120, max_sentences=8)
         pieces: list[str] = []
         with caplog.at_level(logging.WARNING, "os1.llm"):
             for piece in mind.stream(STORY, settings=long):
-                if not pieces:
-                    srv.kill()  # the first words are out: the server dies
                 pieces.append(piece)
     finally:
         srv.kill()
@@ -222,3 +241,55 @@ def test_a_hung_server_never_stalls_the_caller_beyond_the_deadline() -> None:
         threading.Thread(target=lambda: (mind.reply(FRANCE), done.set()), daemon=True).start()
         assert done.wait(60), "the reply never came"  # the board's whole reply, after the deadline
         assert mind.last_mind == "board"
+
+
+def _reply_in_thread(
+    mind: FallbackDialogue, messages: list[Message], out: dict[str, str], key: str
+) -> threading.Thread:
+    settings = DialogueSettings(max_new_tokens=120, max_sentences=8)
+    t = threading.Thread(target=lambda: out.__setitem__(key, mind.reply(messages, settings=settings)))
+    t.start()
+    return t
+
+
+def _household(url: str) -> tuple[FallbackDialogue, FallbackDialogue]:
+    kitchen, study = _mind(_config(url, first_token_ms=30000)), _mind(_config(url, first_token_ms=30000))
+    _wait(lambda: not (kitchen.health.checking or study.health.checking), "both start-up checks")
+    return kitchen, study
+
+
+def test_two_devices_share_one_server_each_whole_reply_from_the_server(gguf: Path) -> None:
+    # A household: two boards asking one server at once (llama_cpp.server run as the README says).
+    with LlamaServer(gguf, free_port()) as srv:
+        kitchen, study = _household(srv.url)
+        replies: dict[str, str] = {}
+        story = _reply_in_thread(kitchen, STORY, replies, "kitchen")
+        _wait(lambda: kitchen.remote.last_stats.new_tokens >= 3, "the kitchen's first words")
+        france = _reply_in_thread(study, FRANCE, replies, "study")
+        story.join(60)
+        france.join(60)
+    assert "paris" in replies["study"].lower(), replies
+    assert kitchen.last_stats.new_tokens > 20, (replies, kitchen.last_stats)  # the story went on
+    assert (kitchen.takeovers, study.takeovers) == (0, 0), replies
+    assert (kitchen.last_mind, study.last_mind) == ("server", "server")
+
+
+def test_a_server_that_cuts_one_device_off_for_another_is_carried_on_by_that_board(gguf: Path) -> None:
+    # llama_cpp.server's own default ends the stream in flight with [DONE] and no finish reason when
+    # another request arrives: to the kitchen that looked like a whole reply, cut mid-sentence.
+    with LlamaServer(gguf, free_port(), interrupt=True) as srv:
+        kitchen, study = _household(srv.url)
+        board = BoardSpy(kitchen.local)
+        kitchen.local = board  # type: ignore[assignment]
+        replies: dict[str, str] = {}
+        story = _reply_in_thread(kitchen, STORY, replies, "kitchen")
+        _wait(lambda: kitchen.remote.last_stats.new_tokens >= 3, "the kitchen's first words")
+        france = _reply_in_thread(study, FRANCE, replies, "study")
+        story.join(60)
+        france.join(60)
+    assert "paris" in replies["study"].lower(), replies
+    assert kitchen.takeovers == 1 and kitchen.last_mind == "board", replies
+    assert "cut the reply short" in kitchen.health.last_error
+    before = board.prefixes[0]
+    assert before.strip() and replies["kitchen"].startswith(before), (before, replies)
+    assert replies["kitchen"][len(before) :].strip(), replies  # and the board said the rest

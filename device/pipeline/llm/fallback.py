@@ -61,6 +61,12 @@ class ServerHealth:
         with self._lock:
             return self._up
 
+    @property
+    def checking(self) -> bool:
+        """A check is running (at start, or retrying a server that is down)."""
+        with self._lock:
+            return self._checking
+
     def failed(self, why: str) -> None:
         self._down(why, "the home server failed (%s); the board answers until it is back")
         self._start_checker(initial=False)

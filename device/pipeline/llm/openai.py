@@ -256,8 +256,12 @@ def _events(
             continue  # blank lines between events, comments, "event:" lines
         data = line[5:].strip()
         if data == b"[DONE]":
-            yield "", "stop"
-            return
+            # A whole reply ends with a finish_reason before [DONE]; getting here means it did not:
+            # llama_cpp.server ends a stream that way when another client's request arrives.
+            raise ServerError(
+                f"the server at {server.url} cut the reply short"
+                " (llama_cpp.server: run it with --interrupt_requests false)"
+            )
         try:
             event = json.loads(data)
         except ValueError as e:
