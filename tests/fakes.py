@@ -166,6 +166,10 @@ class FakeStt:
         self.activity.touch()
         return self.partial()
 
+    def drop(self) -> None:
+        with self._lock:
+            self._heard = []
+
 
 class FakeDialogue:
     """Replies from a script: `answers[request]`, else "You said: <request>". Records every prompt."""

@@ -26,7 +26,7 @@ from device.persona.runtime import PersonaRuntime
 from device.persona.steer import Steering
 from device.pipeline.events import Turn
 from device.pipeline.stages import Dialogue
-from device.pipeline.tts import PiperTTS
+from device.pipeline.tts import VoiceTTS
 
 log = logging.getLogger("os1.companion")
 
@@ -54,7 +54,7 @@ class Companion:
 def build_companion(
     cfg: Config,
     dialogue: Dialogue,
-    tts: PiperTTS | None,
+    tts: VoiceTTS | None,
     state_dir: Path | None = None,
     handlers: Sequence[Handler] = (),
     onboarding: bool = False,

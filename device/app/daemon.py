@@ -141,7 +141,7 @@ def run(
             "tts": cfg.tts.voice,
         },
         memory=companion.memory,
-        mind=lambda: mind_status(engines.dialogue),
+        mind=lambda: mind_status(engines.dialogue, engines.stt, engines.tts),
     )
     turns.append(handler.record_turn)
     server = _control_server(handler)

@@ -15,20 +15,23 @@ from device.models.catalog import resolve, resolve_piper_voice
 from device.persona.persona import Persona, voice_id
 from device.persona.persona import resolve as resolve_persona
 from device.pipeline.aec import EchoCancellerUnavailable, SpeexEchoCanceller
-from device.pipeline.llm.fallback import FallbackDialogue, ServerHealth
+from device.pipeline.llm.fallback import FallbackDialogue
 from device.pipeline.llm.onnx import OnnxDialogue
 from device.pipeline.llm.openai import OpenAIDialogue, Server, http_error
+from device.pipeline.server_health import ServerHealth
 from device.pipeline.settings import DialogueSettings, LoopSettings
+from device.pipeline.speech_fallback import FallbackSTT, FallbackTTS
 from device.pipeline.stages import Dialogue, SpeechToText, TurnModel, Vad, WakeWord
 from device.pipeline.stt.moonshine import MoonshineSTT
 from device.pipeline.stt.vosk import VoskSTT
 from device.pipeline.stt.whisper import WhisperSTT
-from device.pipeline.tts import PiperTTS, Prosody
+from device.pipeline.tts import PiperTTS, Prosody, VoiceTTS
 from device.pipeline.turn import SmartTurn
 from device.pipeline.vad import SileroVad
 from device.pipeline.wake.keyphrase import KeyphraseWakeWord
 from device.pipeline.wake.micro import MicroWakeWord
 from device.pipeline.wake.openwakeword import OpenWakeWord
+from device.pipeline.wyoming import WyomingSTT, WyomingTTS, describe, parse_uri
 
 log = logging.getLogger("os1.engines")
 
@@ -60,12 +63,34 @@ def wake_phrase(cfg: WakeConfig) -> str:
 
 
 def build_stt(cfg: SttConfig, models_dir: Path | None = None) -> SpeechToText:
-    path = resolve(cfg.model or STT_DEFAULT_MODEL[cfg.engine], models_dir)
-    if cfg.engine == "moonshine":
+    """The ears stt.engine names; with `wyoming`, the server's in front of stt.fallback on the board."""
+    if cfg.engine != "wyoming":
+        return board_stt(cfg.engine, cfg.model, models_dir)
+    uri = wyoming_uri("stt", cfg.remote.uri, 10300)
+    local = board_stt(cfg.fallback, cfg.model, models_dir) if cfg.fallback != "none" else None
+    health = ServerHealth(lambda: describe(uri), what="the home server's speech recognition")
+    return FallbackSTT(WyomingSTT(uri, cfg.remote.language), local, health, cfg.remote.deadline_ms / 1000)
+
+
+def board_stt(engine: str, model: str, models_dir: Path | None) -> SpeechToText:
+    path = resolve(model or STT_DEFAULT_MODEL[engine], models_dir)
+    if engine == "moonshine":
         return MoonshineSTT(path)
-    if cfg.engine == "vosk":
+    if engine == "vosk":
         return VoskSTT(path)
     return WhisperSTT(path)
+
+
+def wyoming_uri(section: str, uri: str, port: int) -> str:
+    """The configured Wyoming address, checked; a ConfigError names the key and the fix."""
+    fix = f"os1 config set {section}.remote.uri tcp://HOST:{port}"
+    if not uri:
+        raise ConfigError(f"{section}.engine is wyoming but {section}.remote.uri is empty; fix: {fix}")
+    try:
+        parse_uri(uri)
+    except ValueError as e:
+        raise ConfigError(f"{section}.remote.uri: {e}; fix: {fix}") from None
+    return uri
 
 
 def build_dialogue(cfg: LlmConfig, models_dir: Path | None = None, send_memories: bool = True) -> Dialogue:
@@ -115,19 +140,36 @@ def llm_name(cfg: LlmConfig) -> str:
     return board[cfg.engine]
 
 
-def mind_status(dialogue: Dialogue) -> dict[str, object]:
-    """For `os1 status`: which mind answered last and the server's health (a board engine: itself)."""
-    if isinstance(dialogue, FallbackDialogue):
-        return dialogue.status()
-    return {"mind": "board"}
+def mind_status(dialogue: Dialogue, stt: object = None, tts: object = None) -> dict[str, object]:
+    """For `os1 status`: which mind answered last and the server's health (a board engine: itself),
+    and the same for the ears and the voice when they are the server's."""
+    out = dialogue.status() if isinstance(dialogue, FallbackDialogue) else {"mind": "board"}
+    for name, engine in (("ears", stt), ("voice", tts)):
+        if isinstance(engine, FallbackSTT | FallbackTTS):
+            out[name] = engine.status()
+    return out
 
 
-def build_tts(cfg: TtsConfig, models_dir: Path | None = None) -> PiperTTS:
+def build_tts(cfg: TtsConfig, models_dir: Path | None = None) -> VoiceTTS:
+    """The voice tts.engine names; with `wyoming`, the server's in front of the board's Piper."""
+    local = board_tts(cfg, models_dir) if cfg.engine == "piper" or cfg.fallback == "piper" else None
+    if cfg.engine != "wyoming":
+        assert local is not None
+        return local
+    uri = wyoming_uri("tts", cfg.remote.uri, 10200)
+    rate = local.sample_rate if local is not None else 22050  # Piper's medium voices
+    prosody = Prosody(length_scale=cfg.length_scale)
+    remote = WyomingTTS(uri, rate, cfg.remote.voice, prosody)
+    health = ServerHealth(lambda: describe(uri), what="the home server's voice")
+    return FallbackTTS(remote, local, health, cfg.remote.deadline_ms / 1000)
+
+
+def board_tts(cfg: TtsConfig, models_dir: Path | None = None) -> PiperTTS:
     model, config = resolve_piper_voice(cfg.voice, models_dir)
     return PiperTTS(model, config, Prosody(length_scale=cfg.length_scale))
 
 
-def build_voice(cfg: Config, models_dir: Path | None = None) -> PiperTTS:
+def build_voice(cfg: Config, models_dir: Path | None = None) -> VoiceTTS:
     """The companion's voice: the persona's voice if it names one, else tts.voice."""
     return build_tts(cfg.tts.model_copy(update={"voice": voice_id(cfg)}), models_dir)
 
@@ -175,8 +217,9 @@ class Engines:
     wake: WakeWord | None
     stt: SpeechToText
     dialogue: Dialogue
-    tts: PiperTTS
-    """Piper itself: the persona's toned voice wraps it and sets its prosody per sentence."""
+    tts: VoiceTTS
+    """Piper itself (or the server's voice with Piper behind it): the persona's toned voice wraps it
+    and sets its prosody per sentence."""
     load_s: float
     """How long loading took."""
     turn: TurnModel | None = None

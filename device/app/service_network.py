@@ -22,11 +22,16 @@ class NetworkError(Exception):
     """The server's address cannot be turned into firewall rules; the message names the fix."""
 
 
+def server_urls(llm_url: str = "", stt_uri: str = "", tts_uri: str = "") -> list[str]:
+    """Every home server the config uses (the mind's URL, the speech servers' tcp:// addresses)."""
+    return [u for u in (llm_url, stt_uri, tts_uri) if u]
+
+
 def server_addresses(url: str) -> list[str]:
     """The addresses the server's host resolves to now (an IP literal is itself)."""
     host = urlsplit(url).hostname
     if not host:
-        raise NetworkError(f"llm.remote.url {url!r} has no host; fix: e.g. http://192.168.1.20:8080/v1")
+        raise NetworkError(f"home server {url!r} has no host; fix: e.g. http://192.168.1.20:8080/v1")
     try:
         return [str(ipaddress.ip_address(host))]
     except ValueError:
@@ -38,11 +43,12 @@ def server_addresses(url: str) -> list[str]:
     return sorted({str(info[4][0]) for info in infos})
 
 
-def dropin(url: str) -> str:
-    """The drop-in that lets the daemon reach the server at `url`, and nothing else."""
-    allow = " ".join(server_addresses(url))
+def dropin(urls: str | list[str]) -> str:
+    """The drop-in that lets the daemon reach the servers at `urls`, and nothing else."""
+    urls = [urls] if isinstance(urls, str) else urls
+    allow = " ".join(sorted({a for url in urls for a in server_addresses(url)}))
     return (
-        "# Written by `os1 service network` for llm.remote.url; removed when no server is configured.\n"
+        "# Written by `os1 service network` for the home servers configured; removed when none is.\n"
         "[Service]\n"
         "PrivateNetwork=no\n"
         "# Egress to the home server only (a hostname is resolved when this is written: rerun\n"
@@ -55,13 +61,14 @@ def dropin(url: str) -> str:
     )
 
 
-def apply(url: str, folder: Path = DROPIN_DIR) -> Path | None:
-    """Write the drop-in for `url`, or remove it when url is ''; the path written (None if removed)."""
+def apply(urls: str | list[str], folder: Path = DROPIN_DIR) -> Path | None:
+    """Write the drop-in for `urls`, or remove it when there are none; the path written (None if removed)."""
     path = folder / DROPIN_NAME
-    if not url:
+    urls = [u for u in ([urls] if isinstance(urls, str) else urls) if u]
+    if not urls:
         path.unlink(missing_ok=True)
         return None
-    text = dropin(url)
+    text = dropin(urls)
     folder.mkdir(parents=True, exist_ok=True)
     path.write_text(text)
     path.chmod(0o644)

@@ -108,6 +108,11 @@ def format_status(r: dict[str, Any]) -> str:
     if llm and "server" in llm:
         health = llm["server"] + (f" ({llm['server_error']})" if llm.get("server_error") else "")
         lines.append(f"mind      : {llm.get('mind')} answered last; home server {health}")
+    for name, what in (("ears", "heard"), ("voice", "spoke")):
+        part = (llm or {}).get(name)
+        if part:
+            health = part["server"] + (f" ({part['server_error']})" if part.get("server_error") else "")
+            lines.append(f"{name:<10}: {part.get('last')} {what} last; home server {health}")
     if "cpu_temp_c" in r:
         lines.append(f"cpu temp  : {r['cpu_temp_c']:.1f} °C")
     if "throttled" in r:

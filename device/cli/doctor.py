@@ -39,12 +39,10 @@ def _python() -> Iterator[Check]:
 def _models(cfg: Config, models_dir: Path) -> Iterator[Check]:
     board = cfg.llm.fallback if cfg.llm.engine == "openai" else cfg.llm.engine
     llm = {"onnx": [cfg.llm.model], "llamacpp": [cfg.llm.gguf], "none": []}[board]
-    ids = [
-        "silero-vad",
-        STT_DEFAULT_MODEL[cfg.stt.engine] if not cfg.stt.model else cfg.stt.model,
-        *llm,
-        cfg.tts.voice,
-    ]
+    ears = cfg.stt.fallback if cfg.stt.engine == "wyoming" else cfg.stt.engine
+    stt = [cfg.stt.model or STT_DEFAULT_MODEL[ears]] if ears != "none" else []
+    voice = cfg.tts.engine == "piper" or cfg.tts.fallback == "piper"
+    ids = ["silero-vad", *stt, *llm, *([cfg.tts.voice] if voice else [])]
     if cfg.wake.engine == "openwakeword":
         ids += [f"oww-{cfg.wake.model}", "oww-melspectrogram", "oww-embedding"]
     elif cfg.wake.engine == "microwakeword":
@@ -80,6 +78,32 @@ def _home_server(cfg: Config) -> Iterator[Check]:
         yield ("WARN" if board != "none" else "FAIL", what, fix)
         return
     yield ("OK", f"home server {srv.url}" + (f" ({srv.model})" if srv.model else ""), "")
+
+
+def _speech_servers(cfg: Config) -> Iterator[Check]:
+    """With stt/tts engine wyoming: does each server answer (a Wyoming describe)?"""
+    from device.pipeline.wyoming import WyomingError, describe, parse_uri
+
+    for section, remote, fallback in (
+        ("stt", cfg.stt.remote, cfg.stt.fallback),
+        ("tts", cfg.tts.remote, cfg.tts.fallback),
+    ):
+        if getattr(cfg, section).engine != "wyoming":
+            continue
+        key = f"{section}.remote.uri"
+        try:
+            parse_uri(remote.uri)
+            name = describe(remote.uri)
+        except ValueError as e:
+            yield ("FAIL", f"{key}: {e}", f"os1 config set {key} tcp://HOST:PORT")
+            continue
+        except WyomingError as e:
+            if fallback == "none":
+                yield ("FAIL", f"{section} server: {e}", f"start it, or set {section}.fallback")
+            else:
+                yield ("WARN", f"{section} server: {e}", f"start it; until then the board's {fallback} works")
+            continue
+        yield ("OK", f"{section} server {remote.uri} ({name})", "")
 
 
 def _audio(cfg: Config) -> Iterator[Check]:
@@ -209,6 +233,7 @@ def run(cfg: Config, state_dir: Path, models_dir: Path) -> int:
         _echo_canceller(cfg),
         _models(cfg, models_dir),
         _home_server(cfg),
+        _speech_servers(cfg),
         _body(cfg),
         _disk(state_dir, models_dir),
         _cpu(),

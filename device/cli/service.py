@@ -29,12 +29,16 @@ def dispatch(args: argparse.Namespace) -> int:
     from device.app import service_network
 
     cfg, _ = configuration.load(args.config)
-    url = cfg.llm.remote.url if cfg.llm.engine == "openai" else ""
+    urls = service_network.server_urls(
+        cfg.llm.remote.url if cfg.llm.engine == "openai" else "",
+        cfg.stt.remote.uri if cfg.stt.engine == "wyoming" else "",
+        cfg.tts.remote.uri if cfg.tts.engine == "wyoming" else "",
+    )
     try:
         if args.print:
-            print(service_network.dropin(url) if url else "# no home server configured: no network", end="")
+            print(service_network.dropin(urls) if urls else "# no home server configured: no network", end="")
             return 0
-        written = service_network.apply(url, args.dir or service_network.DROPIN_DIR)
+        written = service_network.apply(urls, args.dir or service_network.DROPIN_DIR)
     except service_network.NetworkError as e:
         print(f"os1: {e}", file=sys.stderr)
         return EXIT_BAD_INPUT
@@ -44,7 +48,9 @@ def dispatch(args: argparse.Namespace) -> int:
         )
         return EXIT_FAIL
     print(
-        f"wrote {written}: egress to {url} only" if written else "no home server: the service has no network"
+        f"wrote {written}: egress to {', '.join(urls)} only"
+        if written
+        else "no home server: the service has no network"
     )
     if args.dir is None:
         subprocess.run(["systemctl", "daemon-reload"], check=False)

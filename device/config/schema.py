@@ -74,9 +74,21 @@ class VadConfig(_Section):
     listen_timeout_s: float = Field(_LOOP.listen_timeout_s, gt=0.5, le=60.0)
 
 
+class RemoteSttConfig(_Section):
+    uri: str = Field("", max_length=300)
+    """The Wyoming speech-to-text server, tcp://host:port (wyoming-faster-whisper listens on 10300)."""
+    deadline_ms: int = Field(1500, ge=100, le=30000)
+    """The board transcribes the utterance itself when the server's transcript is not back this long
+    after the end of speech."""
+    language: str = Field("en", min_length=2, max_length=10)
+
+
 class SttConfig(_Section):
-    engine: Literal["whisper", "moonshine", "vosk"] = "whisper"
+    engine: Literal["whisper", "moonshine", "vosk", "wyoming"] = "whisper"
     model: str = ""
+    fallback: Literal["whisper", "moonshine", "vosk", "none"] = "whisper"
+    """With engine wyoming: the board's own ears behind the server (model: its model)."""
+    remote: RemoteSttConfig = RemoteSttConfig()
 
 
 class RemoteLlmConfig(_Section):
@@ -98,9 +110,22 @@ class LlmConfig(_Section):
     repetition_penalty: float = Field(_DIALOGUE.repetition_penalty, ge=1.0, le=2.0)
 
 
+class RemoteTtsConfig(_Section):
+    uri: str = Field("", max_length=300)
+    """The Wyoming text-to-speech server, tcp://host:port (wyoming-piper listens on 10200)."""
+    voice: str = Field("", max_length=100)
+    """The server's voice name; "" is the server's default voice."""
+    deadline_ms: int = Field(800, ge=100, le=30000)
+    """The board says the sentence itself when the server's audio does not start (or pauses) this long."""
+
+
 class TtsConfig(_Section):
+    engine: Literal["piper", "wyoming"] = "piper"
     voice: str = "en_US-joe-medium"
     length_scale: float = Field(1.0, gt=0.3, le=3.0)
+    fallback: Literal["piper", "none"] = "piper"
+    """With engine wyoming: the board's Piper (tts.voice) behind the server."""
+    remote: RemoteTtsConfig = RemoteTtsConfig()
 
 
 class MemoryConfig(_Section):

@@ -22,11 +22,11 @@ from device.persona.onboarding import Onboarding
 from device.persona.persona import Persona
 from device.persona.profile import Profile, ProfileStore
 from device.persona.tone import TonedTTS
-from device.pipeline.tts import PiperTTS
+from device.pipeline.tts import VoiceTTS
 
 
 class PersonaRuntime:
-    def __init__(self, cfg: Config, state_dir: Path, tts: PiperTTS | None, source: str = "start"):
+    def __init__(self, cfg: Config, state_dir: Path, tts: VoiceTTS | None, source: str = "start"):
         """`tts` None: a companion that only types (os1 ask / chat); nothing is synthesized."""
         self.state_dir = Path(state_dir)
         self.on_change: Callable[[Persona], None] | None = None
@@ -41,7 +41,7 @@ class PersonaRuntime:
             return None
         return Onboarding(ProfileStore(self.state_dir), cfg.persona, on_change=self._changed)
 
-    def reload(self, cfg: Config, tts: PiperTTS | None = None) -> None:
+    def reload(self, cfg: Config, tts: VoiceTTS | None = None) -> None:
         """A new config (a live reload of persona.* or tts.*), applied in place; `tts`: a new voice."""
         self.cfg = cfg
         if tts is not None:

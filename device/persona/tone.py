@@ -17,7 +17,7 @@ import numpy as np
 
 from device.persona.persona import Persona
 from device.pipeline.text import split_sentences
-from device.pipeline.tts import PiperTTS, Prosody
+from device.pipeline.tts import Prosody, VoiceTTS
 
 
 class Tone(StrEnum):
@@ -124,7 +124,7 @@ def pause_after(body: str, sentence_pause_s: float) -> float:
 class TonedTTS:
     """A `TextToSpeech` that speaks each sentence in its tone and pauses after it."""
 
-    def __init__(self, inner: PiperTTS | None, persona: Persona):
+    def __init__(self, inner: VoiceTTS | None, persona: Persona):
         self.inner = inner  # replaced when the voice changes (a live reload of tts.voice)
         self.persona = persona  # replaced when the persona changes (onboarding, reload)
         self.last_tones: list[tuple[Tone, str]] = []  # the last call's (tone, text sent to Piper)

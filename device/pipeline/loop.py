@@ -205,7 +205,7 @@ class VoiceLoop:
             early = None
         if ep.timed_out:
             log.info("no speech; back to idle")
-            self.parts.stt.finish()
+            self.parts.stt.drop()
             self._set_state(State.IDLE)
             return
         if early is not None and ep.early_audible:
@@ -375,7 +375,7 @@ class VoiceLoop:
             if muted:
                 self.interrupt("mute")
                 if self.state is State.LISTENING:
-                    self.parts.stt.finish()
+                    self.parts.stt.drop()
             self._muted = muted
             if self.state in (State.IDLE, State.LISTENING, State.MUTED):
                 self._set_state(State.MUTED if self._muted else State.IDLE)

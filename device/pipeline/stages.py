@@ -87,6 +87,11 @@ class SpeechToText(Protocol):
         """The final transcript of the utterance."""
         ...
 
+    def drop(self) -> None:
+        """Abandon the utterance with no transcript (no speech came, or the owner muted). Cheap: the
+        microphone's thread calls it, so it never decodes and never waits on a server."""
+        ...
+
 
 @dataclass(frozen=True)
 class DialogueCapabilities:

@@ -6,6 +6,7 @@ import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 
@@ -21,6 +22,19 @@ class Prosody:
     noise_scale: float | None = None
     noise_w_scale: float | None = None
     volume: float = 1.0
+
+
+class VoiceTTS(Protocol):
+    """A voice the persona can shape: Piper on the board, or a server's voice with Piper behind it."""
+
+    sample_rate: int
+    prosody: Prosody
+
+    def synthesize(self, text: str, prosody: Prosody | None = None) -> Iterator[np.ndarray]:
+        """int16 mono chunks at `sample_rate`, one per sentence, each as soon as it is ready."""
+        ...
+
+    def synthesize_all(self, text: str) -> np.ndarray: ...
 
 
 class PiperTTS:

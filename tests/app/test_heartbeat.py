@@ -29,7 +29,8 @@ from device.drivers.audio_devices import AudioDevices, Backoff
 from device.pipeline.audio import PlaybackLog
 from device.pipeline.events import Message
 from device.pipeline.settings import DialogueSettings, LoopSettings
-from tests.fakes import FRAME_S, Activity, FakeDialogue, Rig, VirtualClock
+from device.pipeline.tts import Prosody
+from tests.fakes import FRAME_S, Activity, FakeDialogue, FakeTts, Rig, VirtualClock
 
 WATCHDOG_S = 2.0  # WatchdogSec: the heartbeat pings at half of it
 TAKE_GRACE_S = 2.0  # wall time a frame may wait for the loop before the loop counts as stuck (once)
@@ -312,3 +313,81 @@ def test_outside_systemd_the_heartbeat_thread_ends_at_once(monkeypatch: pytest.M
 
     Heartbeat(lambda: False, clock=VirtualClock()).run(Stop())  # type: ignore[arg-type]
     assert waits == []
+
+
+class BoardVoice:
+    """The rig's voice as the board's Piper behind a server's: `VoiceTTS` (it takes a prosody)."""
+
+    def __init__(self, inner: FakeTts) -> None:
+        self.inner = inner
+        self.sample_rate = inner.sample_rate
+        self.prosody = Prosody()
+
+    def synthesize(self, text: str, prosody: Prosody | None = None) -> Iterator[np.ndarray]:
+        return self.inner.synthesize(text)
+
+    def synthesize_all(self, text: str) -> np.ndarray:
+        return np.concatenate(list(self.synthesize(text)))
+
+
+def _until(cond: Callable[[], object], timeout_s: float = 30.0) -> None:
+    """Real time for the reply's real waits (the deadlines) to be over: virtual time stands still."""
+    deadline = time.monotonic() + timeout_s
+    while not cond():
+        assert time.monotonic() < deadline, "never happened"
+        time.sleep(0.01)
+
+
+def test_pings_go_on_while_every_home_server_hangs_and_the_board_answers(notify: socket.socket) -> None:
+    """The ears, the mind and the voice all on servers that take the connection and never answer
+    (real sockets, the real Wyoming and OpenAI clients and their fallbacks, the rig's engines as the
+    board's). Every wait is on the reply's thread: the microphone's frames keep reaching the loop, the
+    pings go on through all three deadlines, and the board's answer is spoken."""
+    from device.pipeline.llm.fallback import FallbackDialogue
+    from device.pipeline.llm.openai import OpenAIDialogue, Server
+    from device.pipeline.server_health import ServerHealth
+    from device.pipeline.speech_fallback import FallbackSTT, FallbackTTS
+    from device.pipeline.wyoming import WyomingSTT, WyomingTTS
+    from tests.servers import silent_server
+
+    rig = Rig(replace(LoopSettings(), follow_up_s=0), answers={"Tell me about the sea.": "The sea is wide."})
+    with silent_server() as port:
+
+        def hung() -> ServerHealth:
+            return ServerHealth(lambda: None, start_check=False)  # up until a turn finds it hung
+
+        uri = f"tcp://127.0.0.1:{port}"
+        ears = FallbackSTT(WyomingSTT(uri), rig.stt, hung(), 0.3)
+        mind = FallbackDialogue(
+            OpenAIDialogue(Server(f"http://127.0.0.1:{port}/v1")), rig.dialogue, hung(), 0.3
+        )
+        voice = FallbackTTS(WyomingTTS(uri, rig.tts.sample_rate), BoardVoice(rig.tts), hung(), 0.3)
+        rig.loop.reconfigure(stt=ears, dialogue=mind, tts=voice)
+        spoken = [*rig.script.wake(), *rig.script.quiet(0.2), *rig.script.say("Tell me about the sea.")]
+        clock, mic = rig.clock, HandMicrophone()
+        heartbeat = Heartbeat(lambda: False, clock=clock)
+
+        def microphone() -> np.ndarray:
+            return spoken.pop(0) if spoken else silence()
+
+        system = VirtualSystem(clock, notify, [(30.0, microphone)], mic)
+        in_reply: list[float] = []  # virtual times at which the reply was still under way
+        system.at_check.append(lambda t: in_reply.append(t) if not rig.loop.wait_reply(0) else None)
+        system.at_check.append(lambda t: _until(lambda: rig.tts.spoken) if t >= 10.0 else None)
+        system.at_check.append(lambda _t: rig.settle())
+        stop = threading.Event()
+        consumer = threading.Thread(
+            target=feed_frames, args=(rig.loop, heartbeat.frames(mic), stop, False), daemon=True
+        )
+        consumer.start()
+        heartbeat.run(system)  # type: ignore[arg-type]
+        mic.end()
+        consumer.join(timeout=30)
+    assert not consumer.is_alive()
+    assert rig.turns and rig.turns[0].transcript == "Tell me about the sea.", rig.turns
+    assert rig.turns[0].reply == "The sea is wide."  # the board's answer, spoken by the board's voice
+    assert (ears.takeovers, mind.takeovers, voice.takeovers) == (1, 1, 1)
+    assert rig.tts.spoken == ["The sea is wide."]
+    assert in_reply, "the reply was never seen under way"
+    assert mic.dropped == 0  # the loop took every frame while the reply waited on the servers
+    assert len(system.pings) == 30, system.pings  # a ping every WATCHDOG_S / 2, all through

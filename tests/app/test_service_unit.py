@@ -105,3 +105,15 @@ def test_the_home_server_drop_in_opens_only_that_server_and_stays_safe(url: str,
     assert exposure <= 2.0, report
     assert "PrivateNetwork=" in report and exposure > _exposure(UNIT)[0]  # it did read the drop-in
     assert apply("", tmp_path / "os1.service.d") is None and not written.exists()  # no server: none
+
+
+def test_the_speech_servers_are_let_through_with_the_mind(tmp_path: Path) -> None:
+    """stt/tts over Wyoming: their hosts join the mind's in IPAddressAllow=, and nothing else does."""
+    from device.app.service_network import apply, server_urls
+
+    urls = server_urls("http://192.168.1.20:8080/v1", "tcp://192.168.1.21:10300", "tcp://192.168.1.20:10200")
+    written = apply(urls, tmp_path / "os1.service.d")
+    assert written is not None
+    allow = next(line for line in written.read_text().splitlines() if line.startswith("IPAddressAllow="))
+    assert allow == "IPAddressAllow=192.168.1.20 192.168.1.21"
+    assert apply(server_urls(), tmp_path / "os1.service.d") is None and not written.exists()

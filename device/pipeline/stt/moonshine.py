@@ -109,6 +109,11 @@ class MoonshineSTT:
                 self._decode()
             return self._text
 
+    def drop(self) -> None:
+        with self._lock:
+            self._close_stream()
+            self._text = ""
+
     def finish(self) -> str:
         with self._lock:
             if self._stream is None:

@@ -75,6 +75,11 @@ class VoskSTT:
         # Decoding happens in accept(), so the partial result is as current as it gets.
         return self.partial()
 
+    def drop(self) -> None:
+        self._rec = None
+        self._done = []
+        self._partial = ""
+
     def finish(self) -> str:
         if self._rec is None:
             return ""

@@ -103,6 +103,10 @@ class WhisperSTT:
         self._tail.mark()
         self._spec = _Speculation(self._transcribe, audio)
 
+    def drop(self) -> None:
+        self._spec = None  # a speculation still running is left to finish unread
+        self._chunks = []
+
     def finish(self) -> str:
         text = self._speculated(self._spec)
         self._spec = None
