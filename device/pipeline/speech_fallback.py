@@ -14,19 +14,23 @@ from collections.abc import Iterator
 import numpy as np
 
 from device.pipeline.server_health import ServerHealth
-from device.pipeline.stages import SpeechToText, SttCapabilities
+from device.pipeline.stages import CannotHear, SpeechToText, SttCapabilities
 from device.pipeline.text import split_sentences
 from device.pipeline.tts import Prosody, VoiceTTS
 from device.pipeline.wyoming import WyomingError, WyomingSTT, WyomingTTS
 
 log = logging.getLogger("os1.wyoming")
 
+# What a board with no ears of its own says when the server's are gone (a Pi Zero front end).
+NO_EARS = "I can't reach my home server right now, so I couldn't hear that. Try again in a minute."
+
 
 class FallbackSTT:
     """`stages.SpeechToText`: the server transcribes while it is up; the board's engine when not.
 
     While the server is used, the utterance's audio is kept, so a failure at the end is transcribed on
-    the board from the same audio. With no board engine (`local` None), a failure hears nothing.
+    the board from the same audio. With no board engine (`local` None), a failure raises CannotHear:
+    the board says so.
     """
 
     capabilities = SttCapabilities()  # the server answers only at the end: no early reply over it
@@ -82,7 +86,7 @@ class FallbackSTT:
             self.takeovers += 1
             self.last_engine = "board"
             if self.local is None:
-                return ""
+                raise CannotHear(NO_EARS) from e
             self.local.start()  # the same frames, as they came
             for frame in self._audio:
                 self.local.accept(frame)

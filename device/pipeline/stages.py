@@ -58,8 +58,13 @@ class SttCapabilities:
     speech comes: a segment engine (Whisper) hides its cost in the end-of-turn silence."""
 
 
+class CannotHear(Exception):
+    """`finish()` had no way to hear the utterance (the server's ears gone, none on the board). The
+    message is one short sentence for the owner, saying so."""
+
+
 class SpeechToText(Protocol):
-    """An utterance is `start()`, `accept()` per frame, then `finish()`."""
+    """An utterance is `start()`, `accept()` per frame, then `finish()` (which may raise CannotHear)."""
 
     capabilities: SttCapabilities
 

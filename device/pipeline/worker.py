@@ -23,6 +23,7 @@ from device.pipeline.history import Conversation, heard_text
 from device.pipeline.reply import Reply, ReplyStages
 from device.pipeline.settings import DialogueSettings
 from device.pipeline.speaking import Speaker, said_words
+from device.pipeline.stages import CannotHear
 from device.pipeline.text import (
     NON_ANSWER,
     TRAILING_WORDS,
@@ -103,7 +104,12 @@ class ReplyWorker:
             if previous is not None:
                 previous.join()
             if not reply.typed:
-                self._transcribe(reply)
+                try:
+                    self._transcribe(reply)
+                except CannotHear as e:  # the server's ears are gone and the board has none
+                    self.speaker.speak_text(reply, str(e))
+                    self._finish(reply, follow_up=False)
+                    return
             stop = is_stop_phrase(turn.transcript, st.settings.stop_phrases)
             if reply.continues is not None and turn.transcript.strip() and not stop:
                 self._continue_request(reply.continues, turn)

@@ -185,3 +185,26 @@ def test_the_microphone_thread_never_waits_on_a_hung_server(request_audio: np.nd
         assert accepted == -(-len(minute) // FRAME_SAMPLES)
         text = stt.finish()
     assert HEARD <= _words(text), text
+
+
+def test_a_board_with_no_ears_of_its_own_says_the_server_is_gone() -> None:
+    """The Pi Zero profile (stt.fallback none): the server's ears gone, the owner hears one sentence
+    saying so, in the board's voice, and nothing else happens."""
+    from dataclasses import replace
+
+    from device.pipeline.server_health import ServerHealth
+    from device.pipeline.settings import LoopSettings
+    from device.pipeline.speech_fallback import NO_EARS
+    from device.pipeline.wyoming import WyomingSTT
+    from tests.fakes import Rig
+
+    rig = Rig(replace(LoopSettings(), follow_up_s=0), answers={"Tell me about the sea.": "The sea is wide."})
+    gone = FallbackSTT(
+        WyomingSTT(f"tcp://127.0.0.1:{free_port()}"), None, ServerHealth(lambda: None, start_check=False), 0.3
+    )
+    rig.loop.reconfigure(stt=gone)
+    rig.request("Tell me about the sea.")
+    rig.finish()
+    assert " ".join(rig.tts.spoken) == NO_EARS  # said sentence by sentence
+    assert rig.dialogue.prompts == []  # the mind was never asked: nothing was heard
+    assert "refused the connection" in gone.health.last_error
