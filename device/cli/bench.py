@@ -34,6 +34,14 @@ def register(sub: Any) -> list[str]:
         "check do; default: each request on its own",
     )
     bench.add_argument(
+        "--home-server",
+        metavar="URL",
+        help="also run the requests with the mind on this OpenAI-compatible server, and print the "
+        "response gap side by side with the board's",
+    )
+    bench.add_argument("--home-stt", metavar="tcp://HOST:PORT", help="…and the ears on this Wyoming server")
+    bench.add_argument("--home-tts", metavar="tcp://HOST:PORT", help="…and the voice on this Wyoming server")
+    bench.add_argument(
         "--memory",
         action="store_true",
         help="instead: memory retrieval added per turn with 10,000 memories (python -m device.evals.memory)",

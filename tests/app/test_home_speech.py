@@ -208,3 +208,19 @@ def test_a_board_with_no_ears_of_its_own_says_the_server_is_gone() -> None:
     assert " ".join(rig.tts.spoken) == NO_EARS  # said sentence by sentence
     assert rig.dialogue.prompts == []  # the mind was never asked: nothing was heard
     assert "refused the connection" in gone.health.last_error
+
+
+def test_status_says_who_heard_and_who_spoke_last(request_audio: np.ndarray) -> None:
+    """`os1 status` on a board whose ears are a server that is gone: the board heard, and why."""
+    from device.app.engines import mind_status
+    from device.cli.control import format_status
+    from device.pipeline.llm.onnx import OnnxDialogue
+
+    stt = _stt(f"tcp://127.0.0.1:{free_port()}")
+    _settled(stt.health)
+    _hear(stt, request_audio)
+    mind = OnnxDialogue.__new__(OnnxDialogue)  # a board mind: status reads only its type
+    lines = format_status({"state": "idle", "llm": mind_status(mind, stt, None)}).splitlines()
+    ears = next(line for line in lines if line.startswith("ears"))
+    assert "board heard last; home server down" in ears and "refused the connection" in ears, lines
+    assert not any(line.startswith("voice") for line in lines)  # the voice is the board's: no line

@@ -9,13 +9,14 @@ import logging
 import shlex
 import sys
 import tempfile
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from device.app.engines import Engines, load_all, persona
+from device.app.engines import Engines, load_all, mind_status, persona
 from device.config.schema import Config
 from device.evals.bench.corpus import Request, synthesized_requests, wav_requests
 from device.evals.bench.harness import run_set, wake_fires
@@ -23,6 +24,7 @@ from device.evals.bench.overhead import llm_overhead, stt_engines, tts_overhead
 from device.evals.bench.plot import plot_waterfall
 from device.evals.bench.report import breakdown_table, extra_lines, request_table, summary_table
 from device.evals.bench.stats import (
+    METRICS,
     TARGETS,
     gap_breakdown,
     quiet_gap,
@@ -56,6 +58,12 @@ class BenchOptions:
     """Where synthesized requests are cached."""
     idle_s: float = 15.0
     """Seconds of idle audio for idle CPU."""
+    home_server: str = ""
+    """Also run the requests with the mind on this OpenAI-compatible server (llm.remote.url)."""
+    home_stt: str = ""
+    """…and the ears on this Wyoming server (stt.remote.uri)."""
+    home_tts: str = ""
+    """…and the voice on this Wyoming server (tts.remote.uri)."""
     compare: bool = True
     """Raw engines vs ours, and the other STT engine."""
     conversation: bool = False
@@ -114,6 +122,39 @@ def measure(cfg: Config, opts: BenchOptions, requests: list[Request], out_dir: P
     return result
 
 
+def home_config(cfg: Config, opts: BenchOptions) -> Config:
+    """The same config with the parts `opts` names moved to the home server, the board behind them."""
+    home = cfg.model_copy(deep=True)
+    if opts.home_server:
+        home.llm.engine, home.llm.remote.url = "openai", opts.home_server
+    if opts.home_stt:
+        home.stt.engine, home.stt.remote.uri = "wyoming", opts.home_stt
+    if opts.home_tts:
+        home.tts.engine, home.tts.remote.uri = "wyoming", opts.home_tts
+    return home
+
+
+def measure_home(cfg: Config, opts: BenchOptions, requests: list[Request], out_dir: Path) -> dict[str, Any]:
+    """The same requests, streaming, through the home server: its summary, and how often the board
+    had to take over (each takeover costs at most the deadline)."""
+    home = home_config(cfg, opts)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    home.paths.state_dir = str(out_dir / "state")
+    print("the same requests through the home server ...", file=sys.stderr)
+    engines = load_all(home)
+    time.sleep(1.0)  # the start-up health checks
+    system_prompt = persona(home).system_prompt()
+    warm_up(engines, system_prompt, requests[0].audio)
+    rows = run_set(home, engines, requests, False, out_dir, [[]] if opts.conversation else None)
+    used = {k: v for k, v in (("llm", opts.home_server), ("stt", opts.home_stt), ("tts", opts.home_tts)) if v}
+    return {
+        "servers": used,
+        "requests": rows,
+        "summary": summarize(rows),
+        "status": mind_status(engines.dialogue, engines.stt, engines.tts),
+    }
+
+
 def compare_engines(
     cfg: Config, engines: Engines, system_prompt: str, requests: list[Request], rows: list[dict]
 ) -> dict[str, Any]:
@@ -134,7 +175,28 @@ def report(result: dict[str, Any]) -> str:
     parts += ["summary (medians and p90 over the requests)", summary_table(result["summary"]), ""]
     parts += ["where the response gap goes (median of each part)", breakdown_table(result), ""]
     parts += extra_lines(result)
+    if "home_server" in result:
+        parts += ["", *home_lines(result)]
     return "\n".join(parts)
+
+
+def home_lines(result: dict[str, Any]) -> list[str]:
+    """The board against the home server, side by side, on the same requests in one run."""
+    home = result["home_server"]
+    board, server = result["summary"]["streaming"], home["summary"]
+    servers = ", ".join(f"{k} {v}" for k, v in home["servers"].items())
+    lines = [f"the board against the home server ({servers}), streaming, median (p90)"]
+    lines.append(f"{'':38} {'board':>16} {'home server':>16}")
+    for key, label, _ in METRICS:
+        if board[key]["n"] or server[key]["n"]:
+            cells = [f"{s[key]['median']} ({s[key]['p90']})" if s[key]["n"] else "-" for s in (board, server)]
+            lines.append(f"{label:38} {cells[0]:>16} {cells[1]:>16}")
+    status = home["status"]
+    taken = [f"{part} {status[part]['takeovers']}" for part in ("ears", "voice") if part in status]
+    if "takeovers" in status:
+        taken.insert(0, f"mind {status['takeovers']}")
+    lines.append("board takeovers during the run: " + (", ".join(taken) or "none"))
+    return lines
 
 
 def run(cfg: Config, opts: BenchOptions) -> int:
@@ -162,6 +224,8 @@ def run(cfg: Config, opts: BenchOptions) -> int:
         requests = synthesized_requests(opts.requests, opts.cache_dir)
     with tempfile.TemporaryDirectory(prefix="os1-bench-") as tmp, OtherLoad() as load:
         result = measure(cfg, opts, requests, Path(tmp))
+        if opts.home_server or opts.home_stt or opts.home_tts:
+            result["home_server"] = measure_home(cfg, opts, requests, Path(tmp) / "home")
     result["other_cpu_pct"] = load.percent
     result = {"command": shlex.join(["os1", *sys.argv[1:]]), **result}
     result["config"] = {
@@ -199,6 +263,9 @@ def options_from_args(args: Any) -> BenchOptions:
         compare=not args.no_compare,
         conversation=args.conversation,
         verbose=args.verbose,
+        home_server=args.home_server or "",
+        home_stt=args.home_stt or "",
+        home_tts=args.home_tts or "",
     )
     if args.cache_dir is not None:
         opts.cache_dir = args.cache_dir
