@@ -274,7 +274,9 @@ def test_two_devices_share_one_server_each_whole_reply_from_the_server(gguf: Pat
     assert (kitchen.last_mind, study.last_mind) == ("server", "server")
 
 
-def test_a_server_that_cuts_one_device_off_for_another_is_carried_on_by_that_board(gguf: Path) -> None:
+def test_a_server_that_cuts_one_device_off_for_another_is_carried_on_by_that_board(
+    gguf: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     # llama_cpp.server's own default ends the stream in flight with [DONE] and no finish reason when
     # another request arrives: to the kitchen that looked like a whole reply, cut mid-sentence.
     with LlamaServer(gguf, free_port(), interrupt=True) as srv:
@@ -282,14 +284,16 @@ def test_a_server_that_cuts_one_device_off_for_another_is_carried_on_by_that_boa
         board = BoardSpy(kitchen.local)
         kitchen.local = board  # type: ignore[assignment]
         replies: dict[str, str] = {}
-        story = _reply_in_thread(kitchen, STORY, replies, "kitchen")
-        _wait(lambda: kitchen.remote.last_stats.new_tokens >= 3, "the kitchen's first words")
-        france = _reply_in_thread(study, FRANCE, replies, "study")
-        story.join(60)
-        france.join(60)
+        with caplog.at_level(logging.WARNING):
+            story = _reply_in_thread(kitchen, STORY, replies, "kitchen")
+            _wait(lambda: kitchen.remote.last_stats.new_tokens >= 3, "the kitchen's first words")
+            france = _reply_in_thread(study, FRANCE, replies, "study")
+            story.join(60)
+            france.join(60)
     assert "paris" in replies["study"].lower(), replies
     assert kitchen.takeovers == 1 and kitchen.last_mind == "board", replies
-    assert "cut the reply short" in kitchen.health.last_error
+    # Why, from the log: last_error is the background check's by now (it may time out on a busy server).
+    assert any("cut the reply short" in r.getMessage() for r in caplog.records), caplog.text
     before = board.prefixes[0]
     assert before.strip() and replies["kitchen"].startswith(before), (before, replies)
     assert replies["kitchen"][len(before) :].strip(), replies  # and the board said the rest

@@ -103,19 +103,20 @@ def test_the_server_killed_before_the_transcript_is_transcribed_on_the_board_fro
 
 
 def test_a_server_that_never_answers_costs_the_deadline_and_the_board_hears_it(
-    request_audio: np.ndarray,
+    request_audio: np.ndarray, caplog: pytest.LogCaptureFixture
 ) -> None:
     with silent_server() as port:
         stt = _stt(f"tcp://127.0.0.1:{port}", deadline_ms=300)
         stt.health.close()  # no background checks: this turn meets the hang
         t0 = time.monotonic()
-        text = _hear(stt, request_audio)
+        with caplog.at_level(logging.WARNING):
+            text = _hear(stt, request_audio)
         waited = time.monotonic() - t0
-        why = stt.health.last_error  # before the port closes (a check still in flight then reads a reset)
     assert HEARD <= _words(text), text
     assert stt.last_engine == "board"
     assert waited >= 0.3  # it did wait the deadline before giving up (the cost is the bench's to measure)
-    assert "no transcript within 300 ms" in why
+    # Why, from the log: last_error may be the start-up check's by now (it times out on this port too).
+    assert any("no transcript within 300 ms" in r.getMessage() for r in caplog.records), caplog.text
 
 
 def test_no_server_at_start_hears_on_the_board_then_the_server_when_it_is_back(
