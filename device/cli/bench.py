@@ -42,6 +42,11 @@ def register(sub: Any) -> list[str]:
     bench.add_argument("--home-stt", metavar="tcp://HOST:PORT", help="…and the ears on this Wyoming server")
     bench.add_argument("--home-tts", metavar="tcp://HOST:PORT", help="…and the voice on this Wyoming server")
     bench.add_argument(
+        "--server-stall",
+        action="store_true",
+        help="instead: what a home server that accepts and never answers costs (mind, ears, voice)",
+    )
+    bench.add_argument(
         "--memory",
         action="store_true",
         help="instead: memory retrieval added per turn with 10,000 memories (python -m device.evals.memory)",
@@ -69,6 +74,10 @@ def dispatch(args: argparse.Namespace) -> int:
         from device.evals import llm_engines
 
         return llm_engines.main(["--show"])
+    if args.server_stall:
+        from device.evals import server_stall
+
+        return server_stall.main([])
     if args.vision:
         from device.evals import vision
 
