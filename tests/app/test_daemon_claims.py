@@ -539,9 +539,14 @@ def test_os1_demo_prints_its_reply_and_writes_it_as_speech(
     audio = read_wav(wav)
     words = len(reply[1].split())
     assert 0.15 * words < len(audio) / 16000 < 1.0 * words + 1  # about as long as its words, spoken
-    # with silence after it, as Whisper hears a reply in the room: without, it can drop the last word
-    said = transcribe(build_stt(Config().stt), join(audio, silence(0.5)))
-    assert letter_error_rate(reply[1], said) <= 0.15, (reply[1], said)
+    # with silence after it, as a reply is heard in the room. Two ears, and the better one counts:
+    # Piper's voice differs from run to run (its noise), and Whisper tiny alone now and then dropped
+    # the last word of "… Paris, France." (0.23 under load) where Moonshine heard all of it. A WAV
+    # that is really missing words is missed by both.
+    ears = [Config().stt, Config().stt.model_copy(update={"engine": "moonshine"})]
+    heard_by = [transcribe(build_stt(cfg), join(audio, silence(0.5))) for cfg in ears]
+    errors = [letter_error_rate(reply[1], said) for said in heard_by]
+    assert min(errors) <= 0.15, (reply[1], heard_by, errors)
 
 
 @pytest.mark.models
