@@ -9,14 +9,13 @@ import signal
 import socket
 import subprocess
 import sys
-import threading
 import time
 import urllib.request
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+
+from device.evals.server_stall import hung_port
 
 
 def free_port() -> int:
@@ -152,35 +151,9 @@ def chat(url: str, text: str, api_key: str = "") -> dict[str, object]:
         return json.loads(r.read())
 
 
-@contextmanager
-def silent_server() -> Iterator[int]:
-    """A port that accepts connections and reads requests but never answers: a hung server."""
-    sock = socket.socket()
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(8)
-    held: list[socket.socket] = []
-    stop = threading.Event()
-
-    def accept() -> None:
-        sock.settimeout(0.1)
-        while not stop.is_set():
-            try:
-                conn, _ = sock.accept()
-            except OSError:
-                continue
-            held.append(conn)
-
-    t = threading.Thread(target=accept, daemon=True)
-    t.start()
-    try:
-        yield int(sock.getsockname()[1])
-    finally:
-        stop.set()
-        t.join(2)
-        for c in held:
-            c.close()
-        sock.close()
+def silent_server():  # noqa: ANN201 (a context manager of the port)
+    """A port that accepts connections and never answers: a hung server (the bench's own, reused)."""
+    return hung_port()
 
 
 def self_signed(tmp: Path) -> tuple[Path, Path]:
