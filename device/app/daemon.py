@@ -137,7 +137,7 @@ def run(
         models={
             "wake": cfg.wake.model,
             "stt": cfg.stt.engine,
-            "llm": llm_name(cfg.llm),
+            "llm": llm_name(cfg.llm, dirs.models),
             "tts": cfg.tts.voice,
         },
         memory=companion.memory,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -11,7 +12,7 @@ from pathlib import Path
 from device.config import paths, secrets
 from device.config.load import ConfigError
 from device.config.schema import Config, LlmConfig, SttConfig, TtsConfig, WakeConfig
-from device.models.catalog import resolve, resolve_piper_voice
+from device.models.catalog import ModelMissing, installed_path, resolve, resolve_piper_voice, spec
 from device.persona.persona import Persona, voice_id
 from device.persona.persona import resolve as resolve_persona
 from device.pipeline.aec import EchoCancellerUnavailable, SpeexEchoCanceller
@@ -101,11 +102,28 @@ def build_dialogue(cfg: LlmConfig, models_dir: Path | None = None, send_memories
         repetition_penalty=cfg.repetition_penalty,
     )
     if cfg.engine != "openai":
-        return board_dialogue(cfg.engine, cfg, settings, models_dir)
+        return board_dialogue(board_engine(cfg.engine, cfg, models_dir), cfg, settings, models_dir)
     remote = OpenAIDialogue(server(cfg), settings, send_context=send_memories)
-    local = board_dialogue(cfg.fallback, cfg, settings, models_dir) if cfg.fallback != "none" else None
+    fallback = board_engine(cfg.fallback, cfg, models_dir)
+    local = board_dialogue(fallback, cfg, settings, models_dir) if fallback != "none" else None
     health = ServerHealth(lambda: check_server(remote.server), max_retry_s=cfg.remote.retry_max_s)
     return FallbackDialogue(remote, local, health, cfg.remote.first_token_ms / 1000, settings)
+
+
+def board_engine(engine: str, cfg: LlmConfig, models_dir: Path | None = None) -> str:
+    """The board's engine, with `auto` decided: onnx when llm.model (converted on a PC) is installed, else
+    llamacpp on llm.gguf when llama-cpp-python is. A Pi takes the second way: no torch, no conversion."""
+    if engine != "auto":
+        return engine
+    if installed_path(cfg.model, models_dir) is not None:
+        return "onnx"
+    if importlib.util.find_spec("llama_cpp") is not None and installed_path(cfg.gguf, models_dir) is not None:
+        return "llamacpp"
+    raise ModelMissing(
+        f"no language model: neither {cfg.model} (onnx) nor {cfg.gguf} with llama.cpp is installed; "
+        f"fix: {spec(cfg.gguf).fix()} and pip install 'os1[llamacpp]' (a Pi), "
+        f"or os1 models convert {cfg.model} (a PC)"
+    )
 
 
 def board_dialogue(engine: str, cfg: LlmConfig, settings: DialogueSettings, md: Path | None) -> Dialogue:
@@ -132,12 +150,19 @@ def check_server(srv: Server) -> None:
         raise http_error(srv, status, b"")
 
 
-def llm_name(cfg: LlmConfig) -> str:
+def llm_name(cfg: LlmConfig, models_dir: Path | None = None) -> str:
     """The mind llm.engine names, for status and logs (never the API key)."""
-    board = {"onnx": cfg.model, "llamacpp": f"{cfg.gguf} (llama.cpp)", "none": "none"}
+
+    def board(engine: str) -> str:
+        try:
+            engine = board_engine(engine, cfg, models_dir)
+        except ModelMissing:
+            return "none installed"
+        return {"onnx": cfg.model, "llamacpp": f"{cfg.gguf} (llama.cpp)", "none": "none"}[engine]
+
     if cfg.engine == "openai":
-        return f"{cfg.remote.model or 'server'} at {cfg.remote.url}, board: {board[cfg.fallback]}"
-    return board[cfg.engine]
+        return f"{cfg.remote.model or 'server'} at {cfg.remote.url}, board: {board(cfg.fallback)}"
+    return board(cfg.engine)
 
 
 def mind_status(dialogue: Dialogue, stt: object = None, tts: object = None) -> dict[str, object]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
 import platform
 import shutil
@@ -11,7 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from device.app.engines import STT_DEFAULT_MODEL
+from device.app.engines import STT_DEFAULT_MODEL, board_engine
 from device.config import load as configuration
 from device.config import paths
 from device.config.schema import Config
@@ -38,6 +39,21 @@ def _python() -> Iterator[Check]:
 
 def _models(cfg: Config, models_dir: Path) -> Iterator[Check]:
     board = cfg.llm.fallback if cfg.llm.engine == "openai" else cfg.llm.engine
+    try:
+        board = board_engine(board, cfg.llm, models_dir)
+    except ModelMissing as e:
+        msg = str(e)
+        yield ("FAIL", msg.split("; fix: ", 1)[0], msg.split("; fix: ", 1)[1])
+        board = "none"
+    if board == "llamacpp":
+        from device.pipeline.llm.llamacpp import INSTALL
+
+        found = importlib.util.find_spec("llama_cpp") is not None
+        yield (
+            ("OK", "llama-cpp-python installed", "")
+            if found
+            else ("FAIL", "llama-cpp-python missing", INSTALL)
+        )
     llm = {"onnx": [cfg.llm.model], "llamacpp": [cfg.llm.gguf], "none": []}[board]
     ears = cfg.stt.fallback if cfg.stt.engine == "wyoming" else cfg.stt.engine
     stt = [cfg.stt.model or STT_DEFAULT_MODEL[ears]] if ears != "none" else []

@@ -15,12 +15,13 @@ def report(e: Exception) -> int:
     from device.drivers.audio import AudioDeviceError
     from device.drivers.wavfile import AudioFileError
     from device.models.catalog import ModelCorrupt, ModelMissing
+    from device.models.convert import ConversionError
     from device.models.fetch import DownloadError
 
     if isinstance(e, (ConfigError, AudioFileError, ModelMissing, ModelCorrupt)):
         print(f"os1: {e}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    if isinstance(e, (AudioDeviceError, DownloadError)):
+    if isinstance(e, (AudioDeviceError, DownloadError, ConversionError)):
         print(f"os1: {e}", file=sys.stderr)
         return EXIT_FAIL
     if isinstance(e, engine_errors()):

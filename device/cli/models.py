@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -10,7 +11,8 @@ from typing import Any
 from device.config import load as configuration
 from device.config import paths
 from device.models.catalog import CATALOG, ModelCorrupt, ModelMissing, ModelSpec, installed_path, spec, verify
-from device.models.fetch import fetch_into
+from device.models.convert import ConversionError
+from device.models.fetch import DownloadError, fetch_into
 
 
 def register(sub: Any) -> list[str]:
@@ -60,24 +62,43 @@ def cmd_list(models_dir: Path) -> int:
 
 
 def cmd_fetch(ids: list[str], profile: str | None, models_dir: Path, force: bool) -> int:
-    """Download what a profile (or the named ids) needs, then convert what is converted from it."""
+    """Get what a profile (or the named ids) needs: download, check pip's, convert what is converted.
+
+    One model failing does not stop the rest: each failure is one line, and they are named at the end
+    (exit 1), so a dropped connection on the LLM still leaves the voice fetched."""
     wanted = _select(ids, profile or ("device" if not ids else None), "")
-    failed = 0
+    failed: list[str] = []
     for m in wanted:
-        if m.source == "package":
-            ok = installed_path(m.id, models_dir) is not None
-            print(f"{m.id}: {'installed from pip' if ok else 'missing; ' + m.fix()}")
-            failed += not ok
-            continue
-        if m.source == "convert":
-            failed += cmd_convert([m.id], models_dir, force)
-            continue
-        if installed_path(m.id, models_dir) and not force:
-            print(f"{m.id}: already in {models_dir}")
-            continue
-        fetch_into(models_dir / m.id, m.files, progress_label=m.id)
-        print(f"{m.id}: fetched into {models_dir / m.id} (SHA-256 OK)")
-    return 1 if failed else 0
+        try:
+            if not _fetch_one(m, models_dir, force):
+                failed.append(m.id)
+        except (DownloadError, ConversionError, ModelMissing, ModelCorrupt) as e:
+            print(f"{m.id}: FAILED: {e}", file=sys.stderr)
+            failed.append(m.id)
+        except OSError as e:  # a full disk or an unwritable models directory
+            print(f"{m.id}: FAILED: {e.strerror or e} ({e.filename or models_dir})", file=sys.stderr)
+            failed.append(m.id)
+    if failed:
+        print(f"os1: {len(failed)} of {len(wanted)} models not fetched: {', '.join(failed)}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _fetch_one(m: ModelSpec, models_dir: Path, force: bool) -> bool:
+    """Get one model; False when it is a pip model that is not installed (the line says the fix)."""
+    if m.source == "package":
+        ok = installed_path(m.id, models_dir) is not None
+        print(f"{m.id}: {'installed from pip' if ok else 'missing; ' + m.fix()}")
+        return ok
+    if m.source == "convert":
+        ensure_converted(m.id, models_dir, force)
+        return True
+    if installed_path(m.id, models_dir) and not force:
+        print(f"{m.id}: already in {models_dir}")
+        return True
+    fetch_into(models_dir / m.id, m.files, progress_label=m.id)
+    print(f"{m.id}: fetched into {models_dir / m.id} (SHA-256 OK)")
+    return True
 
 
 def ensure_converted(

@@ -100,10 +100,11 @@ class RemoteLlmConfig(_Section):
 
 
 class LlmConfig(_Section):
-    engine: Literal["onnx", "llamacpp", "openai"] = "onnx"
+    engine: Literal["auto", "onnx", "llamacpp", "openai"] = "auto"
+    """auto: onnx when the converted model (llm.model) is installed, else llamacpp on llm.gguf (a Pi)."""
     model: str = "smollm2-135m-instruct-int4"
     gguf: str = "smollm2-135m-instruct-gguf"
-    fallback: Literal["onnx", "llamacpp", "none"] = "onnx"
+    fallback: Literal["auto", "onnx", "llamacpp", "none"] = "auto"
     remote: RemoteLlmConfig = RemoteLlmConfig()
     max_new_tokens: int = Field(_DIALOGUE.max_new_tokens, ge=8, le=1024)
     max_sentences: int = Field(_DIALOGUE.max_sentences, ge=1, le=20)

@@ -264,7 +264,7 @@ CATALOG: dict[str, ModelSpec] = {
             "qwen2.5-0.5b-instruct-gguf",
             "llm",
             "Apache-2.0",
-            "Qwen2.5-0.5B-Instruct q8_0 GGUF (source)",
+            "Qwen2.5-0.5B-Instruct q8_0 GGUF (the Pi's mind, on llama.cpp)",
             files=(
                 RemoteFile(
                     "https://huggingface.co/Qwen/Qwen2.5-0.5B-Instruct-GGUF/resolve/"
@@ -281,9 +281,8 @@ CATALOG: dict[str, ModelSpec] = {
             "qwen2.5-0.5b-instruct-int4",
             "llm",
             "Apache-2.0",
-            "Qwen2.5-0.5B-Instruct, int4 ONNX for onnxruntime-genai (device default)",
+            "Qwen2.5-0.5B-Instruct, int4 ONNX for onnxruntime-genai (converted on a PC, copied to a board)",
             convert_from="qwen2.5-0.5b-instruct-gguf",
-            profiles=frozenset({"device"}),
         ),
         # --- TTS ---
         ModelSpec(

@@ -20,7 +20,10 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-FIX = "pip install 'os1[convert]'"
+FIX = (
+    "pip install 'os1[convert]' on a PC (on aarch64 take CPU-only torch first: make convert-tools); "
+    "a Pi needs no conversion: llm.engine auto runs the GGUF with llama.cpp"
+)
 # Files an onnxruntime-genai chat model folder cannot work without.
 REQUIRED_FILES = ("genai_config.json", "tokenizer.json")
 

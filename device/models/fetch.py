@@ -121,6 +121,8 @@ def fetch_into(folder: Path, files: tuple[RemoteFile, ...], progress_label: str 
         return folder
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
+        if progress_label:  # end a half-drawn bar, so the error that follows is a line of its own
+            sys.stderr.write("\n")
         raise
 
 

@@ -140,3 +140,29 @@ def test_live_install_needs_root(tmp_path: Path) -> None:
     assert proc.stderr.strip() == (
         "os1 install: run it as root: sudo make install (or stage with DESTDIR=/some/dir)"
     )
+
+
+def test_the_board_install_asks_pip_for_no_torch() -> None:
+    """What install.sh puts in the venv (its EXTRAS, and models-nodeps.txt) names no conversion tool: on
+    aarch64 PyPI's torch is a CUDA build of several GB, and the board runs the GGUF with llama.cpp.
+    (That their dependencies resolve for aarch64 with no torch is hardware/check_wheels.py's check.)"""
+    import re
+    import tomllib
+
+    script = (REPO / "hardware" / "install.sh").read_text()
+    extras = re.search(r'^EXTRAS="([^"]+)"', script, re.M)
+    assert extras, "install.sh has no EXTRAS line"
+    assert '"${SRC}[$EXTRAS]"' in script
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    names = [*project["dependencies"]]
+    for extra in extras[1].split(","):
+        names += project["optional-dependencies"][extra]
+    nodeps = (REPO / "requirements" / "models-nodeps.txt").read_text()
+    names += [line.split("#")[0].strip() for line in nodeps.splitlines() if line.split("#")[0].strip()]
+    wanted = {re.split(r"[\s<>=!~;\[]", n, maxsplit=1)[0].lower() for n in names}
+    convert = {
+        re.split(r"[\s<>=!~;\[]", n, maxsplit=1)[0].lower()
+        for n in project["optional-dependencies"]["convert"]
+    }
+    assert "llama-cpp-python" in wanted
+    assert not wanted & (convert | {"torch", "triton"}), wanted & convert

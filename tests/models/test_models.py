@@ -165,3 +165,53 @@ def test_models_verify_fails_on_a_missing_model(tmp_path: Path) -> None:
     r = run_os1("models", "verify", "vosk-model-small-en-us-0.15", env={"OS1_MODELS_DIR": str(tmp_path)})
     assert r.returncode == 1
     assert "os1 models fetch vosk-model-small-en-us-0.15" in r.stdout
+
+
+def test_device_profile_needs_no_conversion() -> None:
+    """A Pi fetches the profile with no torch: nothing in it is made by converting."""
+    device = [m for m in CATALOG.values() if "device" in m.profiles]
+    assert [m.id for m in device if m.source == "convert"] == []
+    assert "qwen2.5-0.5b-instruct-gguf" in {m.id for m in device}
+
+
+def test_fetch_goes_on_past_a_failure_and_names_it(
+    server: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A dropped download and a conversion whose source is missing each fail in one line; the models
+    after them are still fetched, and the fetch exits 1 naming both."""
+
+    def voice(name: str, path: str) -> models.ModelSpec:
+        return models.ModelSpec(
+            name, "tts", "MIT", "test", files=(RemoteFile(f"{server}{path}", sha(PAYLOAD)),), main_file=Path(path).name
+        )
+
+    dropped = voice("voice-dropped", "/drop/a.onnx")
+    converted = models.ModelSpec("llm-int4", "llm", "MIT", "test", convert_from="voice-never-fetched")
+    never = voice("voice-never-fetched", "/missing/b.onnx")
+    good = voice("voice-good", "/c.onnx")
+    for m in (dropped, converted, never, good):
+        monkeypatch.setitem(CATALOG, m.id, m)
+    from device.cli import models as models_cli
+
+    ids = [dropped.id, converted.id, good.id]
+    assert models_cli.cmd_fetch(ids, None, tmp_path, force=False) == 1
+    assert verify("voice-good", tmp_path) == "SHA-256 OK"
+    err = [line for line in capsys.readouterr().err.splitlines() if "%" not in line and line]
+    assert len(err) == 3, err
+    assert err[0].startswith("voice-dropped: FAILED: ") and "connection dropped" in err[0]
+    assert err[1].startswith("llm-int4: FAILED: ") and "voice-never-fetched" in err[1]
+    assert err[2] == "os1: 2 of 3 models not fetched: voice-dropped, llm-int4"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["voice-good"]
+
+
+def test_a_conversion_that_fails_is_one_line(tmp_path: Path) -> None:
+    """A GGUF that is not one: `os1 models convert` says so in one line and exits non-zero."""
+    gguf = tmp_path / "qwen2.5-0.5b-instruct-gguf" / "qwen2.5-0.5b-instruct-q8_0.gguf"
+    gguf.parent.mkdir()
+    gguf.write_bytes(b"GGUF" + b"\0" * 1000)
+    r = run_os1("models", "convert", "qwen2.5-0.5b-instruct-int4", env={"OS1_MODELS_DIR": str(tmp_path)})
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert "Traceback" not in r.stderr
+    last = r.stderr.strip().splitlines()[-1]
+    assert last.startswith("os1: ") and "qwen2.5-0.5b-instruct-q8_0.gguf" in last, r.stderr
+    assert not (tmp_path / "qwen2.5-0.5b-instruct-int4").exists()
