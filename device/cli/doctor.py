@@ -38,13 +38,16 @@ def _python() -> Iterator[Check]:
 
 
 def _models(cfg: Config, models_dir: Path) -> Iterator[Check]:
-    board = cfg.llm.fallback if cfg.llm.engine == "openai" else cfg.llm.engine
+    named = cfg.llm.fallback if cfg.llm.engine == "openai" else cfg.llm.engine
     try:
-        board = board_engine(board, cfg.llm, models_dir)
+        board = board_engine(named, cfg.llm, models_dir)
     except ModelMissing as e:
         msg = str(e)
         yield ("FAIL", msg.split("; fix: ", 1)[0], msg.split("; fix: ", 1)[1])
         board = "none"
+    if named == "auto" and board != "none":
+        why = "is converted" if board == "onnx" else "is not converted (as on a Pi)"
+        yield ("OK", f"mind: llm.engine auto runs {board}: {cfg.llm.model} {why}", "")
     if board == "llamacpp":
         from device.pipeline.llm.llamacpp import INSTALL
 

@@ -36,12 +36,22 @@ def test_ask_answers_with_the_persona(tmp_path: Path) -> None:
 
 
 def test_missing_llm_names_the_command_that_gets_it(tmp_path: Path) -> None:
-    r = run_os1("ask", "hello", env={"OS1_MODELS_DIR": str(tmp_path)})
+    onnx = tmp_path / "onnx.yaml"
+    onnx.write_text("llm:\n  engine: onnx\n")
+    r = run_os1("--config", str(onnx), "ask", "hello", env={"OS1_MODELS_DIR": str(tmp_path)})
     assert r.returncode == 2
     assert r.stderr.strip() == (
         "os1: model 'smollm2-135m-instruct-int4' is not installed; "
         "get it with: os1 models convert smollm2-135m-instruct-int4"
     )
+    # auto, with neither the converted model nor the GGUF it would run instead: both ways are named
+    auto = tmp_path / "auto.yaml"
+    auto.write_text("llm:\n  gguf: qwen2.5-0.5b-instruct-gguf\n")
+    r = run_os1("--config", str(auto), "ask", "hello", env={"OS1_MODELS_DIR": str(tmp_path)})
+    assert r.returncode == 2
+    line = r.stderr.strip()
+    assert line.startswith("os1: no language model: ") and "\n" not in line, r.stderr
+    assert "os1 models fetch qwen2.5-0.5b-instruct-gguf" in line and "os1 models convert" in line
 
 
 def test_corrupt_llm_is_a_one_line_error(tmp_path: Path) -> None:
@@ -86,8 +96,10 @@ def test_eval_help_lists_every_measurement() -> None:
 
 
 def test_doctor_reports_each_check_with_a_fix(tmp_path: Path) -> None:
-    r = run_os1("doctor", env={"OS1_MODELS_DIR": str(tmp_path)})
-    assert r.returncode == 1  # the LLM is not in this empty models dir
+    onnx = tmp_path / "onnx.yaml"
+    onnx.write_text("llm:\n  engine: onnx\n")
+    r = run_os1("--config", str(onnx), "doctor", env={"OS1_MODELS_DIR": str(tmp_path)})
+    assert r.returncode == 1  # the converted LLM is not in this empty models dir
     lines = r.stdout.splitlines()
     assert all(line.split()[0] in ("OK", "WARN", "FAIL") for line in lines)
     llm = next(line for line in lines if "smollm2-135m-instruct-int4" in line)

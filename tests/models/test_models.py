@@ -182,7 +182,12 @@ def test_fetch_goes_on_past_a_failure_and_names_it(
 
     def voice(name: str, path: str) -> models.ModelSpec:
         return models.ModelSpec(
-            name, "tts", "MIT", "test", files=(RemoteFile(f"{server}{path}", sha(PAYLOAD)),), main_file=Path(path).name
+            name,
+            "tts",
+            "MIT",
+            "test",
+            files=(RemoteFile(f"{server}{path}", sha(PAYLOAD)),),
+            main_file=Path(path).name,
         )
 
     dropped = voice("voice-dropped", "/drop/a.onnx")
