@@ -57,6 +57,7 @@ def run_file(
     # Fast mode waits for each reply so the recording is not skipped over while the companion talks.
     feed_frames(loop, mic, threading.Event(), wait_for_reply=not realtime)
     loop.wait_reply()
+    loop.wait_worker(timeout_s=60)
     if loop.mid_request:
         log.info("the recording ended in the middle of a request")
     ear.close()
