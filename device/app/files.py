@@ -13,6 +13,7 @@ from device.app.engines import Engines, load_all
 from device.config.schema import Config
 from device.drivers.audio_files import FileEarpiece, FileMicrophone
 from device.pipeline.events import Turn
+from device.pipeline.loop import wait_worker
 
 log = logging.getLogger("os1.run")
 
@@ -57,7 +58,7 @@ def run_file(
     # Fast mode waits for each reply so the recording is not skipped over while the companion talks.
     feed_frames(loop, mic, threading.Event(), wait_for_reply=not realtime)
     loop.wait_reply()
-    loop.wait_worker(timeout_s=60)
+    wait_worker(loop, timeout_s=60)
     if loop.mid_request:
         log.info("the recording ended in the middle of a request")
     ear.close()

@@ -403,13 +403,13 @@ class VoiceLoop:
         """Block until the reply being made (if any) has been spoken or cut off."""
         return self._not_replying.wait(timeout_s)
 
-    def wait_worker(self, timeout_s: float | None = None) -> None:
-        """Block until the reply thread has ended, the prefill of the next turn included. A process that
-        exits while llama.cpp is mid-decode on that thread segfaults at exit (seen under emulated ARM)."""
-        thread = self._reply_thread
-        if thread is not None:
-            thread.join(timeout_s)
-
     def wait_turn_check(self, timeout_s: float | None = None) -> None:
         """Block until the end-of-turn model's verdict is in (a recording fed faster than real time)."""
         self._endpoint.wait_check(timeout_s)
+
+
+def wait_worker(loop: VoiceLoop, timeout_s: float | None = None) -> None:
+    """Block until the loop's reply thread has ended, the prefill of the next turn included: a process
+    that exits while llama.cpp is mid-decode on that thread segfaults (seen under emulated ARM)."""
+    if loop._reply_thread is not None:
+        loop._reply_thread.join(timeout_s)
