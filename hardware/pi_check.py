@@ -740,13 +740,7 @@ def start_llama(ctx: Context) -> Background:
         "PIP_CONFIG_FILE": os.devnull,
     }
     cmd = [
-        sys.executable,
-        "-m",
-        "pip",
-        "--isolated",
-        "--disable-pip-version-check",
-        "--cache-dir",
-        str(ctx.cache / "pip"),
+        *host_pip(ctx),
         "wheel",
         "--no-deps",
         "-w",
@@ -858,6 +852,19 @@ def demo_wav(ctx: Context, detail: list[str]) -> Path:
 # --- one target's rootfs ---------------------------------------------------------------------------
 
 
+def host_pip(ctx: Context) -> list[str]:
+    """The host's pip with no user configuration and the check's own cache (builds run on the host)."""
+    return [
+        sys.executable,
+        "-m",
+        "pip",
+        "--isolated",
+        "--disable-pip-version-check",
+        "--cache-dir",
+        str(ctx.cache / "pip"),
+    ]
+
+
 def guest_env(ctx: Context, os_: Os, cpu: str, home: Path) -> dict[str, str]:
     """A clean environment: nothing of the host's Python setup, PATH only into the rootfs."""
     root = ctx.rootfs(os_)
@@ -960,15 +967,7 @@ def build_pyaudio(ctx: Context, os_: Os, cpu: str, detail: list[str]) -> Path:
         return built[0]
     src = ctx.cache / "sdists"
     helpers = ctx.cache / "build-wheels"
-    pip = [
-        sys.executable,
-        "-m",
-        "pip",
-        "--isolated",
-        "--disable-pip-version-check",
-        "--cache-dir",
-        str(ctx.cache / "pip"),
-    ]
+    pip = host_pip(ctx)
     for cmd in (
         [*pip, "download", "--no-deps", "--no-binary", ":all:", "-d", str(src), "pyaudio>=0.2.14"],
         [*pip, "download", "--only-binary", ":all:", "-d", str(helpers), "setuptools", "wheel"],
@@ -1130,20 +1129,7 @@ def project_wheel(ctx: Context) -> Path:
             if src.is_file():
                 (Path(tmp) / name).parent.mkdir(parents=True, exist_ok=True)
                 shutil.copy2(src, Path(tmp) / name)
-        cmd = [
-            sys.executable,
-            "-m",
-            "pip",
-            "--isolated",
-            "--disable-pip-version-check",
-            "--cache-dir",
-            str(ctx.cache / "pip"),
-            "wheel",
-            "--no-deps",
-            "-w",
-            str(out),
-            tmp,
-        ]
+        cmd = [*host_pip(ctx), "wheel", "--no-deps", "-w", str(out), tmp]
         result = cw.run_pip(cmd)
     built = sorted(out.glob("os1-*.whl"))
     if not result.ok or not built:

@@ -41,9 +41,18 @@ def test_auto_with_neither_model_names_both_fixes(tmp_path: Path) -> None:
     msg = str(e.value)
     assert "os1 models fetch qwen2.5-0.5b-instruct-gguf" in msg and "os1 models convert" in msg, msg
     assert "\n" not in msg
-    r = run_os1("doctor", env={"OS1_MODELS_DIR": str(tmp_path)})
-    assert "no language model" not in r.stdout  # the built-in gguf ships in pip: doctor finds it
-    assert "llama-cpp-python installed" in r.stdout, r.stdout
+
+
+def test_doctor_says_which_mind_auto_picked(tmp_path: Path) -> None:
+    """With nothing converted, doctor names llama.cpp as the mind and checks the GGUF pip ships."""
+    lines = run_os1("doctor", env={"OS1_MODELS_DIR": str(tmp_path)}).stdout.splitlines()
+    assert (
+        "OK   mind: llm.engine auto runs llamacpp: smollm2-135m-instruct-int4 is not converted (as on a Pi)"
+        in lines
+    )
+    assert "OK   llama-cpp-python installed" in lines
+    assert "OK   model smollm2-135m-instruct-gguf: SHA-256 OK" in lines
+    assert not any("smollm2-135m-instruct-int4:" in line for line in lines)  # not checked: not the mind
 
 
 def test_the_pi_path_answers_the_demo_with_no_converted_model(tmp_path: Path) -> None:

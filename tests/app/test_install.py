@@ -159,10 +159,11 @@ def test_the_board_install_asks_pip_for_no_torch() -> None:
         names += project["optional-dependencies"][extra]
     nodeps = (REPO / "requirements" / "models-nodeps.txt").read_text()
     names += [line.split("#")[0].strip() for line in nodeps.splitlines() if line.split("#")[0].strip()]
-    wanted = {re.split(r"[\s<>=!~;\[]", n, maxsplit=1)[0].lower() for n in names}
-    convert = {
-        re.split(r"[\s<>=!~;\[]", n, maxsplit=1)[0].lower()
-        for n in project["optional-dependencies"]["convert"]
-    }
+
+    def name(requirement: str) -> str:
+        return re.split(r"[\s<>=!~;\[]", requirement, maxsplit=1)[0].lower()
+
+    wanted = {name(n) for n in names}
+    convert = {name(n) for n in project["optional-dependencies"]["convert"]}
     assert "llama-cpp-python" in wanted
     assert not wanted & (convert | {"torch", "triton"}), wanted & convert
