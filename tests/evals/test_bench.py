@@ -118,3 +118,22 @@ def test_request_row_without_a_turn_still_has_every_field() -> None:
     turn = Turn(wake=None, transcript="Hi.", marks={"speech_end": 10.0, "transcript": 10.7})
     row = request_row(Outcome(req, "streaming", False, turn, 1.0))
     assert row["eos_to_transcript_ms"] == 700.0 and row["error"] == "no reply"
+
+
+def test_bench_runs_on_the_pi_path(tmp_path: Path) -> None:
+    """With nothing converted (a Pi), `auto` is llama.cpp: the bench measures that mind too, and leaves
+    out only the comparison with onnxruntime-genai's own loop (it crashed on the llama.cpp model)."""
+    (tmp_path / "models").mkdir()
+    out = tmp_path / "bench.json"
+    r = run_os1(
+        "bench", "--requests", "1", "--idle-s", "1", "--json", str(out),
+        "--cache-dir", str(tmp_path / "cache"),
+        env={"OS1_STATE_DIR": str(tmp_path / "state"), "OS1_MODELS_DIR": str(tmp_path / "models")},
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr[-3000:]
+    result = json.loads(out.read_text())
+    row = result["requests"]["streaming"][0]
+    assert row["error"] is None and row["reply"], row
+    assert result["config"]["llm"] == "smollm2-135m-instruct-gguf (llama.cpp)"
+    assert result["llm_overhead"] is None
+    assert result["tts_overhead"]["first_audio_ratio"] > 0

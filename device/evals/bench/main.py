@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from device.app.engines import Engines, load_all, mind_status, persona
+from device.app.engines import Engines, llm_name, load_all, mind_status, persona
 from device.config.schema import Config
 from device.evals.bench.corpus import Request, synthesized_requests, wav_requests
 from device.evals.bench.harness import run_set, wake_fires
@@ -36,6 +36,7 @@ from device.evals.bench.stats import (
 from device.evals.bench.system import OtherLoad, idle_cpu, peak_rss_mb, rss_mb
 from device.pipeline.audio import SAMPLE_RATE, frames
 from device.pipeline.events import Message
+from device.pipeline.llm.onnx import OnnxDialogue
 
 
 @dataclass
@@ -160,8 +161,10 @@ def compare_engines(
 ) -> dict[str, Any]:
     questions = [r["transcript"] for r in rows if r["transcript"]] or [r.text for r in requests if r.text]
     replies = [r["reply"] for r in rows if r["reply"]] or ["The capital of France is Paris."]
+    # Ours against onnxruntime-genai's own loop: only the onnx engine has that loop to compare with.
+    onnx = isinstance(engines.dialogue, OnnxDialogue)
     return {
-        "llm_overhead": llm_overhead(engines.dialogue, system_prompt, questions),
+        "llm_overhead": llm_overhead(engines.dialogue, system_prompt, questions) if onnx else None,
         "tts_overhead": tts_overhead(engines.tts, replies),
         "stt_engines": stt_engines(cfg, engines, requests),
     }
@@ -230,7 +233,7 @@ def run(cfg: Config, opts: BenchOptions) -> int:
     result = {"command": shlex.join(["os1", *sys.argv[1:]]), **result}
     result["config"] = {
         "stt": cfg.stt.engine,
-        "llm": cfg.llm.model,
+        "llm": llm_name(cfg.llm),  # the mind that ran: with `auto`, which of the two
         "tts": cfg.tts.voice,
         "wake": f"{cfg.wake.engine}:{cfg.wake.model}",
         "end_of_turn_ms": cfg.vad.end_of_turn_ms,
