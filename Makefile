@@ -89,8 +89,12 @@ $(VENV)/.installed-test: $(VENV)/.installed $(LLAMA_WHEEL)
 # The tests' own copy goes in the venv (tests/conftest.py points OS1_MODELS_DIR there, never at the
 # owner's models). On a Pi there is nothing to convert.
 ifeq ($(ARCH),aarch64)
-models test-models: $(VENV)/.installed
-	@echo "no conversion on a Pi: llm.engine auto runs the GGUF with llama.cpp (no torch)"
+models: $(VENV)/.installed
+	@echo "no LLM conversion on a Pi: llm.engine auto runs the GGUF with llama.cpp (no torch)"
+	$(OS1) models convert ge2e-voice-encoder
+
+test-models: $(VENV)/.installed
+	OS1_MODELS_DIR=$(VENV)/os1-test-models $(OS1) models convert ge2e-voice-encoder
 else
 models: $(VENV)/.installed
 	$(OS1) models convert

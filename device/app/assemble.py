@@ -17,12 +17,14 @@ import numpy as np
 
 from device.app.companion import Companion, build_companion
 from device.app.engines import Engines, build_aec, build_voice, build_wake, loop_settings, wake_phrase
+from device.app.owner import learn_from_first_meeting
 from device.config.schema import Config
 from device.memory import FULL_NOTICE, Memory, MemoryFull
 from device.persona.persona import Persona
 from device.pipeline.events import Message, State, Turn
 from device.pipeline.loop import LoopParts, VoiceLoop
 from device.pipeline.stages import AudioSink
+from device.pipeline.voice_check import OTHER
 
 log = logging.getLogger("os1.assemble")
 
@@ -56,8 +58,15 @@ def make_loop(
         intents=companion.intents.router,
         context=companion.memory.context_for if companion.memory is not None else None,
         steer=companion.steer,
+        voice=companion.voice,
     )
     loop = VoiceLoop(parts, loop_settings(cfg))
+    if companion.voice is not None and companion.voice.voiceprint is None and companion.persona.onboarding:
+        state = companion.persona.state_dir
+        learn = learn_from_first_meeting(
+            companion.voice, companion.persona, state, cfg.owner.voice_model, loop.announce
+        )
+        companion.after_turn.append(learn)
 
     # The loop's prompt and the letters' signature follow the persona (an onboarding answer or a reload
     # changes it): the letters intent was given the owner's name when it was built.
@@ -97,6 +106,9 @@ def after_each_turn(
 def _remember(announce: Callable[[str], None], memory: Memory) -> Callable[[Turn], None]:
     def remember(turn: Turn) -> None:
         if turn.answered_by == "announce" or not turn.transcript:
+            return
+        if turn.speaker == OTHER:  # another voice's words are never the owner's memories
+            log.info("not remembered: not the owner's voice")
             return
         try:
             stored = memory.after_turn(turn.transcript, turn.reply)

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
+from device.app.owner import build_owner_voice
 from device.config import paths
 from device.config.schema import Config
 from device.drivers.camera import Camera, CameraError
@@ -18,6 +19,7 @@ from device.intents.assemble import Intents, build_intents
 from device.intents.camera import CameraIntent
 from device.intents.identity import IdentityIntent
 from device.intents.letters import dialogue_generate
+from device.intents.private import OwnerOnly
 from device.intents.router import Claimed, Handler
 from device.memory import Memory, StoreError
 from device.models.catalog import ModelMissing
@@ -27,6 +29,7 @@ from device.persona.steer import Steering
 from device.pipeline.events import Turn
 from device.pipeline.stages import Dialogue
 from device.pipeline.tts import VoiceTTS
+from device.pipeline.voice_check import OwnerVoice
 
 log = logging.getLogger("os1.companion")
 
@@ -44,6 +47,8 @@ class Companion:
     """More steps after each turn (remembering is added by the assembly)."""
     steer: Steering | None = None
     """How a reply meets the owner's mood; None when there is no mood reader (memory off)."""
+    voice: OwnerVoice | None = None
+    """Tells the owner's voice from others (a spoken companion with owner.voice_check on)."""
 
     def close(self) -> None:
         self.intents.scheduler.stop()
@@ -81,16 +86,19 @@ def build_companion(
         nudge_after_min=cfg.care.nudge_after_min,
         nudge_people=cfg.care.nudge_people,
         # The onboarding's questions come before everything but care: its answers are not commands.
+        # What reaches the profile or the memories answers the owner's voice only (intents/private.py).
         other_handlers=[
-            Claimed(persona.intent, persona.intent_claims),
+            OwnerOnly(Claimed(persona.intent, persona.intent_claims)),
             identity,
-            *([Claimed(memory.intent, memory.intent_claims)] if memory else []),
+            *([OwnerOnly(Claimed(memory.intent, memory.intent_claims))] if memory else []),
             CameraIntent(camera_on_demand(cfg), on_capture=on_capture),
             *handlers,
         ],
     )
     steer = Steering(MoodReader(memory.embedder), persona.tts) if memory is not None else None
-    return Companion(persona, intents, memory, steer=steer)
+    # Typed turns (os1 ask / chat) are the owner's by the socket's peer check: no voice to check.
+    voice = build_owner_voice(cfg, state, paths.dirs(cfg).models) if tts is not None else None
+    return Companion(persona, intents, memory, steer=steer, voice=voice)
 
 
 def owner_name(persona: PersonaRuntime, memory: Memory | None) -> str:

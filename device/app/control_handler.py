@@ -61,6 +61,7 @@ class DaemonControl:
         clock: Callable[[], float] = time.monotonic,
         memory: Memory | None = None,
         mind: Callable[[], dict[str, Any]] | None = None,
+        on_reload: Callable[[], None] | None = None,
     ) -> None:
         self.loop = loop
         self.memory = memory  # the companion's, open for the daemon's life (None: memory is off)
@@ -72,6 +73,7 @@ class DaemonControl:
         self.mind = mind  # which mind answered last, and the home server's health
         self.models = models or {}
         self.apply = apply
+        self.on_reload = on_reload  # also re-read what is not config (the owner's voiceprint)
         self.clock = clock
         self.started = clock()
         self._last_turn: dict[str, Any] | None = None
@@ -133,6 +135,8 @@ class DaemonControl:
                 self.apply(new, applied)
             self.config = new
             self.config_file = found
+            if self.on_reload is not None:
+                self.on_reload()
         log.info("control: reload from %s: live %s, need restart %s", found, applied, need_restart)
         return {
             "config_file": str(found) if found else None,

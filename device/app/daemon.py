@@ -21,6 +21,7 @@ from device.app.control_handler import DaemonControl
 from device.app.engines import llm_name, load_all, mind_status, wake_phrase
 from device.app.hardware import build_button, build_indicator, check_pins
 from device.app.logs import format_turn_log
+from device.app.owner import reload_voiceprint
 from device.config import paths
 from device.config.schema import Config
 from device.drivers.audio_devices import AudioDevices, Backoff, live_audio
@@ -142,6 +143,7 @@ def run(
         },
         memory=companion.memory,
         mind=lambda: mind_status(engines.dialogue, engines.stt, engines.tts),
+        on_reload=lambda: reload_voiceprint(companion.voice, dirs.state, cfg.owner.voice_model),
     )
     turns.append(handler.record_turn)
     server = _control_server(handler)

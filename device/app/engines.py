@@ -221,6 +221,8 @@ def loop_settings(cfg: Config) -> LoopSettings:
         listen_timeout_s=cfg.vad.listen_timeout_s,
         max_utterance_s=cfg.vad.max_utterance_s,
         max_reply_words=REPLY_WORDS[cfg.persona.length],
+        voice_policy=cfg.owner.voice_check,
+        tap_is_owner=cfg.owner.tap_is_owner,
     )
 
 

@@ -27,6 +27,7 @@ COMMAND_MODULES: list[str] = [
     "device.cli.control",
     "device.cli.config",
     "device.cli.memory",
+    "device.cli.voice",
     "device.cli.eval",
     "device.cli.service",
 ]

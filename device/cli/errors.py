@@ -45,6 +45,7 @@ def engine_errors() -> tuple[type[Exception], ...]:
     from device.pipeline.stt.base import SttModelError
     from device.pipeline.turn import TurnModelError
     from device.pipeline.vad import VadModelError
+    from device.pipeline.voiceprint import VoiceprintError
     from device.pipeline.wake.base import WakeModelError
 
     return (
@@ -55,4 +56,5 @@ def engine_errors() -> tuple[type[Exception], ...]:
         WakeModelError,
         SecretsError,
         ServerError,
+        VoiceprintError,
     )

@@ -23,7 +23,9 @@ def register(sub: Any) -> list[str]:
     fetch.add_argument("ids", nargs="*")
     fetch.add_argument("--profile", choices=["device", "starter"])
     fetch.add_argument("--force", action="store_true")
-    conv = msub.add_parser("convert", help="convert the GGUF LLMs into int4 ONNX (default: the starter)")
+    conv = msub.add_parser(
+        "convert", help="convert the GGUF LLMs into int4 ONNX, and the voice encoder (default: the starter)"
+    )
     conv.add_argument("ids", nargs="*")
     conv.add_argument("--force", action="store_true")
     ver = msub.add_parser("verify", help="check installed models against their SHA-256")
@@ -104,9 +106,11 @@ def _fetch_one(m: ModelSpec, models_dir: Path, force: bool) -> bool:
 def ensure_converted(
     model_id: str, models_dir: Path, force: bool = False, log: Callable[[str], None] = print
 ) -> Path:
-    """Convert a GGUF LLM into int4 ONNX for onnxruntime-genai, unless a verified copy is there already."""
+    """Convert a GGUF LLM into int4 ONNX for onnxruntime-genai (or the voice encoder's weights into
+    ONNX), unless a verified copy is there already."""
     from device.models.catalog import resolve, write_manifest
     from device.models.convert import convert_gguf
+    from device.models.convert_voice import convert_voice_encoder
 
     m = spec(model_id)
     if m.convert_from is None:
@@ -122,8 +126,12 @@ def ensure_converted(
     source = resolve(m.convert_from, models_dir)
     if source.is_dir():
         source = source / spec(m.convert_from).main_file
-    log(f"{m.id}: converting {source.name} (about a minute on a desktop, longer on a Pi)")
-    convert_gguf(source, out, log=log)
+    if m.role == "voice":  # numpy and onnx only: about a second, on a Pi too
+        log(f"{m.id}: converting {source.name}")
+        convert_voice_encoder(source, out, log=log)
+    else:
+        log(f"{m.id}: converting {source.name} (about a minute on a desktop, longer on a Pi)")
+        convert_gguf(source, out, log=log)
     write_manifest(out)
     log(f"{m.id}: converted into {out}")
     return out

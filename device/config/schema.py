@@ -187,6 +187,13 @@ class CareConfig(_Section):
     nudge_people: list[str] = Field(default_factory=list)
 
 
+class OwnerConfig(_Section):
+    voice_check: Literal["private", "strict", "off"] = "private"
+    tap_is_owner: bool = _LOOP.tap_is_owner
+    voice_threshold: float = Field(0.75, ge=0.3, le=0.99)
+    voice_model: str = "ge2e-voice-encoder"
+
+
 class Config(_Section):
     persona: PersonaConfig = PersonaConfig()
     audio: AudioConfig = AudioConfig()
@@ -205,3 +212,4 @@ class Config(_Section):
     button: ButtonConfig = ButtonConfig()
     indicator: IndicatorConfig = IndicatorConfig()
     camera: CameraConfig = CameraConfig()
+    owner: OwnerConfig = OwnerConfig()

@@ -18,18 +18,20 @@ from device.pipeline.audio import SAMPLE_RATE, resample, to_float32, to_int16
 from device.pipeline.tts import PiperTTS, Prosody
 
 
-@lru_cache(maxsize=2)
-def _piper(length_scale: float | None) -> PiperTTS:
+@lru_cache(maxsize=8)
+def _piper(length_scale: float | None, noise_scale: float = 0.0) -> PiperTTS:
     from device.models.catalog import resolve_piper_voice
 
     model, config = resolve_piper_voice("en_US-joe-medium")
-    # No sampling noise: Piper otherwise renders every call differently, and test clips must repeat.
-    return PiperTTS(model, config, Prosody(length_scale=length_scale, noise_scale=0.0, noise_w_scale=0.0))
+    # No sampling noise by default: Piper otherwise renders every call differently, and test clips
+    # must repeat.
+    prosody = Prosody(length_scale=length_scale, noise_scale=noise_scale, noise_w_scale=noise_scale)
+    return PiperTTS(model, config, prosody)
 
 
-def piper_speech(text: str, length_scale: float | None = None) -> np.ndarray:
-    """`text` in the Piper joe voice, at 16 kHz, the same every time."""
-    tts = _piper(length_scale)
+def piper_speech(text: str, length_scale: float | None = None, noise_scale: float = 0.0) -> np.ndarray:
+    """`text` in the Piper joe voice, at 16 kHz; the same every time unless `noise_scale` > 0."""
+    tts = _piper(length_scale, noise_scale)
     return resample(tts.synthesize_all(text), tts.sample_rate, SAMPLE_RATE)
 
 
@@ -92,6 +94,46 @@ def noise(seconds: float, dbfs: float = -40.0, seed: int = 0) -> np.ndarray:
     rng = np.random.default_rng(seed)
     amp = 10 ** (dbfs / 20) * np.sqrt(3)  # uniform noise with this RMS
     return to_int16(rng.uniform(-amp, amp, int(seconds * SAMPLE_RATE)).astype(np.float32))
+
+
+def pink_noise(seconds: float, dbfs: float = -30.0, seed: int = 0) -> np.ndarray:
+    """Pink (1/f) noise at an RMS level: a street's rumble and traffic, more than a fan's hiss."""
+    n = int(seconds * SAMPLE_RATE)
+    spectrum = np.fft.rfft(np.random.default_rng(seed).normal(size=n))
+    f = np.fft.rfftfreq(n, 1 / SAMPLE_RATE)
+    spectrum[1:] /= np.sqrt(f[1:])
+    spectrum[0] = 0
+    x = np.fft.irfft(spectrum, n)
+    x *= 10 ** (dbfs / 20) / max(1e-12, float(np.sqrt(np.mean(x**2))))
+    return to_int16(x.astype(np.float32))
+
+
+def at_level(speech: np.ndarray, dbfs: float) -> np.ndarray:
+    """`speech` scaled so its voiced part (10 ms blocks within 30 dB of the loudest) has this RMS."""
+    x = to_float32(speech).astype(np.float64)
+    blocks = x[: len(x) // 160 * 160].reshape(-1, 160)
+    power = np.mean(blocks**2, axis=1)
+    voiced = power[power > power.max() * 1e-3] if len(power) else power
+    rms = float(np.sqrt(np.mean(voiced))) if len(voiced) else 0.0
+    return to_int16((x * (10 ** (dbfs / 20) / rms if rms else 1.0)).astype(np.float32))
+
+
+def sox_shift(speech: np.ndarray, semitones: float = 0.0, tempo: float = 1.0) -> np.ndarray:
+    """`speech` pitch-shifted and/or sped up by sox (Debian package sox): someone else's voice, made
+    from a recording of this one."""
+    exe = shutil.which("sox")
+    if exe is None:
+        raise RuntimeError("sox is not installed; install it with: sudo apt-get install sox")
+    effects = (["pitch", str(round(semitones * 100))] if semitones else []) + (
+        ["tempo", "-s", str(tempo)] if tempo != 1.0 else []
+    )
+    rate = str(SAMPLE_RATE)
+    out = subprocess.run(
+        [exe, "-t", "raw", "-r", rate, "-e", "signed", "-b", "16", "-c", "1", "-",
+         "-t", "raw", "-r", rate, "-e", "signed", "-b", "16", "-c", "1", "-", *effects],
+        input=np.asarray(speech, np.int16).tobytes(), check=True, capture_output=True,
+    ).stdout  # fmt: skip
+    return np.frombuffer(out, np.int16).copy()
 
 
 def mix(speech: np.ndarray, background: np.ndarray) -> np.ndarray:

@@ -10,6 +10,7 @@ from device.intents.care import CareIntent, ConversationNudge
 from device.intents.clock import ClockIntent, Now, system_now
 from device.intents.letters import Generate, LettersIntent, LetterStore
 from device.intents.maths import MathsIntent
+from device.intents.private import OwnerOnly
 from device.intents.reminders import ReminderScheduler, RemindersIntent, ReminderStore
 from device.intents.router import Handler, IntentRouter
 from device.intents.units import convert
@@ -37,7 +38,8 @@ def build_intents(
     now: Now = system_now,
 ) -> Intents:
     """Care first (crisis words win over everything), then the other helpers' handlers (onboarding,
-    names, memory, camera), then the clock, sums and conversions, reminders and letters."""
+    names, memory, camera), then the clock, sums and conversions, reminders and letters. Reminders
+    and letters answer the owner's voice only (intents/private.py)."""
     scheduler = ReminderScheduler(
         ReminderStore(Path(state_dir) / "reminders.db"),
         now=now,
@@ -52,8 +54,8 @@ def build_intents(
         *other_handlers,
         ClockIntent(now),
         MathsIntent(convert),
-        RemindersIntent(scheduler),
-        letters,
+        OwnerOnly(RemindersIntent(scheduler)),
+        OwnerOnly(letters),
     ]
     return Intents(
         IntentRouter(handlers), scheduler, letters, ConversationNudge(nudge_after_min, nudge_people)

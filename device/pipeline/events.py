@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from device.pipeline.voice_check import Verdict
 
 
 class State(StrEnum):
@@ -85,6 +90,11 @@ class Steer:
     """The owner's mood it answers ("sad", "anxious", "angry", "happy"; "" = none read)."""
 
 
+SPEAKER: ContextVar[str] = ContextVar("os1_speaker", default="")
+"""Whose turn the reply thread is answering (Turn.speaker), for the intent layer to read: a command
+that reaches what is stored refuses a voice that is not the owner's."""
+
+
 @dataclass
 class Turn:
     """One exchange: what woke it, what was heard, what was said back, and how long each stage took."""
@@ -101,11 +111,15 @@ class Turn:
     answered_by: str = "llm"  # "llm", "intent" (answered before the LLM) or "announce" (unprompted)
     typed: bool = False  # the owner's words came typed (os1 ask / os1 chat), not spoken
     mood: str = ""  # the owner's mood as read from their words ("sad", …), when the persona reads it
+    tapped: bool = False  # listening began with a tap on the button
+    speaker: str = ""  # whose turn: "owner", "other" (by voice), or "" (not checked: no voiceprint)
+    verdict: Verdict | None = None  # the voice check of the request (its embedding feeds enrolment)
 
     def restart(self) -> Turn:
         """A fresh turn for the same utterance, after an early reply to it was dropped (the owner went
         on): it keeps when listening began, the wake and the Smart Turn verdicts, and counts the drop."""
         turn = Turn(wake=self.wake, transcript="", wake_score=self.wake_score, follow_up=self.follow_up)
+        turn.tapped = self.tapped
         turn.marks.update({k: v for k, v in self.marks.items() if k in (LISTEN, WAKE, SPEECH_START)})
         turn.timings_ms.update({k: v for k, v in self.timings_ms.items() if k in ("wake", "smart_turn")})
         turn.stats.update({k: v for k, v in self.stats.items() if k.startswith("smart_turn")})
@@ -124,4 +138,5 @@ class Turn:
             "answered_by": self.answered_by,
             "typed": self.typed,
             "mood": self.mood,
+            "speaker": self.speaker,
         }

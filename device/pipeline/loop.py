@@ -53,6 +53,7 @@ from device.pipeline.stages import (
     Vad,
     WakeWord,
 )
+from device.pipeline.voice_check import OwnerVoice
 from device.pipeline.worker import ReplyWorker
 
 log = logging.getLogger("os1.loop")
@@ -97,6 +98,8 @@ class LoopParts:
     """Ends the turn after a short pause when the audio sounds finished (settings.smart_turn_ms)."""
     steer: Callable[[str], Steer | None] | None = None
     """How a reply should go, from the owner's words (their mood); None: as the LLM says it."""
+    voice: OwnerVoice | None = None
+    """Tells the owner's voice from others; None when there is no voiceprint or the check is off."""
 
     def for_reply(self, settings: LoopSettings) -> ReplyStages:
         """What a reply begun now is made with."""
@@ -235,7 +238,8 @@ class VoiceLoop:
         """Listen without a wake word: a button tap, or a recording already addressed to us."""
         with self._lock:
             if self.state is State.IDLE:
-                self._start_listening(None, None, self.clock() if t is None else t, preroll=False)
+                turn = self._start_listening(None, None, self.clock() if t is None else t, preroll=False)
+                turn.tapped = source == "tap"  # a hand on the device (settings.tap_is_owner)
                 log.info("listening (%s)", source)
 
     # fmt: off
@@ -256,7 +260,7 @@ class VoiceLoop:
             self.parts.stt.accept(CUT_LEAD)
         for f in frames:
             self.parts.stt.accept(f)
-        self._endpoint.start(t, self.settings, timeout_s, preroll=frames, speech_ms=speech_ms)
+        self._endpoint.start(t, self.settings, timeout_s, frames, speech_ms, voice=self.parts.voice)
         return turn
 
     # ---------------------------------------------------------------- replies
@@ -267,7 +271,7 @@ class VoiceLoop:
         metrics.reply_began(turn, self._endpoint.speech_end_t, t, early)
         if not early:
             self._set_state(State.THINKING)
-        self._launch(turn, early=early, continues=self._continues)
+        self._launch(turn, early=early, continues=self._continues, voice=self._endpoint.voice_verdict())
 
     def _launch(self, turn: Turn, text: str | None = None, **how: object) -> None:
         """A reply to `turn` (or `text` to say), made on its own thread with the parts of this moment."""

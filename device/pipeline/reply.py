@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -21,6 +22,7 @@ from device.pipeline import events as ev
 from device.pipeline.events import Steer, Turn
 from device.pipeline.settings import LoopSettings
 from device.pipeline.stages import AudioSink, Dialogue, Intents, SpeechToText, TextToSpeech
+from device.pipeline.voice_check import Verdict
 
 log = logging.getLogger("os1.reply")
 
@@ -81,6 +83,8 @@ class Reply:
     """Say it through the earpiece; False: text only (os1 ask / chat)."""
     on_text: Callable[[str], None] | None = None
     """Each piece of the reply as it is made (spoken: as it goes to the earpiece)."""
+    voice: Future[Verdict] | None = None
+    """The check of whose voice the request was in (made while the end-of-turn silence ran)."""
     chunks: list[tuple[str, float]] = field(default_factory=list)
     """(text, seconds of audio) per chunk sent to the earpiece (0 s for a text-only reply)."""
     phase: Phase = Phase.MAKING

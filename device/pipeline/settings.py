@@ -57,6 +57,11 @@ class LoopSettings:
     """Benchmark baseline: the full transcript, the full reply, all the speech, then play."""
     echo_gate: bool = True
     """Ignore our own voice in the mic (off only to show what it prevents)."""
+    voice_policy: str = "private"
+    """What the owner's voice unlocks (LoopParts.voice tells it): "private" (anyone may talk, only
+    the owner reaches what is stored), "strict" (only the owner is answered) or "off"."""
+    tap_is_owner: bool = True
+    """A turn begun with a tap is the owner's: a hand on the device."""
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from device.pipeline.audio import SAMPLE_RATE, to_float32
+from device.pipeline.mel import mel_filters, power_frames
 
 WINDOW_S = 8  # the model sees the last 8 s, zero-padded at the start
 WINDOW_SAMPLES = WINDOW_S * SAMPLE_RATE
@@ -27,41 +28,6 @@ _N_MELS = 80
 
 class TurnModelError(Exception):
     """The end-of-turn model is missing or unreadable."""
-
-
-def _hz_to_mel(f: np.ndarray) -> np.ndarray:
-    """Slaney mel scale: linear below 1 kHz, logarithmic above."""
-    f = np.atleast_1d(np.asarray(f, dtype=np.float64))
-    mels = 3.0 * f / 200.0
-    high = f >= 1000.0
-    mels[high] = 15.0 + np.log(f[high] / 1000.0) * (27.0 / np.log(6.4))
-    return mels
-
-
-def _mel_to_hz(m: np.ndarray) -> np.ndarray:
-    m = np.atleast_1d(np.asarray(m, dtype=np.float64))
-    f = 200.0 * m / 3.0
-    high = m >= 15.0
-    f[high] = 1000.0 * np.exp(np.log(6.4) / 27.0 * (m[high] - 15.0))
-    return f
-
-
-def _mel_filters() -> np.ndarray:
-    """(201 FFT bins, 80 mels) triangular filters with Slaney area normalisation, 0–8 kHz."""
-    edges = _mel_to_hz(
-        np.linspace(_hz_to_mel(np.array(0.0))[0], _hz_to_mel(np.array(8000.0))[0], _N_MELS + 2)
-    )
-    bins = np.linspace(0, SAMPLE_RATE // 2, _N_FFT // 2 + 1)
-    slopes = edges[None, :] - bins[:, None]
-    width = np.diff(edges)
-    down = -slopes[:, :-2] / width[:-1]
-    up = slopes[:, 2:] / width[1:]
-    filters = np.maximum(0.0, np.minimum(down, up))
-    return filters * (2.0 / (edges[2:] - edges[:-2]))[None, :]
-
-
-_FILTERS_T = _mel_filters().T
-_HANN = np.hanning(_N_FFT + 1)[:-1]  # periodic, as torch.hann_window
 
 
 def last_window(audio: np.ndarray) -> np.ndarray:
@@ -75,10 +41,8 @@ def features(audio: np.ndarray) -> np.ndarray:
     x = last_window(audio)
     # Zero-mean, unit-variance over the padded window (padding included), in float32 like the reference.
     x = (x - x.mean()) / np.sqrt(x.var() + 1e-7)
-    padded = np.pad(x.astype(np.float64), (_N_FFT // 2, _N_FFT // 2), mode="reflect")
-    windows = np.lib.stride_tricks.sliding_window_view(padded, _N_FFT)[::_HOP]
-    power = np.abs(np.fft.rfft(windows * _HANN, axis=-1)) ** 2
-    log_spec = np.log10(np.maximum(1e-10, _FILTERS_T @ power.T))[:, :-1]
+    power = power_frames(x, _N_FFT, _HOP)
+    log_spec = np.log10(np.maximum(1e-10, mel_filters(_N_MELS, _N_FFT).T @ power.T))[:, :-1]
     log_spec = np.maximum(log_spec, log_spec.max() - 8.0)
     return ((log_spec + 4.0) / 4.0).astype(np.float32)
 

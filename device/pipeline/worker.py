@@ -34,6 +34,7 @@ from device.pipeline.text import (
     strip_speaker_label,
     strip_wake_phrase,
 )
+from device.pipeline.voice_check import OTHER, OWNER
 
 log = logging.getLogger("os1.reply")
 
@@ -66,6 +67,37 @@ def within_budget(reply: Reply, chunk: str, budget: int) -> str:
 def avoided(text: str, steer: Steer | None) -> bool:
     """Whether `text` has something the steering says this reply must not."""
     return steer is not None and any(re.search(p, text, re.I) for p in steer.avoid)
+
+
+def identify(reply: Reply) -> bool:
+    """Whose turn it is (Turn.speaker, and SPEAKER for the intent layer on this thread). False:
+    it is not to be answered (another voice, under the strict policy)."""
+    turn, settings = reply.turn, reply.stages.settings
+    if settings.voice_policy == "off":
+        return True
+    verdict = None
+    if reply.voice is not None:
+        try:
+            verdict = reply.voice.result(timeout=2.0)
+        except Exception:  # a broken check must not open what is private: another voice
+            log.exception("the voice check failed; the turn counts as another voice")
+    turn.verdict = verdict
+    if verdict is not None:
+        turn.timings_ms["voice_check"] = verdict.took_ms
+    if verdict is not None and verdict.speaker:
+        turn.stats["voice_score"] = verdict.score
+        turn.stats["voice_second_look"] = int(verdict.second_look)
+        log.info("voice: %s (score %.2f%s)", verdict.speaker, verdict.score,
+                 ", with the previous utterance" if verdict.second_look else "")  # fmt: skip
+    if reply.typed or (turn.tapped and settings.tap_is_owner):
+        turn.speaker = OWNER  # typed: the owner by the control socket's peer check; tapped: a hand
+    elif reply.voice is not None:
+        turn.speaker = verdict.speaker if verdict is not None else OTHER
+    ev.SPEAKER.set(turn.speaker)
+    if settings.voice_policy == "strict" and turn.speaker == OTHER:
+        log.info("not the owner's voice: not answered (owner.voice_check strict)")
+        return False
+    return True
 
 
 class ReplyWorker:
@@ -110,6 +142,7 @@ class ReplyWorker:
                     self.speaker.speak_text(reply, str(e))
                     self._finish(reply, follow_up=False)
                     return
+            refused = not identify(reply)  # strict: another voice is not answered
             stop = is_stop_phrase(turn.transcript, st.settings.stop_phrases)
             if reply.continues is not None and turn.transcript.strip() and not stop:
                 self._continue_request(reply.continues, turn)
@@ -120,7 +153,7 @@ class ReplyWorker:
                 " (early)" if reply.early else "",
             )
             reply.unfinished = reply.early and not looks_complete(turn.transcript)
-            nothing = not turn.transcript.strip() or stop
+            nothing = not turn.transcript.strip() or stop or refused
             # Only a reply in words may start early: going quiet, a stop or a command (a reminder,
             # forgetting a memory) waits until the owner has certainly finished.
             if (nothing or self._claimed(st, turn.transcript)) and not reply.wait_until_sure():
@@ -212,7 +245,8 @@ class ReplyWorker:
         turn, st = reply.turn, reply.stages
         with metrics.timed(turn, "context", self.clock):
             try:
-                reply.context = st.context(turn.transcript) if st.context is not None else ""
+                private = st.context is None or turn.speaker == OTHER  # another voice: no memories
+                reply.context = "" if private else st.context(turn.transcript)
             except Exception:
                 log.exception("recalling memories failed; answering without them")
                 reply.context = ""

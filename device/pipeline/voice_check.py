@@ -1,0 +1,107 @@
+"""Is it the owner speaking? Each utterance is scored against the owner's voiceprint while the
+end-of-turn silence runs (the endpointer starts the check as the words stop), so the reply never
+waits for it.
+
+A score at or over `threshold` is the owner. A borderline one (within `margin` below) gets a second
+look: the utterance together with the one before it, if that came within `recent_s` and was itself
+borderline or better. A short "yes" after a long sentence, or two sentences in a noisy street, are
+judged on more speech that way; a stranger who speaks after the owner is usually far below the
+borderline and never gets the second look.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+
+from device.pipeline.voiceprint import Embedding, normed
+
+OWNER = "owner"
+OTHER = "other"
+
+
+class Encoder(Protocol):
+    def embed(self, audio: np.ndarray) -> Embedding: ...
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """Whose voice an utterance was, as far as the voiceprint can tell."""
+
+    speaker: str
+    """OWNER, OTHER, or "" (no voiceprint yet: the utterance was only embedded)."""
+    score: float
+    """Cosine similarity to the voiceprint of this utterance alone (1 = identical)."""
+    second_look: bool = False
+    """The borderline score was settled together with the previous utterance."""
+    took_ms: float = 0.0
+    """How long the check took (features, encoder and scoring)."""
+    speech_s: float = 0.0
+    """Seconds of speech the encoder heard."""
+    embedding: Embedding | None = None
+    """The utterance as the encoder heard it (to learn a voiceprint from)."""
+
+
+class OwnerVoice:
+    """Judges utterances against one voiceprint; thread-safe (the endpointer's worker calls it). With
+    no voiceprint yet (`voiceprint` None) each utterance is only embedded, for enrolment to learn."""
+
+    def __init__(
+        self,
+        encoder: Encoder,
+        voiceprint: np.ndarray | None,
+        threshold: float = 0.75,
+        margin: float = 0.08,
+        recent_s: float = 120.0,
+        clock: Callable[[], float] = time.monotonic,
+    ):
+        self.encoder = encoder
+        self.voiceprint = None if voiceprint is None else normed(np.asarray(voiceprint, np.float32))
+        self.threshold = threshold
+        self.margin = margin
+        self.recent_s = recent_s
+        self.clock = clock
+        self._lock = threading.Lock()
+        self._previous: tuple[float, np.ndarray] | None = None  # (when, partials) of the last utterance
+
+    def learn(self, voiceprint: np.ndarray | None) -> None:
+        """A new voiceprint (enrolment), or none (forgotten): from the next utterance on."""
+        with self._lock:
+            self.voiceprint = None if voiceprint is None else normed(np.asarray(voiceprint, np.float32))
+            self._previous = None
+
+    def score(self, embedding: Embedding) -> float:
+        vp = self.voiceprint
+        return float(np.dot(embedding.vector, vp)) if vp is not None else 0.0
+
+    def judge(self, audio: np.ndarray) -> Verdict:
+        t0 = time.monotonic()
+        emb = self.encoder.embed(audio)
+        vp = self.voiceprint
+        if vp is None:
+            return Verdict(
+                "", 0.0, took_ms=(time.monotonic() - t0) * 1000, speech_s=emb.speech_s, embedding=emb
+            )
+        score = float(np.dot(emb.vector, vp))
+        now = self.clock()
+        with self._lock:
+            previous, second = self._previous, False
+            if score >= self.threshold - self.margin:
+                self._previous = (now, emb.partials)
+            if self.threshold - self.margin <= score < self.threshold and previous is not None:
+                if now - previous[0] <= self.recent_s:
+                    both = normed(np.concatenate([previous[1], emb.partials]).mean(axis=0))
+                    second = float(np.dot(both, vp)) >= self.threshold
+        owner = score >= self.threshold or second
+        took = (time.monotonic() - t0) * 1000
+        return Verdict(OWNER if owner else OTHER, score, second, took, emb.speech_s, emb)
+
+    def forget_previous(self) -> None:
+        """A new conversation (or another voice took over): no second look across it."""
+        with self._lock:
+            self._previous = None
