@@ -24,7 +24,7 @@ from device.persona.persona import Persona
 from device.pipeline.events import Message, State, Turn
 from device.pipeline.loop import LoopParts, VoiceLoop
 from device.pipeline.stages import AudioSink
-from device.pipeline.voice_check import OTHER
+from device.pipeline.voice_check import OTHER, UNSURE
 
 log = logging.getLogger("os1.assemble")
 
@@ -107,7 +107,7 @@ def _remember(announce: Callable[[str], None], memory: Memory) -> Callable[[Turn
     def remember(turn: Turn) -> None:
         if turn.answered_by == "announce" or not turn.transcript:
             return
-        if turn.speaker == OTHER:  # another voice's words are never the owner's memories
+        if turn.speaker in (OTHER, UNSURE):  # another voice's words are never the owner's memories
             log.info("not remembered: not the owner's voice")
             return
         try:

@@ -90,7 +90,11 @@ def build_companion(
         other_handlers=[
             OwnerOnly(Claimed(persona.intent, persona.intent_claims)),
             identity,
-            *([OwnerOnly(Claimed(memory.intent, memory.intent_claims))] if memory else []),
+            *(
+                [OwnerOnly(Claimed(memory.intent, memory.intent_claims), read_only_beyond_claims=True)]
+                if memory
+                else []
+            ),
             CameraIntent(camera_on_demand(cfg), on_capture=on_capture),
             *handlers,
         ],

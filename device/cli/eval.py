@@ -22,6 +22,7 @@ EVALS: dict[str, tuple[str, str]] = {
     "dialogue": ("device.evals.dialogue", "whole conversations: memory, intents and replies, per case"),
     "mood": ("device.evals.mood", "the mood readers scored on held-out owner utterances"),
     "wake-cut": ("device.evals.wake_cut", "does the wake phrase lead the transcript? (the pre-roll cut)"),
+    "voice": ("device.evals.voice", "the voiceprint: owner against impostors, clean and in street noise"),
 }
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from device.pipeline.settings import DialogueSettings, LoopSettings
 
@@ -189,6 +189,12 @@ class CareConfig(_Section):
 
 class OwnerConfig(_Section):
     voice_check: Literal["private", "strict", "off"] = "private"
+
+    @field_validator("voice_check", mode="before")
+    @classmethod
+    def _yaml_off(cls, v: object) -> object:
+        return "off" if v is False else v  # YAML 1.1 reads a bare `off` as false
+
     tap_is_owner: bool = _LOOP.tap_is_owner
     voice_threshold: float = Field(0.75, ge=0.3, le=0.99)
     voice_model: str = "ge2e-voice-encoder"

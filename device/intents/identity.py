@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from device.intents.private import from_another_voice
+from device.intents.private import TAP_FIRST, refusal
 from device.pipeline.text import plain
 
 _LEAD = r"^(?:(?:hey|ok|okay|so|and|um|uh|sorry|remind me|tell me|please|actually)[,\s]+)*"
@@ -36,8 +36,8 @@ class IdentityIntent:
         t = plain(text)
         if _OWN.match(t):
             return f"I'm {self.companion()}. I'm an AI, here in your ear whenever you want to talk."
-        if _OWNER.match(t) and from_another_voice():  # not the owner: their name is not this one's
-            return "I don't think we've met. I'm only sure of the voice of the person I belong to."
+        if _OWNER.match(t) and (line := refusal()) is not None:  # not known to be the owner
+            return line if line == TAP_FIRST else "I don't think we've met, so I don't know your name."
         if _OWNER.match(t):
             name = self.owner().strip()
             if name:

@@ -6,7 +6,8 @@ A score at or over `threshold` is the owner. A borderline one (within `margin` b
 look: the utterance together with the one before it, if that came within `recent_s` and was itself
 borderline or better. A short "yes" after a long sentence, or two sentences in a noisy street, are
 judged on more speech that way; a stranger who speaks after the owner is usually far below the
-borderline and never gets the second look.
+borderline and never gets the second look. In loud noise (the speech under `min_snr_db` over the
+background) a score below the threshold is UNSURE, not OTHER: what is private asks for a tap.
 """
 
 from __future__ import annotations
@@ -23,6 +24,9 @@ from device.pipeline.voiceprint import Embedding, normed
 
 OWNER = "owner"
 OTHER = "other"
+UNSURE = "unsure"
+"""Too noisy to tell: under the voiceprint, but with the speech too little over the background for a
+low score to mean a stranger (`os1 eval voice`: at 6-8 dB the owner's and strangers' scores overlap)."""
 
 
 class Encoder(Protocol):
@@ -34,7 +38,7 @@ class Verdict:
     """Whose voice an utterance was, as far as the voiceprint can tell."""
 
     speaker: str
-    """OWNER, OTHER, or "" (no voiceprint yet: the utterance was only embedded)."""
+    """OWNER, OTHER, UNSURE, or "" (no voiceprint yet: the utterance was only embedded)."""
     score: float
     """Cosine similarity to the voiceprint of this utterance alone (1 = identical)."""
     second_look: bool = False
@@ -58,6 +62,7 @@ class OwnerVoice:
         threshold: float = 0.75,
         margin: float = 0.08,
         recent_s: float = 120.0,
+        min_snr_db: float = 10.0,
         clock: Callable[[], float] = time.monotonic,
     ):
         self.encoder = encoder
@@ -65,6 +70,7 @@ class OwnerVoice:
         self.threshold = threshold
         self.margin = margin
         self.recent_s = recent_s
+        self.min_snr_db = min_snr_db
         self.clock = clock
         self._lock = threading.Lock()
         self._previous: tuple[float, np.ndarray] | None = None  # (when, partials) of the last utterance
@@ -81,7 +87,11 @@ class OwnerVoice:
 
     def judge(self, audio: np.ndarray) -> Verdict:
         t0 = time.monotonic()
-        emb = self.encoder.embed(audio)
+        return self.decide(self.encoder.embed(audio), t0)
+
+    def decide(self, emb: Embedding, t0: float | None = None) -> Verdict:
+        """The verdict on an utterance already embedded (`t0`: when its check began)."""
+        t0 = time.monotonic() if t0 is None else t0
         vp = self.voiceprint
         if vp is None:
             return Verdict(
@@ -98,8 +108,9 @@ class OwnerVoice:
                     both = normed(np.concatenate([previous[1], emb.partials]).mean(axis=0))
                     second = float(np.dot(both, vp)) >= self.threshold
         owner = score >= self.threshold or second
+        speaker = OWNER if owner else (UNSURE if emb.snr_db < self.min_snr_db else OTHER)
         took = (time.monotonic() - t0) * 1000
-        return Verdict(OWNER if owner else OTHER, score, second, took, emb.speech_s, emb)
+        return Verdict(speaker, score, second, took, emb.speech_s, emb)
 
     def forget_previous(self) -> None:
         """A new conversation (or another voice took over): no second look across it."""

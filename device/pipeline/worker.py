@@ -34,7 +34,7 @@ from device.pipeline.text import (
     strip_speaker_label,
     strip_wake_phrase,
 )
-from device.pipeline.voice_check import OTHER, OWNER
+from device.pipeline.voice_check import OTHER, OWNER, UNSURE
 
 log = logging.getLogger("os1.reply")
 
@@ -94,7 +94,7 @@ def identify(reply: Reply) -> bool:
     elif reply.voice is not None:
         turn.speaker = verdict.speaker if verdict is not None else OTHER
     ev.SPEAKER.set(turn.speaker)
-    if settings.voice_policy == "strict" and turn.speaker == OTHER:
+    if settings.voice_policy == "strict" and turn.speaker in (OTHER, UNSURE):
         log.info("not the owner's voice: not answered (owner.voice_check strict)")
         return False
     return True
@@ -245,7 +245,7 @@ class ReplyWorker:
         turn, st = reply.turn, reply.stages
         with metrics.timed(turn, "context", self.clock):
             try:
-                private = st.context is None or turn.speaker == OTHER  # another voice: no memories
+                private = st.context is None or turn.speaker in (OTHER, UNSURE)  # not the owner: no memories
                 reply.context = "" if private else st.context(turn.transcript)
             except Exception:
                 log.exception("recalling memories failed; answering without them")

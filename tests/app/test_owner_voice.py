@@ -1,0 +1,122 @@
+"""Only its owner, through the whole companion: `os1 run` on real speech, the real STT, the real
+voice check against a voiceprint enrolled with `os1 voice enroll`, the memory and the intents.
+The owner is Piper's joe voice; strangers are espeak-ng voices the voiceprint never heard."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from device.drivers.wavfile import write_wav
+from device.evals.speech import espeak_speech, join, piper_speech, silence
+from device.intents.private import REFUSAL
+from tests.conftest import run_os1
+
+pytestmark = pytest.mark.models
+
+ENROL = (
+    "My name is Sam, and I live by the river in an old brick house.",
+    "I like walking early in the morning, before the town wakes up.",
+    "I work at the library, and I love quiet afternoons with a good book.",
+    "My sister Anna lives in Lisbon, and we talk on the phone every Sunday.",
+)
+
+
+def _owner(text: str) -> np.ndarray:
+    return piper_speech(text)  # a plain render; the enrolment's have sampling noise, so none repeats
+
+
+def _enrolment_clip(text: str) -> np.ndarray:
+    return piper_speech(text, noise_scale=0.667)
+
+
+def _stranger(text: str, voice: str = "en-gb") -> np.ndarray:
+    return espeak_speech(text, voice=voice)
+
+
+@pytest.fixture
+def enrolled(tmp_path: Path) -> Path:
+    wavs = [
+        write_wav(tmp_path / f"enrol{i}.wav", join(silence(0.4), _enrolment_clip(t), silence(0.4)))
+        for i, t in enumerate(ENROL)
+    ]
+    r = run_os1("voice", "enroll", *map(str, wavs))
+    assert r.returncode == 0, r.stderr
+    return tmp_path
+
+
+def _say(where: Path, name: str, speech: np.ndarray, *config: str) -> dict[str, object]:
+    wav = write_wav(where / f"{name}.wav", join(silence(0.3), speech, silence(1.0)))
+    args = ["run", "--input", str(wav), "--no-wake", "--fast", "--json"]
+    if config:
+        cfg = where / f"{name}.yaml"
+        cfg.write_text("\n".join(config) + "\n")
+        args = ["--config", str(cfg), *args]
+    r = run_os1(*args)
+    assert r.returncode == 0, r.stderr
+    return json.loads(r.stdout.splitlines()[0])
+
+
+def test_the_owners_voice_opens_what_is_stored_and_a_strangers_does_not(enrolled: Path) -> None:
+    told = _say(enrolled, "tell", _owner("My sister Anna lives in Paris."))
+    assert told["speaker"] == "owner", told
+    asked = _say(enrolled, "owner_asks", _owner("Where does my sister live?"))
+    assert asked["speaker"] == "owner" and "paris" in str(asked["reply"]).lower(), asked
+    stranger = _say(enrolled, "stranger_asks", _stranger("Where does my sister live?"))
+    assert stranger["speaker"] == "other", stranger
+    assert stranger["reply"] == REFUSAL, stranger
+    assert "paris" not in str(stranger["reply"]).lower()
+    assert stranger["stats"]["voice_score"] < 0.75  # type: ignore[index]
+
+
+def test_what_a_stranger_says_is_not_stored_as_the_owners_memory(enrolled: Path) -> None:
+    said = _say(enrolled, "stranger_tells", _stranger("My sister Anna lives in Paris.", "en-us"))
+    assert said["speaker"] == "other", said
+    listed = run_os1("memory", "list", "--json")
+    assert listed.returncode == 0 and "Paris" not in listed.stdout, listed.stdout
+    # The owner saying the same is stored: the control.
+    said = _say(enrolled, "owner_tells", _owner("My sister Anna lives in Paris."))
+    assert said["speaker"] == "owner", said
+    assert "Paris" in run_os1("memory", "list", "--json").stdout
+
+
+def test_a_stranger_asking_the_owners_name_learns_nothing(enrolled: Path) -> None:
+    heard = _say(enrolled, "name", _stranger("What's my name?", "en+m3"))
+    assert heard["speaker"] == "other"
+    assert "sam" not in str(heard["reply"]).lower(), heard
+
+
+def test_strict_answers_only_the_owner(enrolled: Path) -> None:
+    strict = "owner:\n  voice_check: strict"
+    stranger = _say(enrolled, "stranger", _stranger("What time is it?"), strict)
+    assert stranger["speaker"] == "other" and stranger["reply"] == "", stranger
+    owner = _say(enrolled, "owner", _owner("What time is it?"), strict)
+    assert owner["speaker"] == "owner" and owner["reply"], owner
+
+
+def test_with_the_check_off_anyone_is_the_owner(enrolled: Path) -> None:
+    _say(enrolled, "tell", _owner("My sister Anna lives in Paris."))
+    off = "owner:\n  voice_check: off"
+    stranger = _say(enrolled, "stranger", _stranger("Where does my sister live?"), off)
+    assert stranger["speaker"] == "" and "paris" in str(stranger["reply"]).lower(), stranger
+
+
+def test_a_corrupt_voiceprint_is_one_line_and_nobody_is_refused(enrolled: Path, tmp_path: Path) -> None:
+    (tmp_path / "state" / "voiceprint.json").write_text("{not json")
+    shown = run_os1("voice", "show")
+    assert shown.returncode == 1 and len(shown.stderr.strip().splitlines()) == 1, shown.stderr
+    assert "os1 voice forget && os1 voice enroll" in shown.stderr
+    heard = _say(tmp_path, "after", _stranger("What time is it?"))
+    assert heard["speaker"] == "" and heard["reply"], heard  # no voiceprint: the check only listens
+
+
+def test_enrolment_that_is_too_short_saves_nothing(tmp_path: Path) -> None:
+    wav = write_wav(tmp_path / "yes.wav", join(silence(0.3), _owner("Yes."), silence(0.3)))
+    long = write_wav(tmp_path / "long.wav", join(silence(0.3), _owner(ENROL[0]), silence(0.3)))
+    r = run_os1("voice", "enroll", str(wav), str(long))
+    assert r.returncode == 2
+    assert "a bit short" in r.stdout and "Nothing was saved" in r.stderr, (r.stdout, r.stderr)
+    assert "no voiceprint yet" in run_os1("voice", "show").stdout
