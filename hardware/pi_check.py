@@ -1202,6 +1202,22 @@ def check_imports(ctx: Context, combo: Combo, home: Path, detail: list[str]) -> 
     detail.append(f"{len(rows)} native modules, slowest {max(rows, key=lambda r: r['s'])['module']}")
 
 
+def convert_voice(ctx: Context, combo: Combo, home: Path, detail: list[str]) -> None:
+    """The voiceprint encoder is converted on the board itself (numpy and onnx, no torch), as
+    `make models` and the installer do there."""
+    python = ctx.venv(combo.os) / "bin" / "python"
+    cmd = guest(
+        ctx, combo.os, combo.cpu, str(python), ["-m", "device", "models", "convert", "ge2e-voice-encoder"]
+    )
+    done = run(ctx, cmd, env=os1_env(ctx, combo, home), timeout=1800)
+    if done.returncode != 0:
+        raise StepFailed(
+            f"os1 models convert ge2e-voice-encoder: {crashed(done) or tail(done.stderr, 1)}",
+            "the onnx wheel for this Python, or resemblyzer in requirements/models-nodeps.txt",
+        )
+    detail.append(tail(done.stdout + done.stderr, 1))
+
+
 def check_doctor(ctx: Context, combo: Combo, home: Path, detail: list[str]) -> None:
     python = ctx.venv(combo.os) / "bin" / "python"
     cmd = guest(
@@ -1357,6 +1373,8 @@ def check_combo(ctx: Context, combo: Combo, request: Path) -> None:
     try:
         with step(scope, "imports") as d:
             check_imports(ctx, combo, home, d)
+        with step(scope, "voice") as d:
+            convert_voice(ctx, combo, home, d)
         with step(scope, "doctor") as d:
             check_doctor(ctx, combo, home, d)
         with step(scope, "run") as d:

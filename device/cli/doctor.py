@@ -68,6 +68,8 @@ def _models(cfg: Config, models_dir: Path) -> Iterator[Check]:
         ids.append(f"mww-{cfg.wake.model}")
     if cfg.memory.enabled:
         ids += ["minilm-l6-int8", "minilm-l6-tokenizer"]
+    if cfg.owner.voice_check != "off":
+        ids.append(cfg.owner.voice_model)
     for model_id in ids:
         try:
             yield ("OK", f"model {model_id}: {verify(model_id, models_dir)}", "")
@@ -75,6 +77,35 @@ def _models(cfg: Config, models_dir: Path) -> Iterator[Check]:
             msg = str(e)
             fix = msg.split("; ", 1)[1] if "; " in msg else ""
             yield ("FAIL", msg.split("; ", 1)[0], fix)
+
+
+def _owner_voice(cfg: Config, state_dir: Path) -> Iterator[Check]:
+    from device.persona import voiceprint
+
+    policy = cfg.owner.voice_check
+    if policy == "off":
+        yield ("OK", "owner's voice: not checked (owner.voice_check off): anyone nearby is the owner", "")
+        return
+    try:
+        vp = voiceprint.load(state_dir)
+    except voiceprint.VoiceprintCorrupt as e:
+        msg = str(e)
+        yield ("FAIL", msg.split("; ", 1)[0], msg.split("; ", 1)[1])
+        return
+    if vp is None:
+        yield (
+            "WARN",
+            "owner's voice: no voiceprint yet, so anyone nearby hears your memories and letters",
+            "os1 voice enroll A.wav B.wav C.wav (or answer the first meeting's questions)",
+        )
+    elif vp.model != cfg.owner.voice_model:
+        yield (
+            "FAIL",
+            f"owner's voice: the voiceprint is from {vp.model}",
+            "os1 voice forget && os1 voice enroll …",
+        )
+    else:
+        yield ("OK", f"owner's voice: {policy}, voiceprint from {vp.utterances} utterances", "")
 
 
 def _home_server(cfg: Config) -> Iterator[Check]:
@@ -251,6 +282,7 @@ def run(cfg: Config, state_dir: Path, models_dir: Path) -> int:
         _audio(cfg),
         _echo_canceller(cfg),
         _models(cfg, models_dir),
+        _owner_voice(cfg, state_dir),
         _home_server(cfg),
         _speech_servers(cfg),
         _body(cfg),

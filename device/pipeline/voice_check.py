@@ -60,7 +60,7 @@ class OwnerVoice:
         encoder: Encoder,
         voiceprint: np.ndarray | None,
         threshold: float = 0.75,
-        margin: float = 0.08,
+        margin: float = 0.05,
         recent_s: float = 120.0,
         min_snr_db: float = 10.0,
         clock: Callable[[], float] = time.monotonic,

@@ -167,11 +167,39 @@ def test_models_verify_fails_on_a_missing_model(tmp_path: Path) -> None:
     assert "os1 models fetch vosk-model-small-en-us-0.15" in r.stdout
 
 
-def test_device_profile_needs_no_conversion() -> None:
-    """A Pi fetches the profile with no torch: nothing in it is made by converting."""
+def test_device_profile_needs_no_torch_conversion() -> None:
+    """A Pi fetches the profile with no torch: the only thing in it made by converting is the voice
+    encoder, which needs numpy and onnx alone (the next test)."""
     device = [m for m in CATALOG.values() if "device" in m.profiles]
-    assert [m.id for m in device if m.source == "convert"] == []
+    assert [m.id for m in device if m.source == "convert"] == ["ge2e-voice-encoder"]
     assert "qwen2.5-0.5b-instruct-gguf" in {m.id for m in device}
+
+
+@pytest.mark.models
+def test_the_voice_encoder_converts_and_runs_with_torch_and_librosa_unimportable(tmp_path: Path) -> None:
+    script = f"""
+import sys
+class Block:
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in ("torch", "librosa"):
+            raise ImportError("blocked: not on a Pi")
+sys.meta_path.insert(0, Block())
+from pathlib import Path
+import numpy as np
+from device.models.catalog import resolve
+from device.models.convert_voice import ONNX_FILE, convert_voice_encoder
+from device.pipeline.voiceprint import VoiceEncoder
+src = resolve("ge2e-voice-encoder-pt")
+out = convert_voice_encoder(src, Path({str(tmp_path)!r}) / "enc", log=lambda s: None)
+e = VoiceEncoder(out / ONNX_FILE).embed(np.random.default_rng(0).normal(0, 3000, 32000).astype(np.int16))
+print(e.partials.shape, round(float(np.linalg.norm(e.vector)), 3))
+"""
+    import subprocess
+    import sys
+
+    r = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split() == ["(2,", "256)", "1.0"], r.stdout
 
 
 def test_fetch_goes_on_past_a_failure_and_names_it(

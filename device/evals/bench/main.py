@@ -85,11 +85,33 @@ def warm_up(engines: Engines, system_prompt: str, audio: np.ndarray) -> None:
     wake_fires(engines, audio[:SAMPLE_RATE])
 
 
+def enrol_bench_voice(cfg: Config, state: Path) -> None:
+    """The requests' voice (Piper joe) as the owner's voiceprint, so each turn pays for a real voice
+    check as the owner's would (owner.voice_check off, or no encoder: nothing is checked)."""
+    from device.app.owner import load_encoder
+    from device.config import paths
+    from device.evals import voice
+    from device.models.catalog import ModelMissing
+    from device.persona import voiceprint
+    from device.pipeline.voiceprint import VoiceprintError
+
+    if cfg.owner.voice_check == "off":
+        return
+    try:
+        encoder = load_encoder(cfg, paths.dirs(cfg).models)
+    except (ModelMissing, VoiceprintError) as e:
+        print(f"no voice check in this run: {e}", file=sys.stderr)
+        return
+    vector = voice.enrol(encoder)
+    voiceprint.save(state, voiceprint.Voiceprint(vector, len(voice.ENROL), 0.0, cfg.owner.voice_model))
+
+
 def measure(cfg: Config, opts: BenchOptions, requests: list[Request], out_dir: Path) -> dict[str, Any]:
     # The companion around each loop (memory, reminders, persona log) keeps its state in a scratch
     # dir: the benchmark's requests must not become the owner's memories.
     cfg = cfg.model_copy(deep=True)
     cfg.paths.state_dir = str(out_dir / "state")
+    enrol_bench_voice(cfg, out_dir / "state")
     print(f"loading engines (stt: {cfg.stt.engine}) ...", file=sys.stderr)
     engines = load_all(cfg)
     system_prompt = persona(cfg).system_prompt()

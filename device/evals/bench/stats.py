@@ -30,6 +30,7 @@ METRICS: tuple[tuple[str, str, float | None], ...] = (
     ("llm_tokens_per_s", "LLM tokens/s", None),
     ("tts_first_audio_ms", "TTS first audio (ms)", TARGETS["tts_first_audio_ms"]),
     ("tts_rtf", "TTS real-time factor", None),
+    ("voice_check_ms", "voice check, during the silence (ms)", None),
     ("response_gap_ms", "response gap (ms)", TARGETS["response_gap_ms"]),
     ("gap_from_last_sample_ms", "  gap from the clip's last speech (ms)", None),
     ("barge_in_stop_ms", "barge-in stop (ms)", TARGETS["barge_in_stop_ms"]),
@@ -39,7 +40,7 @@ REQUEST_FIELDS = (
     "index", "name", "voice", "noise_dbfs", "text", "audio_s", "mode", "woke", "wake_ms",
     "eos_to_transcript_ms", "end_of_turn_ms", "stt_ms", "llm_first_token_ms", "llm_tokens_per_s",
     "llm_new_tokens", "llm_prompt_tokens", "llm_reused_tokens", "tts_first_audio_ms", "tts_rtf",
-    "response_gap_ms", "gap_from_last_sample_ms",
+    "response_gap_ms", "gap_from_last_sample_ms", "voice_check_ms", "speaker",
     "barge_in", "barge_in_stop_ms", "peak_rss_mb", "other_cpu_pct", "transcript", "reply", "marks_ms",
     "error",
 )  # fmt: skip
@@ -92,6 +93,8 @@ def request_row(o: Outcome) -> dict[str, Any]:
         response_gap_ms=tm.get("response_gap"),
         gap_from_last_sample_ms=_ms(o.last_speech_fed_t, m.get("first_audio")),
         barge_in_stop_ms=tm.get("barge_in_stop"),
+        voice_check_ms=tm.get("voice_check"),
+        speaker=turn.speaker,
     )
     for key, _, _ in METRICS:
         row[key] = rounded(row[key], 3 if key == "tts_rtf" else 1)
