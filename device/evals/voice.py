@@ -225,11 +225,22 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument("--quick", action="store_true", help="a third of the clips (for the tests)")
     ap.add_argument("--json", metavar="F", help="also write the report to this JSON file")
+    ap.add_argument(
+        "--enrol-into", metavar="DIR", help="only write the owner's voiceprint into this state dir"
+    )
     args = ap.parse_args(argv)
     from device.models.catalog import resolve
     from device.models.convert_voice import ONNX_FILE
 
     encoder = VoiceEncoder(resolve("ge2e-voice-encoder") / ONNX_FILE)
+    if args.enrol_into:
+        from pathlib import Path
+
+        from device.persona import voiceprint
+
+        vp = voiceprint.Voiceprint(enrol(encoder), len(ENROL), 0.0, "ge2e-voice-encoder")
+        print(f"voiceprint of the eval's owner written to {voiceprint.save(Path(args.enrol_into), vp)}")
+        return 0
     trials = trials_of(encoder, args.quick, progress=lambda s: print(s, flush=True))
     reports = []
     for threshold in args.threshold:

@@ -25,7 +25,7 @@ PARTIAL_FRAMES = 160  # 1.6 s
 PARTIAL_STEP = round(SAMPLE_RATE / 1.3 / HOP)  # Resemblyzer's 1.3 partials a second
 MIN_COVERAGE = 0.75
 NORM_DBFS = -30.0
-MAX_SPEECH_S = 6.0  # the last 6 s of speech are enough to know a voice, and keep a check under ~30 ms
+MAX_SPEECH_S = 4.0  # the last 4 s of speech: enough to know a voice, and a check of a few partials
 _WINDOW = 480  # 30 ms loudness windows for cutting silences
 _KEEP_QUIET_WINDOWS = 6  # as Resemblyzer: a pause of up to 180 ms stays
 

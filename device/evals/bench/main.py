@@ -87,23 +87,18 @@ def warm_up(engines: Engines, system_prompt: str, audio: np.ndarray) -> None:
 
 def enrol_bench_voice(cfg: Config, state: Path) -> None:
     """The requests' voice (Piper joe) as the owner's voiceprint, so each turn pays for a real voice
-    check as the owner's would (owner.voice_check off, or no encoder: nothing is checked)."""
-    from device.app.owner import load_encoder
-    from device.config import paths
-    from device.evals import voice
-    from device.models.catalog import ModelMissing
-    from device.persona import voiceprint
-    from device.pipeline.voiceprint import VoiceprintError
+    check as the owner's would. Made in a child process: its Piper and encoder must not count in the
+    benchmark's memory. owner.voice_check off, or no encoder: nothing is checked."""
+    import subprocess
 
     if cfg.owner.voice_check == "off":
         return
-    try:
-        encoder = load_encoder(cfg, paths.dirs(cfg).models)
-    except (ModelMissing, VoiceprintError) as e:
-        print(f"no voice check in this run: {e}", file=sys.stderr)
-        return
-    vector = voice.enrol(encoder)
-    voiceprint.save(state, voiceprint.Voiceprint(vector, len(voice.ENROL), 0.0, cfg.owner.voice_model))
+    done = subprocess.run(
+        [sys.executable, "-m", "device.cli", "eval", "voice", "--enrol-into", str(state)],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    if done.returncode != 0:
+        print(f"no voice check in this run: {done.stderr.strip().splitlines()[-1:]}", file=sys.stderr)
 
 
 def measure(cfg: Config, opts: BenchOptions, requests: list[Request], out_dir: Path) -> dict[str, Any]:
