@@ -123,6 +123,8 @@ def export(state: Path, config_file: Path | None, out: Path) -> list[Member]:
 def read(archive: Path) -> list[Member]:
     """Every member, checked against the manifest; ArchiveError on anything amiss."""
     fix = "it is not a whole os1 export; export it again with: os1 export FILE"
+    if not archive.is_file():
+        raise ArchiveError(f"{archive}: no such file; give the path of an archive written by os1 export")
     try:
         with tarfile.open(archive, mode="r:gz") as tar:
             entries = tar.getmembers()
