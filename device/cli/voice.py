@@ -17,9 +17,14 @@ def register(sub: Any) -> list[str]:
     voice = sub.add_parser("voice", help="the owner's voiceprint: show, enroll or forget it")
     vsub = voice.add_subparsers(dest="action", required=True)
     vsub.add_parser("show", help="whether there is a voiceprint, what it was made from, and the policy")
-    enroll = vsub.add_parser("enroll", help="make the voiceprint from recordings of your voice")
+    enroll = vsub.add_parser(
+        "enroll", help="make the voiceprint: speak into the microphone when asked, or give recordings"
+    )
     enroll.add_argument(
-        "wavs", nargs="+", type=Path, help="3 or more recordings, each a sentence or two in your own voice"
+        "wavs",
+        nargs="*",
+        type=Path,
+        help="3 or more recordings, each a sentence or two (none: the microphone)",
     )
     vsub.add_parser("forget", help="delete the voiceprint (the voice is no longer checked)")
     return ["voice"]
@@ -35,6 +40,8 @@ def dispatch(args: argparse.Namespace) -> int:
         print("voiceprint deleted" if gone else f"there was no voiceprint in {dirs.state}")
         _tell_daemon()
         return EXIT_OK
+    if not args.wavs:
+        return _enroll_live(cfg, dirs.state, dirs.models)
     return _enroll(cfg, args.wavs, dirs.state, dirs.models)
 
 
@@ -67,6 +74,54 @@ def _enroll(cfg: Any, wavs: list[Path], state: Path, models: Path) -> int:
         audio = read_wav(wav)  # AudioFileError: one line
         problem = enrolment.add(encoder.embed(audio))
         print(f"{wav}: {problem or 'ok'}")
+    return _save(enrolment, state)
+
+
+PROMPTS = (
+    "Tell me what you did this morning, in a sentence or two.",
+    "Now tell me about somewhere you like to go.",
+    "And one more: what would you like me to help you with?",
+    "A little more, please: tell me about someone you know.",
+    "Nearly there: say anything at all, in your own words.",
+    "Last one: tell me what you can see around you.",
+)
+
+
+def _enroll_live(cfg: Any, state: Path, models: Path) -> int:
+    """Ask for a few sentences through the microphone, each judged as it comes (too short, too noisy)."""
+    from device.app import control
+    from device.app.owner import load_encoder
+    from device.drivers.audio import PyAudioMicrophone
+    from device.models.catalog import resolve
+    from device.pipeline.vad import SileroVad
+
+    try:
+        control.find_daemon()
+        print("os1: the companion is running and has the microphone; stop it (sudo systemctl stop os1), "
+              "or give recordings: os1 voice enroll A.wav B.wav C.wav", file=sys.stderr)  # fmt: skip
+        return EXIT_FAIL
+    except (control.DaemonNotRunning, control.ControlError):
+        pass  # not running (or not ours to reach): the microphone is free
+    encoder = load_encoder(cfg, models)
+    vad = SileroVad(resolve("silero-vad", models))
+    mic = PyAudioMicrophone(cfg.audio.input_device or cfg.audio.device, cfg.audio.device_rate)
+    enrolment = voiceprint.Enrolment(cfg.owner.voice_model)
+    try:
+        for prompt in PROMPTS:
+            if enrolment.ready:
+                break
+            print(f"{prompt} (speak now; a pause ends it)", flush=True)
+            audio = voiceprint.one_utterance((frame for frame, _t in mic), vad.probability)
+            if audio is None:
+                print("  I heard nothing. Is the microphone on?")
+                continue
+            print(f"  {enrolment.add(encoder.embed(audio)) or 'got it'}")
+    finally:
+        mic.close()
+    return _save(enrolment, state)
+
+
+def _save(enrolment: voiceprint.Enrolment, state: Path) -> int:
     if not enrolment.ready:
         usable, need = len(enrolment.embeddings), voiceprint.MIN_UTTERANCES
         print(

@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from device.atomic import write_text_atomic
+from device.pipeline.audio import FRAME_MS
 from device.pipeline.voiceprint import Embedding, normed
 
 FILE = "voiceprint.json"
@@ -120,3 +122,33 @@ class Enrolment:
     def voiceprint(self) -> Voiceprint:
         vector = normed(np.mean([e.vector for e in self.embeddings], axis=0))
         return Voiceprint(vector, len(self.embeddings), self.speech_s, self.model)
+
+
+def one_utterance(
+    frames: Iterable[np.ndarray],
+    speech_probability: Callable[[np.ndarray], float],
+    wait_s: float = 8.0,
+    quiet_s: float = 1.0,
+    max_s: float = 12.0,
+) -> np.ndarray | None:
+    """The next thing said into `frames` (a live microphone's): from 0.3 s before the first speech to
+    `quiet_s` of quiet after it, at most `max_s`. None if nobody speaks within `wait_s`. Time is
+    counted in frames, so a recording fed fast decides the same."""
+    before, taken = [], []
+    speech_ms = quiet_ms = waited_ms = 0
+    for frame in frames:
+        speaking = speech_probability(frame) >= 0.5
+        if not taken and not speaking:
+            before = [*before[-9:], frame]  # ~0.3 s of what came before the first word
+            waited_ms += FRAME_MS
+            if waited_ms >= wait_s * 1000:
+                return None
+            continue
+        if not taken:
+            taken = list(before)
+        taken.append(frame)
+        speech_ms += FRAME_MS if speaking else 0
+        quiet_ms = 0 if speaking else quiet_ms + FRAME_MS
+        if (speech_ms >= 300 and quiet_ms >= quiet_s * 1000) or len(taken) * FRAME_MS >= max_s * 1000:
+            break
+    return np.concatenate(taken) if taken else None
