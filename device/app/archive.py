@@ -21,6 +21,7 @@ import sqlite3
 import tarfile
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -180,7 +181,9 @@ def _check_unpacked(folder: Path) -> None:
         raise ArchiveError(f"the archive's voiceprint is unreadable: {e}") from e
 
 
-def restore(archive: Path, state: Path, config_file: Path, validate_config: object = None) -> list[Member]:
+def restore(
+    archive: Path, state: Path, config_file: Path, validate_config: Callable[[str], object] | None = None
+) -> list[Member]:
     """Put the archive's state in place of `state` (which must hold no owner data) and its config at
     `config_file`. Everything is checked before anything on disk changes."""
     members = read(archive)
@@ -189,7 +192,7 @@ def restore(archive: Path, state: Path, config_file: Path, validate_config: obje
             f"{state} already holds an owner's data; remove it first with: os1 forget --everything --yes"
         )
     config = next((m for m in members if m.name == CONFIG), None)
-    if config is not None and callable(validate_config):
+    if config is not None and validate_config is not None:
         validate_config(config.data.decode("utf-8"))  # raises ConfigError: one line
     state.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(dir=state.parent, prefix=f".{state.name}.import."))
@@ -231,7 +234,7 @@ def forget_everything(state: Path, files: list[Path]) -> list[Path]:
         if f.exists():
             f.unlink()
             removed.append(f)
-    left = [p for p in (list(state.rglob("*")) if state.is_dir() else []) + [f for f in files if f.exists()]]
+    left = (list(state.rglob("*")) if state.is_dir() else []) + [f for f in files if f.exists()]
     if left:
         raise ArchiveError(
             f"still on disk after forgetting: {', '.join(map(str, left[:5]))}; delete them by hand"

@@ -409,6 +409,16 @@ def find_daemon() -> Path:
     raise DaemonNotRunning(" or ".join(str(p) for p in candidates))
 
 
+def daemon_running(timeout_s: float = 2.0) -> bool:
+    """Whether a daemon answers on its socket (a stale socket is none). A daemon that is there but
+    not ours to reach raises ControlError, which says how to join its group."""
+    try:
+        request(find_daemon(), {"cmd": "ping"}, timeout_s)
+        return True
+    except DaemonNotRunning:
+        return False
+
+
 def send(message: dict[str, Any], timeout_s: float = 10.0) -> dict[str, Any]:
     """`request` to whichever daemon is running."""
     return request(find_daemon(), message, timeout_s)

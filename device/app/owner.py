@@ -7,6 +7,8 @@ import logging
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
+
 from device.config.schema import Config
 from device.models.catalog import ModelMissing, resolve
 from device.models.convert_voice import ONNX_FILE
@@ -35,20 +37,7 @@ def build_owner_voice(cfg: Config, state_dir: Path, models_dir: Path) -> OwnerVo
     except (ModelMissing, VoiceprintError) as e:
         log.warning("the owner's voice is not checked: %s", e)
         return None
-    vector = None
-    try:
-        stored = voiceprint.load(state_dir)
-    except voiceprint.VoiceprintCorrupt as e:
-        log.warning("%s", e)
-        stored = None
-    if stored is not None and stored.model != cfg.owner.voice_model:
-        log.warning(
-            "the voiceprint was made with %s, not %s; enrol again: os1 voice enroll",
-            stored.model, cfg.owner.voice_model,
-        )  # fmt: skip
-        stored = None
-    if stored is not None:
-        vector = stored.vector
+    vector = stored_vector(state_dir, cfg.owner.voice_model)
     return OwnerVoice(encoder, vector, threshold=cfg.owner.voice_threshold)
 
 
@@ -57,13 +46,17 @@ def learn_from_first_meeting(
 ) -> Callable[[Turn], None]:
     """An after-turn step: while the first meeting runs and there is no voiceprint, each answer's
     embedding is kept; once there is enough clean speech the voiceprint is saved and used from the
-    next turn on. If the meeting ends short of it, the owner hears how to finish."""
+    next turn on. If the meeting ends short of it, the owner hears how to finish. The voice check
+    embeds utterances only while this listens (`owner.learning`)."""
     enrolment = voiceprint.Enrolment(model)
-    state = {"asked": False}
+    owner.learning = True
 
     def learn(turn: Turn) -> None:
         onboarding = persona.onboarding
-        if owner.voiceprint is not None or onboarding is None or turn.typed:
+        if not owner.learning or turn.typed:
+            return
+        if owner.voiceprint is not None or onboarding is None:  # enrolled from the shell; setup off
+            owner.learning = False
             return
         if turn.verdict is not None and turn.verdict.embedding is not None and turn.answered_by == "intent":
             problem = enrolment.add(turn.verdict.embedding)
@@ -73,23 +66,32 @@ def learn_from_first_meeting(
             vp = enrolment.voiceprint()
             voiceprint.save(state_dir, vp)
             owner.learn(vp.vector)
+            owner.learning = False
             log.info("voiceprint learned from %d answers (%.1f s of speech)", vp.utterances, vp.speech_s)
-        elif not onboarding.active and enrolment.embeddings and not state["asked"]:
-            state["asked"] = True
-            announce("I didn't hear quite enough of your voice to know it yet. You can teach me "
-                     "later with the voice enroll command.")  # fmt: skip
+        elif not onboarding.active:  # the meeting is over, short of a voiceprint
+            owner.learning = False
+            if enrolment.embeddings:
+                announce("I didn't hear quite enough of your voice to know it yet. You can teach me "
+                         "later with the voice enroll command.")  # fmt: skip
 
     return learn
+
+
+def stored_vector(state_dir: Path, model: str) -> np.ndarray | None:
+    """The voiceprint's vector, or None: none yet, or unreadable or from another encoder (logged;
+    the companion then asks to enrol, as with none)."""
+    try:
+        stored = voiceprint.load(state_dir, model)
+    except voiceprint.VoiceprintCorrupt as e:
+        log.warning("%s", e)
+        return None
+    return stored.vector if stored is not None else None
 
 
 def reload_voiceprint(owner: OwnerVoice | None, state_dir: Path, model: str) -> None:
     """Take up a voiceprint enrolled or forgotten from the shell (`os1 voice`, then a reload)."""
     if owner is None:
         return
-    try:
-        stored = voiceprint.load(state_dir)
-    except voiceprint.VoiceprintCorrupt as e:
-        log.warning("%s", e)
-        stored = None
-    owner.learn(stored.vector if stored is not None and stored.model == model else None)
-    log.info("voiceprint %s", "reloaded" if stored is not None else "none: the voice is not checked")
+    vector = stored_vector(state_dir, model)
+    owner.learn(vector)
+    log.info("voiceprint %s", "reloaded" if vector is not None else "none: the voice is not checked")

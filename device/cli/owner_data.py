@@ -50,20 +50,20 @@ def _export(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _daemon_running() -> bool:
+def companion_running() -> bool:
+    """A daemon that is there but not ours to reach counts as running: its files are in use."""
     from device.app import control
 
     try:
-        control.send({"cmd": "ping"}, timeout_s=3.0)
+        return control.daemon_running()
+    except control.ControlError:
         return True
-    except Exception:
-        return False
 
 
 def _import(args: argparse.Namespace) -> int:
     from device.app.archive import restore
 
-    if _daemon_running():
+    if companion_running():
         print(
             "os1: the companion is running; stop it first (sudo systemctl stop os1), then import",
             file=sys.stderr,
@@ -96,7 +96,7 @@ def _forget(args: argparse.Namespace) -> int:
             f"os1: nothing deleted; run again with --yes to delete these {len(doomed)} files", file=sys.stderr
         )
         return EXIT_BAD_INPUT
-    if _daemon_running():
+    if companion_running():
         print(
             "os1: the companion is running; stop it first (sudo systemctl stop os1), then forget",
             file=sys.stderr,

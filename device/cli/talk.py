@@ -50,17 +50,9 @@ class Door:
         self.cfg = cfg
         self.speak = speak
         self.here: Any = None  # the TextCompanion, once it is needed
-        self.daemon = self._daemon_running()
-
-    @staticmethod
-    def _daemon_running() -> bool:
         from device.app import control
 
-        try:
-            control.request(control.find_daemon(), {"cmd": "ping"}, timeout_s=2.0)
-            return True
-        except control.DaemonNotRunning:
-            return False
+        self.daemon = control.daemon_running()
 
     def turn(self, text: str, write: Any) -> dict[str, Any]:
         """One typed turn; `write(piece)` gets the reply as it is written. Returns the turn as JSON."""

@@ -89,19 +89,16 @@ PROMPTS = (
 
 def _enroll_live(cfg: Any, state: Path, models: Path) -> int:
     """Ask for a few sentences through the microphone, each judged as it comes (too short, too noisy)."""
-    from device.app import control
     from device.app.owner import load_encoder
+    from device.cli.owner_data import companion_running
     from device.drivers.audio import PyAudioMicrophone
     from device.models.catalog import resolve
     from device.pipeline.vad import SileroVad
 
-    try:
-        control.find_daemon()
+    if companion_running():
         print("os1: the companion is running and has the microphone; stop it (sudo systemctl stop os1), "
               "or give recordings: os1 voice enroll A.wav B.wav C.wav", file=sys.stderr)  # fmt: skip
         return EXIT_FAIL
-    except (control.DaemonNotRunning, control.ControlError):
-        pass  # not running (or not ours to reach): the microphone is free
     encoder = load_encoder(cfg, models)
     vad = SileroVad(resolve("silero-vad", models))
     mic = PyAudioMicrophone(cfg.audio.input_device or cfg.audio.device, cfg.audio.device_rate)

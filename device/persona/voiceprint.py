@@ -49,12 +49,21 @@ def path(state_dir: Path) -> Path:
     return Path(state_dir) / FILE
 
 
-def load(state_dir: Path) -> Voiceprint | None:
-    """The stored voiceprint, None if there is none, or VoiceprintCorrupt (one line, with the fix)."""
+def load(state_dir: Path, model: str | None = None) -> Voiceprint | None:
+    """The stored voiceprint, None if there is none, or VoiceprintCorrupt (one line, with the fix).
+    With `model`, one made by another encoder is VoiceprintCorrupt too: its numbers mean nothing to
+    this one."""
     p = path(state_dir)
     if not p.exists():
         return None
     fix = f"make a new one with: os1 voice forget && os1 voice enroll ({p})"
+    vp = _read(p, fix)
+    if model is not None and vp.model != model:
+        raise VoiceprintCorrupt(f"the voiceprint was made with {vp.model}, not {model}; {fix}")
+    return vp
+
+
+def _read(p: Path, fix: str) -> Voiceprint:
     try:
         data = json.loads(p.read_text(encoding="utf-8"))
         vector = np.asarray(data["vector"], dtype=np.float32)

@@ -247,7 +247,7 @@ class Endpointer:
 
     def _check_voice(self) -> None:
         """Whose voice: judged on the utterance so far, on a worker of its own, during the silence."""
-        if self._voice is None:
+        if self._voice is None or not self._voice.active:
             return
         # The Smart Turn model's worker: it is asked later in the pause (smart_turn_ms), by when the
         # check is done. A thread of its own measured ~50 MB more peak RSS in `os1 run --input`; here 3-13 MB.
@@ -261,7 +261,7 @@ class Endpointer:
     def voice_verdict(self) -> Future[Verdict] | None:
         """The check of the utterance as it ended, or None (no voiceprint); the reply waits on it.
         An utterance cut off mid-word (too long) is judged now."""
-        if self._voice is not None and (self._verdict is None or self.eot.in_speech):
+        if self._verdict is None or self.eot.in_speech:
             self._check_voice()
         return self._verdict
 

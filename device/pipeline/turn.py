@@ -18,6 +18,7 @@ import numpy as np
 
 from device.pipeline.audio import SAMPLE_RATE, to_float32
 from device.pipeline.mel import mel_filters, power_frames
+from device.pipeline.onnx_session import open_session
 
 WINDOW_S = 8  # the model sees the last 8 s, zero-padded at the start
 WINDOW_SAMPLES = WINDOW_S * SAMPLE_RATE
@@ -51,24 +52,11 @@ class SmartTurn:
     """The probability that the speaker has finished, from the audio of their turn so far."""
 
     def __init__(self, model_path: Path, threads: int = 1):
-        import onnxruntime as ort
-
-        if not Path(model_path).is_file():
-            raise TurnModelError(
-                f"end-of-turn model not found at {model_path}; install it with: "
-                "pip install --no-deps pipecat-ai==1.14.0"
-            )
-        opts = ort.SessionOptions()
-        opts.intra_op_num_threads = threads
-        opts.inter_op_num_threads = 1
-        opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-        try:
-            self._session = ort.InferenceSession(str(model_path), opts, providers=["CPUExecutionProvider"])
-        except Exception as e:  # onnxruntime raises its own Fail/InvalidProtobuf types
-            raise TurnModelError(
-                f"end-of-turn model at {model_path} is unreadable ({type(e).__name__}); "
-                "reinstall it with: pip install --force-reinstall --no-deps pipecat-ai==1.14.0"
-            ) from e
+        self._session = open_session(
+            model_path, "end-of-turn model", TurnModelError,
+            "install it with: pip install --no-deps pipecat-ai==1.14.0",
+            "reinstall it with: pip install --force-reinstall --no-deps pipecat-ai==1.14.0", threads,
+        )  # fmt: skip
         self.last_ms = 0.0  # how long the last call took (features + inference)
 
     def probability(self, audio: np.ndarray) -> float:

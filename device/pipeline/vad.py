@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from device.pipeline.audio import FRAME_SAMPLES, SAMPLE_RATE, to_float32
+from device.pipeline.onnx_session import open_session
 
 _CONTEXT = 64  # Silero v5+ expects the last 64 samples of the previous window before each 512 new ones
 
@@ -19,22 +20,11 @@ class SileroVad:
     """Speech probability for each 512-sample (32 ms) frame at 16 kHz."""
 
     def __init__(self, model_path: Path, threads: int = 1):
-        import onnxruntime as ort
-
-        if not Path(model_path).is_file():
-            raise VadModelError(
-                f"VAD model not found at {model_path}; install it with: pip install --no-deps silero-vad"
-            )
-        opts = ort.SessionOptions()
-        opts.intra_op_num_threads = threads
-        opts.inter_op_num_threads = 1
-        try:
-            self._session = ort.InferenceSession(str(model_path), opts, providers=["CPUExecutionProvider"])
-        except Exception as e:  # onnxruntime raises its own Fail/InvalidProtobuf types
-            raise VadModelError(
-                f"VAD model at {model_path} is unreadable ({type(e).__name__}); "
-                "reinstall it with: pip install --force-reinstall --no-deps silero-vad"
-            ) from e
+        self._session = open_session(
+            model_path, "VAD model", VadModelError,
+            "install it with: pip install --no-deps silero-vad",
+            "reinstall it with: pip install --force-reinstall --no-deps silero-vad", threads,
+        )  # fmt: skip
         self._sr = np.array(SAMPLE_RATE, dtype=np.int64)
         self.reset()
 

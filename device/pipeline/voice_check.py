@@ -20,7 +20,7 @@ from typing import Protocol
 
 import numpy as np
 
-from device.pipeline.voiceprint import Embedding, normed
+from device.pipeline.voiceprint import Embedding, normed, similarity
 
 OWNER = "owner"
 OTHER = "other"
@@ -53,7 +53,8 @@ class Verdict:
 
 class OwnerVoice:
     """Judges utterances against one voiceprint; thread-safe (the endpointer's worker calls it). With
-    no voiceprint yet (`voiceprint` None) each utterance is only embedded, for enrolment to learn."""
+    no voiceprint yet (`voiceprint` None) an utterance is only embedded, and only while `learning`
+    (the first meeting enrols from its answers); otherwise nothing is computed at all."""
 
     def __init__(
         self,
@@ -74,6 +75,13 @@ class OwnerVoice:
         self.clock = clock
         self._lock = threading.Lock()
         self._previous: tuple[float, np.ndarray] | None = None  # (when, partials) of the last utterance
+        self.learning = False
+        """Enrolment wants each utterance's embedding, though there is no voiceprint to judge by."""
+
+    @property
+    def active(self) -> bool:
+        """Whether an utterance is worth embedding: there is a voiceprint, or enrolment listens."""
+        return self.voiceprint is not None or self.learning
 
     def learn(self, voiceprint: np.ndarray | None) -> None:
         """A new voiceprint (enrolment), or none (forgotten): from the next utterance on."""
@@ -82,8 +90,9 @@ class OwnerVoice:
             self._previous = None
 
     def score(self, embedding: Embedding) -> float:
+        """The cosine between the utterance and the voiceprint (0 with none)."""
         vp = self.voiceprint
-        return float(np.dot(embedding.vector, vp)) if vp is not None else 0.0
+        return similarity(embedding.vector, vp) if vp is not None else 0.0
 
     def judge(self, audio: np.ndarray) -> Verdict:
         t0 = time.monotonic()
@@ -97,7 +106,7 @@ class OwnerVoice:
             return Verdict(
                 "", 0.0, took_ms=(time.monotonic() - t0) * 1000, speech_s=emb.speech_s, embedding=emb
             )
-        score = float(np.dot(emb.vector, vp))
+        score = similarity(emb.vector, vp)
         now = self.clock()
         with self._lock:
             previous, second = self._previous, False
@@ -105,8 +114,8 @@ class OwnerVoice:
                 self._previous = (now, emb.partials)
             if self.threshold - self.margin <= score < self.threshold and previous is not None:
                 if now - previous[0] <= self.recent_s:
-                    both = normed(np.concatenate([previous[1], emb.partials]).mean(axis=0))
-                    second = float(np.dot(both, vp)) >= self.threshold
+                    both = np.concatenate([previous[1], emb.partials]).mean(axis=0)
+                    second = similarity(both, vp) >= self.threshold
         owner = score >= self.threshold or second
         speaker = OWNER if owner else (UNSURE if emb.snr_db < self.min_snr_db else OTHER)
         took = (time.monotonic() - t0) * 1000

@@ -18,6 +18,7 @@ import numpy as np
 
 from device.pipeline.audio import SAMPLE_RATE, block_dbfs, to_float32
 from device.pipeline.mel import mel_power
+from device.pipeline.onnx_session import open_session
 
 N_MELS = 40
 HOP = SAMPLE_RATE // 100  # 10 ms frames
@@ -113,23 +114,11 @@ class VoiceEncoder:
     """Embeds an utterance of 16 kHz audio (int16 or float) with the GE2E encoder."""
 
     def __init__(self, model_path: Path, threads: int = 1):
-        import onnxruntime as ort
-
-        path = Path(model_path)
-        if not path.is_file():
-            raise VoiceprintError(
-                f"voice encoder not found at {path}; make it with: os1 models convert ge2e-voice-encoder"
-            )
-        opts = ort.SessionOptions()
-        opts.intra_op_num_threads = threads
-        opts.inter_op_num_threads = 1
-        try:
-            self._session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
-        except Exception as e:  # onnxruntime raises its own Fail/InvalidProtobuf types
-            raise VoiceprintError(
-                f"voice encoder at {path} is unreadable ({type(e).__name__}); make it again with: "
-                "os1 models convert --force ge2e-voice-encoder"
-            ) from e
+        self._session = open_session(
+            model_path, "voice encoder", VoiceprintError,
+            "make it with: os1 models convert ge2e-voice-encoder",
+            "make it again with: os1 models convert --force ge2e-voice-encoder", threads,
+        )  # fmt: skip
 
     def embed(self, audio: np.ndarray) -> Embedding:
         t0 = time.monotonic()

@@ -143,3 +143,38 @@ def test_a_low_score_in_loud_noise_is_unsure_not_a_stranger() -> None:
     assert check.decide(noisy).speaker == UNSURE
     clean = Embedding(noisy.partials, 2.0, snr_db=30.0)
     assert check.decide(clean).speaker == OTHER
+
+
+class _Counting:
+    """Counts the utterances it is asked to embed."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def embed(self, _audio: np.ndarray) -> Embedding:
+        self.calls += 1
+        return _emb(np.eye(256, dtype=np.float32)[0])
+
+
+def _one_pause(voice: OwnerVoice) -> object:
+    """Speech, then the words stop: the endpointer starts the check there."""
+    from device.pipeline.end_of_turn import Endpointer
+    from device.pipeline.settings import LoopSettings
+
+    settings = LoopSettings()
+    ep = Endpointer(settings)
+    ep.start(0.0, settings, voice=voice)
+    frame, t = np.zeros(512, np.int16), 0.0
+    for p in [0.9] * 20 + [0.0] * 5:
+        t += 0.032
+        ep.update(frame, p, t, [frame], lambda: "", False)
+    return ep.voice_verdict()
+
+
+def test_no_voiceprint_and_no_enrolment_computes_nothing_in_the_silence() -> None:
+    encoder = _Counting()
+    idle = OwnerVoice(encoder, None)
+    assert _one_pause(idle) is None and encoder.calls == 0
+    idle.learning = True  # the first meeting listens: each answer is embedded
+    verdict = _one_pause(idle)
+    assert verdict is not None and verdict.result(timeout=5).embedding is not None and encoder.calls == 1  # type: ignore[attr-defined]
