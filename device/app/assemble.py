@@ -18,6 +18,8 @@ import numpy as np
 from device.app.companion import Companion, build_companion
 from device.app.engines import Engines, build_aec, build_voice, build_wake, loop_settings, wake_phrase
 from device.app.owner import learn_from_first_meeting
+from device.app.voice_settings import LiveSettings
+from device.config import paths
 from device.config.schema import Config
 from device.memory import FULL_NOTICE, Memory, MemoryFull
 from device.persona.persona import Persona
@@ -35,11 +37,14 @@ def make_loop(
     sink: AudioSink,
     on_turn: Callable[[Turn], None],
     companion: Companion | None = None,
+    config_file: Path | None = None,
+    on_setting: Callable[[Config], None] | None = None,
 ) -> VoiceLoop:
     """A voice loop on loaded engines, with the companion around it (one is built from the config if
     not given): the persona's prompt and toned voice, the intent layer before the LLM, memory recall
     for each request and remembering after it. Each loop gets its own echo canceller: it learns one
-    echo path."""
+    echo path. Settings changed by voice are applied live, saved in `config_file` (None: not saved)
+    and passed to `on_setting`."""
     companion = companion or build_companion(cfg, engines.dialogue, engines.tts)
     prompt = companion.persona.persona.system_prompt()
     if engines.dialogue.capabilities.prime:  # the persona's prompt is in the KV cache before the first turn
@@ -76,6 +81,12 @@ def make_loop(
 
     companion.persona.on_change = follow
     loop.on_turn = after_each_turn(loop.announce, companion, on_turn)
+    models = paths.dirs(cfg).models
+
+    def apply(new: Config, keys: list[str]) -> None:
+        reconfigure(loop, companion, new, keys, sink, models)
+
+    companion.intents.settings.controls = LiveSettings(loop, cfg, apply, config_file, on_setting)
     return loop
 
 

@@ -22,6 +22,7 @@ from device.app.engines import llm_name, load_all, mind_status, wake_phrase
 from device.app.hardware import build_button, build_indicator, check_pins
 from device.app.logs import format_turn_log
 from device.app.owner import reload_voiceprint
+from device.config import edit as config_edit
 from device.config import paths
 from device.config.schema import Config
 from device.drivers.audio_devices import AudioDevices, Backoff, live_audio
@@ -126,7 +127,14 @@ def run(
     companion = build_companion(
         cfg, engines.dialogue, engines.tts, dirs.state, onboarding=True, on_capture=capturing
     )
-    loop = make_loop(cfg, engines, audio.earpiece, on_turn, companion)
+    # A setting changed by voice is saved where `os1 config set` would save it; the control handler
+    # (made below, once the loop exists) keeps it as the config a reload is compared with.
+    setting_file = config_file or config_edit.target_path(cli_config, None, daemon_is_other_user=False)
+
+    def keep(new: Config) -> None:
+        handler.config = new
+
+    loop = make_loop(cfg, engines, audio.earpiece, on_turn, companion, setting_file, keep)
     attach_body(loop, companion, cfg, audio=audio, button=button, indicator=indicator)
     handler = DaemonControl(
         loop,

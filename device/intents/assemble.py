@@ -10,9 +10,10 @@ from device.intents.care import CareIntent, ConversationNudge
 from device.intents.clock import ClockIntent, Now, system_now
 from device.intents.letters import Generate, LettersIntent, LetterStore
 from device.intents.maths import MathsIntent
-from device.intents.private import OwnerOnly
+from device.intents.private import NOT_YOURS, OwnerOnly
 from device.intents.reminders import ReminderScheduler, RemindersIntent, ReminderStore
 from device.intents.router import Handler, IntentRouter
+from device.intents.settings import SettingsIntent
 from device.intents.units import convert
 
 
@@ -22,6 +23,8 @@ class Intents:
     scheduler: ReminderScheduler
     letters: LettersIntent
     nudge: ConversationNudge
+    settings: SettingsIntent
+    """Mute, volume and speed by voice; its controls are set once a voice loop runs (assemble.py)."""
 
 
 def build_intents(
@@ -38,8 +41,8 @@ def build_intents(
     now: Now = system_now,
 ) -> Intents:
     """Care first (crisis words win over everything), then the other helpers' handlers (onboarding,
-    names, memory, camera), then the clock, sums and conversions, reminders and letters. Reminders
-    and letters answer the owner's voice only (intents/private.py)."""
+    names, memory, camera), then the clock, sums and conversions, settings by voice, reminders and
+    letters. Settings, reminders and letters answer the owner's voice only (intents/private.py)."""
     scheduler = ReminderScheduler(
         ReminderStore(Path(state_dir) / "reminders.db"),
         now=now,
@@ -49,14 +52,15 @@ def build_intents(
     letters = LettersIntent(
         LetterStore(Path(state_dir) / "letters"), generate, owner=owner, now=now, max_words=letter_max_words
     )
+    settings = SettingsIntent()
     handlers: list[Handler] = [
         CareIntent(helpline),
         *other_handlers,
         ClockIntent(now),
         MathsIntent(convert),
+        OwnerOnly(settings, for_other=NOT_YOURS),
         OwnerOnly(RemindersIntent(scheduler)),
         OwnerOnly(letters),
     ]
-    return Intents(
-        IntentRouter(handlers), scheduler, letters, ConversationNudge(nudge_after_min, nudge_people)
-    )
+    nudge = ConversationNudge(nudge_after_min, nudge_people)
+    return Intents(IntentRouter(handlers), scheduler, letters, nudge, settings)

@@ -371,12 +371,12 @@ class VoiceLoop:
 
     muted = property(lambda self: self._muted, doc="Privacy mute is on.")
 
-    def set_muted(self, muted: bool, confirm: bool = True) -> None:
-        """Privacy mute: the mic is ignored until unmuted. Whatever was going on stops first."""
+    def set_muted(self, muted: bool, confirm: bool = True, after_reply: bool = False) -> None:
+        """Privacy mute: the mic is ignored until unmuted. A reply stops first (ends first: `after_reply`)."""
         with self._lock:
             if muted == self._muted:
                 return
-            if muted:
+            if muted and not after_reply:
                 self.interrupt("mute")
                 if self.state is State.LISTENING:
                     self.parts.stt.drop()

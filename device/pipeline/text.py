@@ -174,6 +174,8 @@ def is_stop_phrase(transcript: str, phrases: tuple[str, ...] = STOP_PHRASES) -> 
     """ "Stop.", "Wait, wait", "OK hang on": a short request that only asks for quiet."""
     words = re.sub(r"[^a-z ]", " ", transcript.lower()).split()
     text = " ".join(w for w in words if w not in ("ok", "okay", "please", "no", "oh", "um", "jarvis", "hey"))
+    if text.startswith("stop listening"):  # not quiet now: the mute (intents/settings.py)
+        return False
     return bool(words) and len(words) <= 4 and any(text.startswith(p) or text == p for p in phrases)
 
 

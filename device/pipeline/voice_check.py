@@ -6,8 +6,9 @@ A score at or over `threshold` is the owner. A borderline one (within `margin` b
 look: the utterance together with the one before it, if that came within `recent_s` and was itself
 borderline or better. A short "yes" after a long sentence, or two sentences in a noisy street, are
 judged on more speech that way; a stranger who speaks after the owner is usually far below the
-borderline and never gets the second look. In loud noise (the speech under `min_snr_db` over the
-background) a score below the threshold is UNSURE, not OTHER: what is private asks for a tap.
+borderline and never gets the second look. A borderline score the second look cannot settle is
+UNSURE, not OTHER, and so is any score below the threshold in loud noise (the speech under
+`min_snr_db` over the background): what is private asks for a tap rather than saying no.
 """
 
 from __future__ import annotations
@@ -25,8 +26,8 @@ from device.pipeline.voiceprint import Embedding, normed, similarity
 OWNER = "owner"
 OTHER = "other"
 UNSURE = "unsure"
-"""Too noisy to tell: under the voiceprint, but with the speech too little over the background for a
-low score to mean a stranger (`os1 eval voice`: at 6-8 dB the owner's and strangers' scores overlap)."""
+"""Cannot tell: a borderline score, or speech too little over the background for a low score to mean
+a stranger (`os1 eval voice`: at 6-8 dB the owner's and strangers' scores overlap)."""
 
 
 class Encoder(Protocol):
@@ -117,7 +118,8 @@ class OwnerVoice:
                     both = np.concatenate([previous[1], emb.partials]).mean(axis=0)
                     second = similarity(both, vp) >= self.threshold
         owner = score >= self.threshold or second
-        speaker = OWNER if owner else (UNSURE if emb.snr_db < self.min_snr_db else OTHER)
+        unsure = score >= self.threshold - self.margin or emb.snr_db < self.min_snr_db
+        speaker = OWNER if owner else (UNSURE if unsure else OTHER)
         took = (time.monotonic() - t0) * 1000
         return Verdict(speaker, score, second, took, emb.speech_s, emb)
 

@@ -175,6 +175,35 @@ def test_names_set_live_are_the_running_companions_and_the_llm_still_answers(
     assert stop(daemon) == 0
 
 
+def test_settings_asked_for_are_applied_saved_with_the_comments_and_mute_waits_for_its_answer(
+    start_daemon: Callable[[str], StartedDaemon],
+) -> None:
+    """The owner (a typed turn: the owner by the socket's peer check) asks it to speak louder and to
+    talk more slowly: the running daemon applies both live, saves them in the config file it reads
+    (comments kept, so the next start has them) and `os1 config get` shows them. "Stop listening"
+    is answered first, then mutes: `os1 status` says so, and `os1 unmute` undoes it."""
+    daemon = start_daemon(SAMANTHA)
+    daemon.wait_for("READY=1", timeout_s=180)
+    assert ask(daemon, "Could you speak up, please?")["reply"] == "Okay, I'll speak louder."
+    daemon.wait_log("applied live: audio.volume")
+    assert ask(daemon, "Talk more slowly.")["reply"] == "Okay, I'll talk more slowly."
+    daemon.wait_log("applied live: tts.length_scale")
+    text = daemon.config.read_text()
+    assert "# my companion" in text and "# what it calls itself" in text, text
+    assert daemon.os1("config", "get", "audio.volume").stdout.strip() == "1.25"
+    assert daemon.os1("config", "get", "tts.length_scale").stdout.strip() == "1.15"
+    # A later `os1 config set` reloads: the saved settings are not news to the daemon, only the name is.
+    assert daemon.os1("config", "set", "persona.name", "Ada").returncode == 0
+    daemon.wait_log("live ['persona.name'], need restart")
+
+    muted = ask(daemon, "Please stop listening.")
+    assert muted["reply"].startswith("Okay, I'll stop listening."), muted
+    assert daemon.status()["muted"] is True
+    assert daemon.os1("unmute").returncode == 0
+    assert daemon.status()["muted"] is False
+    assert stop(daemon) == 0
+
+
 FIRST_MEETING = "# my companion\npersona:\n  onboarding: true  # the first meeting, on a new device\n"
 
 

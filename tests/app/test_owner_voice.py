@@ -5,6 +5,7 @@ The owner is Piper's joe voice; strangers are espeak-ng voices the voiceprint ne
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +13,8 @@ import pytest
 
 from device.drivers.wavfile import write_wav
 from device.evals.speech import espeak_speech, join, piper_speech, silence
-from device.intents.private import REFUSAL
+from device.intents.private import NOT_YOURS, REFUSAL
+from device.intents.settings import MUTE_LINE
 from tests.conftest import run_os1
 
 pytestmark = pytest.mark.models
@@ -49,6 +51,11 @@ def enrolled(tmp_path: Path) -> Path:
 
 
 def _say(where: Path, name: str, speech: np.ndarray, *config: str) -> dict[str, object]:
+    return _say_all(where, name, speech, *config)[0]
+
+
+def _say_all(where: Path, name: str, speech: np.ndarray, *config: str) -> list[dict[str, object]]:
+    """Every turn of one recording, in order."""
     wav = write_wav(where / f"{name}.wav", join(silence(0.3), speech, silence(1.0)))
     args = ["run", "--input", str(wav), "--no-wake", "--fast", "--json"]
     if config:
@@ -57,7 +64,7 @@ def _say(where: Path, name: str, speech: np.ndarray, *config: str) -> dict[str, 
         args = ["--config", str(cfg), *args]
     r = run_os1(*args)
     assert r.returncode == 0, r.stderr
-    return json.loads(r.stdout.splitlines()[0])
+    return [json.loads(line) for line in r.stdout.splitlines() if line.startswith("{")]
 
 
 def test_the_owners_voice_opens_what_is_stored_and_a_strangers_does_not(enrolled: Path) -> None:
@@ -87,6 +94,30 @@ def test_a_stranger_asking_the_owners_name_learns_nothing(enrolled: Path) -> Non
     heard = _say(enrolled, "name", _stranger("What's my name?", "en+m3"))
     assert heard["speaker"] == "other"
     assert "sam" not in str(heard["reply"]).lower(), heard
+
+
+def test_only_the_owners_voice_mutes_it(enrolled: Path) -> None:
+    """ "Please stop listening", then a question, in one recording: from a stranger the mute is refused
+    and the question answered; from the owner the mute is said and the question is never heard."""
+
+    def mute_then_ask(voice: Callable[[str], np.ndarray]) -> np.ndarray:
+        return join(voice("Please stop listening for a while."), silence(2.0), voice("What time is it?"))
+
+    stranger = _say_all(enrolled, "stranger_mutes", mute_then_ask(_stranger))
+    assert [t["speaker"] for t in stranger] == ["other", "other"], stranger
+    assert stranger[0]["reply"] == NOT_YOURS and stranger[1]["reply"], stranger
+    owner = _say_all(enrolled, "owner_mutes", mute_then_ask(_owner))
+    assert len(owner) == 1 and owner[0]["speaker"] == "owner", owner
+    assert owner[0]["reply"] == MUTE_LINE, owner
+
+
+def test_only_the_owners_voice_changes_how_it_talks(enrolled: Path) -> None:
+    stranger = _say(enrolled, "stranger_slower", _stranger("Could you talk more slowly, please?"))
+    assert stranger["speaker"] == "other" and stranger["reply"] == NOT_YOURS, stranger
+    owner = _say(enrolled, "owner_slower", _owner("Could you talk more slowly, please?"))
+    assert owner["speaker"] == "owner", owner
+    # A recording run saves nothing in the owner's config file, and says so.
+    assert owner["reply"] == "Okay, I'll talk more slowly. That lasts until I restart: I couldn't save it."
 
 
 def test_strict_answers_only_the_owner(enrolled: Path) -> None:

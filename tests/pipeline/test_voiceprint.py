@@ -108,7 +108,7 @@ def test_a_stranger_after_the_owner_gets_no_second_look() -> None:
     assert stranger.speaker == OTHER and not stranger.second_look
 
 
-def test_a_borderline_score_long_after_the_last_utterance_is_refused() -> None:
+def test_a_borderline_score_long_after_the_last_utterance_is_not_let_in_but_asked_to_tap() -> None:
     e = np.eye(256, dtype=np.float32)
     now = [0.0]
     check = OwnerVoice(
@@ -121,7 +121,9 @@ def test_a_borderline_score_long_after_the_last_utterance_is_refused() -> None:
     )
     check.judge(np.zeros(1))
     now[0] = 600.0
-    assert check.judge(np.zeros(1)).speaker == OTHER
+    assert check.judge(np.zeros(1)).speaker == UNSURE
+    below = OwnerVoice(_Scripted([_at(0.66, e[0], e[2])]), e[0], 0.75, 0.08)
+    assert below.judge(np.zeros(1)).speaker == OTHER  # under the borderline: another voice
 
 
 def test_partials_cover_the_utterance_as_resemblyzer_slices_it() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import logging
 import re
 import threading
@@ -232,12 +233,28 @@ def _compression_ratio(text: str) -> float:
     return len(data) / len(zlib.compress(data)) if data else 0.0
 
 
+_SPECULATING: set[threading.Thread] = set()  # running, read or not
+
+
+@atexit.register
+def _let_speculations_finish(timeout_s: float = 10.0) -> None:
+    """At exit, wait for a transcription still running on a speculation thread (one dropped unread).
+    Finalizing Python while it is inside CTranslate2 ends the thread with pthread_exit as it takes the
+    GIL back, unwinding through pybind11's noexcept frames: std::terminate, exit 134 (about 1 run of
+    15 of `os1 run --input` that ended just after a dropped speculation, measured under gdb)."""
+    deadline = time.monotonic() + timeout_s
+    for thread in list(_SPECULATING):
+        thread.join(max(0.0, deadline - time.monotonic()))
+
+
 class _Speculation:
     def __init__(self, fn, audio: np.ndarray):
         self.text = ""
         self.error: BaseException | None = None
         self.done = threading.Event()
-        threading.Thread(target=self._run, args=(fn, audio), name="stt-speculate", daemon=True).start()
+        thread = threading.Thread(target=self._run, args=(fn, audio), name="stt-speculate", daemon=True)
+        _SPECULATING.add(thread)
+        thread.start()
 
     def _run(self, fn, audio: np.ndarray) -> None:
         try:
@@ -247,3 +264,4 @@ class _Speculation:
             log.warning("stt speculation failed: %s", _one_line(e))
         finally:
             self.done.set()
+            _SPECULATING.discard(threading.current_thread())
