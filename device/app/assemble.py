@@ -148,6 +148,8 @@ def attach_body(
         audio.on_reconnect = lambda _what: loop.announce("I'm back.")  # type: ignore[attr-defined]
     scheduler = companion.intents.scheduler
     scheduler.start(loop.announce, is_muted=lambda: loop.muted)
+    if companion.agenda is not None:  # synced in the background; heads-ups wait for a pause, and mute
+        companion.agenda.start(loop.announce, cfg.calendar.sync_min * 60, cfg.calendar.heads_up_min)
 
     def on_tap() -> None:  # a tap just after a reminder snoozes it; otherwise attention or interrupt
         if scheduler.snooze_last() is not None:

@@ -11,11 +11,15 @@ from pathlib import Path
 
 import numpy as np
 
+from device.agenda.agenda import Agenda
+from device.agenda.events import AgendaError
+from device.app.agenda import build_agenda
 from device.app.owner import build_owner_voice
 from device.config import paths
 from device.config.schema import Config
 from device.drivers.camera import Camera, CameraError
 from device.intents.assemble import Intents, build_intents
+from device.intents.calendar import CalendarIntent
 from device.intents.camera import CameraIntent
 from device.intents.identity import IdentityIntent
 from device.intents.letters import dialogue_generate
@@ -49,9 +53,13 @@ class Companion:
     """How a reply meets the owner's mood; None when there is no mood reader (memory off)."""
     voice: OwnerVoice | None = None
     """Tells the owner's voice from others (a spoken companion with owner.voice_check on)."""
+    agenda: Agenda | None = None
+    """The owner's calendar (calendar.source), synced by the daemon; None: no calendar."""
 
     def close(self) -> None:
         self.intents.scheduler.stop()
+        if self.agenda is not None:
+            self.agenda.stop()
         if self.memory is not None:
             self.memory.close()  # saves the summary of the conversation in progress
 
@@ -75,6 +83,7 @@ def build_companion(
     persona = PersonaRuntime(cfg, state, tts)
     memory = open_memory(cfg, state)
     identity = IdentityIntent(lambda: persona.persona.name, lambda: owner_name(persona, memory))
+    agenda = _open_agenda(cfg, state)
     intents = build_intents(
         state,
         dialogue_generate(dialogue, max_new_tokens=cfg.letters.max_new_tokens),
@@ -90,6 +99,12 @@ def build_companion(
         other_handlers=[
             OwnerOnly(Claimed(persona.intent, persona.intent_claims)),
             identity,
+            # The calendar before the memory: "when is my dentist appointment" is the calendar's first.
+            *(
+                [OwnerOnly(CalendarIntent(agenda), read_only_beyond_claims=True)]
+                if agenda is not None
+                else []
+            ),
             *(
                 [OwnerOnly(Claimed(memory.intent, memory.intent_claims), read_only_beyond_claims=True)]
                 if memory
@@ -102,7 +117,16 @@ def build_companion(
     steer = Steering(MoodReader(memory.embedder), persona.tts) if memory is not None else None
     # Typed turns (os1 ask / chat) are the owner's by the socket's peer check: no voice to check.
     voice = build_owner_voice(cfg, state, paths.dirs(cfg).models) if tts is not None else None
-    return Companion(persona, intents, memory, steer=steer, voice=voice)
+    return Companion(persona, intents, memory, steer=steer, voice=voice, agenda=agenda)
+
+
+def _open_agenda(cfg: Config, state: Path) -> Agenda | None:
+    """The calendar, or None (not set up, or set up wrong: logged in one line, and it still talks)."""
+    try:
+        return build_agenda(cfg.calendar, state)
+    except AgendaError as e:
+        log.warning("calendar: %s", e)
+        return None
 
 
 def owner_name(persona: PersonaRuntime, memory: Memory | None) -> str:

@@ -28,6 +28,7 @@ COMMAND_MODULES: list[str] = [
     "device.cli.config",
     "device.cli.memory",
     "device.cli.voice",
+    "device.cli.calendar",
     "device.cli.owner_data",
     "device.cli.eval",
     "device.cli.service",

@@ -200,6 +200,20 @@ class OwnerConfig(_Section):
     voice_model: str = "ge2e-voice-encoder"
 
 
+class CalendarConfig(_Section):
+    source: Literal["none", "local", "caldav"] = "none"
+    url: str = ""
+    username: str = ""
+    ca_file: str = ""
+    sync_min: int = Field(15, ge=1, le=1440)
+    heads_up_min: int = Field(10, ge=0, le=240)
+
+    @field_validator("source", mode="before")
+    @classmethod
+    def _yaml_none(cls, v: object) -> object:
+        return "none" if v is None or v is False else v
+
+
 class Config(_Section):
     persona: PersonaConfig = PersonaConfig()
     audio: AudioConfig = AudioConfig()
@@ -219,3 +233,4 @@ class Config(_Section):
     indicator: IndicatorConfig = IndicatorConfig()
     camera: CameraConfig = CameraConfig()
     owner: OwnerConfig = OwnerConfig()
+    calendar: CalendarConfig = CalendarConfig()

@@ -16,7 +16,10 @@ import yaml
 
 from device.atomic import write_text_atomic
 
-KNOWN = {"llm_api_key": "the home server's API key (llm.engine: openai)"}
+KNOWN = {
+    "llm_api_key": "the home server's API key (llm.engine: openai)",
+    "calendar_password": "the CalDAV account's password (calendar.source: caldav)",
+}
 
 
 class SecretsError(Exception):

@@ -207,7 +207,8 @@ def print_report(rep: Report) -> None:
     print(f"  {'any stranger, just after the owner spoke':48} {rep.false_accepts_second_look:6.1%}")
     print(f"  {'owner ±2 semitones (not counted above)':48} {rep.near_owner_accepted:6.1%} accepted")
     print(
-        "\nthe owner: refused as a stranger / asked to tap (too loud to tell) / refused after speaking once:"
+        "\nthe owner: refused as a stranger / asked to tap (borderline or too loud) / refused after "
+        "speaking once:"
     )
     for k, v in rep.false_rejects.items():
         print(f"  {k:48} {v:6.1%} / {rep.asked_to_tap[k]:6.1%} / {rep.false_rejects_second_look[k]:6.1%}")

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from device.intents.clock import Now, say_when, system_now
 from device.intents.text import second_person, storage_problem
-from device.intents.when import parse_minutes, parse_when
+from device.intents.when import parse_minutes, parse_when, split_time_tail
 from device.pipeline.text import plain
 
 log = logging.getLogger("os1.reminders")
@@ -245,10 +245,6 @@ _CANCEL = re.compile(
     re.I,
 )
 _TASK_LEAD = re.compile(r"^(?:to|that|about)\s+", re.I)
-_TIME_WORDS = {
-    "in", "at", "on", "by", "tomorrow", "tonight", "today", "this", "next", "noon", "midday", "midnight",
-    "half", "quarter", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday",
-}  # fmt: skip
 _STOP = {"the", "a", "an", "to", "my", "your", "about", "for", "me", "reminder", "and", "of"}
 
 
@@ -378,13 +374,7 @@ def _split_task(rest: str, now: datetime) -> tuple[str, datetime | None]:
         return "", None
     if _TASK_LEAD.match(rest):
         # "to call Mum at 6": the time is the longest tail that reads as a time.
-        body = _TASK_LEAD.sub("", rest).split()
-        for i in range(1, len(body)):
-            if body[i].lower() in _TIME_WORDS:
-                when = parse_when(" ".join(body[i:]), now)
-                if when is not None:
-                    return " ".join(body[:i]), when
-        return " ".join(body), None
+        return split_time_tail(_TASK_LEAD.sub("", rest), now)
     # "in 20 minutes to call Mum", "at quarter to seven to call Mum": the time runs up to a "to"/"that".
     for m in re.finditer(r"\s(?:to|that|about)\s", rest, re.I):
         when = parse_when(rest[: m.start()], now)

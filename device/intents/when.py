@@ -172,3 +172,21 @@ def parse_minutes(phrase: str) -> int | None:
         return None
     n = 1 if m[1] in ("a", "an") else int(m[1])
     return n * 60 if m[2] == "hour" else n
+
+
+_TIME_WORDS = {
+    "in", "at", "on", "by", "tomorrow", "tonight", "today", "this", "next", "noon", "midday", "midnight",
+    "half", "quarter", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday",
+}  # fmt: skip
+
+
+def split_time_tail(text: str, now: datetime) -> tuple[str, datetime | None]:
+    """'call Mum at 6' / 'lunch with Anna on Friday at one' -> (what, when): the longest tail that reads
+    as a time (a reminder's task, an event's title)."""
+    body = text.split()
+    for i in range(1, len(body)):
+        if body[i].lower() in _TIME_WORDS:
+            when = parse_when(" ".join(body[i:]), now)
+            if when is not None:
+                return " ".join(body[:i]), when
+    return " ".join(body), None

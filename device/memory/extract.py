@@ -69,7 +69,9 @@ _FILLER = re.compile(
 _QUESTION_START = re.compile(
     r"^(?:what|where|who|whom|whose|when|why|how|which|do|does|did|is|are|was|were|can|could|would|"
     r"should|will|shall|may|might|have you|has|had|am i|isn't|aren't|don't|doesn't|didn't|won't|"
-    r"tell me|guess|remind me|any idea)\b",
+    r"tell me|guess|remind me|any idea"
+    # A command to the companion is not a fact about the owner either: "add lunch with Anna on Friday".
+    r"|add|schedule|book|move|cancel|delete|remove|mute|stop listening|speak|talk)\b",
     re.I,
 )
 _HYPOTHETICAL = re.compile(

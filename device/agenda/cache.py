@@ -1,0 +1,92 @@
+"""The board's copy of the owner's calendar: every calendar object (its iCalendar text and the
+server's ETag) in a SQLite file in the state dir, so "what's on tomorrow" is answered offline and
+in milliseconds. A sync replaces the whole copy in one transaction: a sync cut off halfway (a
+dropped connection, a power cut) leaves the last good copy, nothing duplicated and nothing lost."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class CalendarObject:
+    """One calendar resource as the server holds it."""
+
+    href: str
+    """Where it lives on the server (or its UID, for the local file)."""
+    etag: str
+    """The server's version of it: a write sends it back (If-Match), so another's edit is never lost."""
+    ics: str
+    """Its iCalendar text."""
+
+
+class AgendaCache:
+    """Thread-safe: the sync thread writes, the voice thread reads."""
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        if not self.path.exists():
+            os.close(os.open(self.path, os.O_CREAT | os.O_WRONLY, 0o600))  # WAL and SHM copy its mode
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=FULL")
+        self._db.execute(
+            "CREATE TABLE IF NOT EXISTS objects (href TEXT PRIMARY KEY, etag TEXT, ics TEXT NOT NULL)"
+        )
+        self._db.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT)")
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    def objects(self) -> list[CalendarObject]:
+        with self._lock:
+            rows = self._db.execute("SELECT href, etag, ics FROM objects ORDER BY href").fetchall()
+        return [CalendarObject(*row) for row in rows]
+
+    def get(self, href: str) -> CalendarObject | None:
+        with self._lock:
+            row = self._db.execute("SELECT href, etag, ics FROM objects WHERE href = ?", (href,)).fetchone()
+        return CalendarObject(*row) if row else None
+
+    def replace_all(self, objects: Iterable[CalendarObject]) -> int:
+        """The server's whole calendar, taken as it comes (`objects` may be a generator that fails
+        halfway: then nothing changes)."""
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                self._db.execute("DELETE FROM objects")
+                n = 0
+                for o in objects:
+                    self._db.execute(
+                        "INSERT OR REPLACE INTO objects VALUES (?, ?, ?)", (o.href, o.etag, o.ics)
+                    )
+                    n += 1
+                self._db.execute("INSERT OR REPLACE INTO meta VALUES ('synced_at', ?)", (str(time.time()),))
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+        return n
+
+    def put(self, obj: CalendarObject) -> None:
+        with self._lock:
+            self._db.execute("INSERT OR REPLACE INTO objects VALUES (?, ?, ?)", (obj.href, obj.etag, obj.ics))
+
+    def remove(self, href: str) -> None:
+        with self._lock:
+            self._db.execute("DELETE FROM objects WHERE href = ?", (href,))
+
+    def synced_at(self) -> float | None:
+        """When the last whole sync finished (epoch seconds), or None: never."""
+        with self._lock:
+            row = self._db.execute("SELECT value FROM meta WHERE key = 'synced_at'").fetchone()
+        return float(row[0]) if row else None
