@@ -202,7 +202,8 @@ def test_a_server_that_is_down_gets_the_cached_answer_and_changes_nothing(
         agenda.sync()
     ask = CalendarIntent(agenda)
     assert ask("What's on tomorrow?") == (
-        f"{UNREACHABLE}, but from what I had: You have 1 thing tomorrow: Call with Bob at 3 o'clock in the afternoon."
+        f"{UNREACHABLE}, but from what I had: You have 1 thing tomorrow: "
+        "Call with Bob at 3 o'clock in the afternoon."
     )
     ask("Add lunch with Anna on Friday at one.")
     assert ask("Yes.") == f"{UNREACHABLE}, so I didn't change anything. Try again in a while."
@@ -215,7 +216,8 @@ def test_a_wrong_password_is_one_line_naming_the_fix(server: RadicaleServer, tmp
         agenda.sync()
     config = tmp_path / "cal.yaml"
     config.write_text(
-        f"calendar:\n  source: caldav\n  url: {server.url}\n  username: {server.user}\n  ca_file: {server.cert}\n"
+        f"calendar:\n  source: caldav\n  url: {server.url}\n  username: {server.user}\n"
+        f"  ca_file: {server.cert}\n"
     )
     r = run_os1("--config", str(config), "calendar", "sync", env={"OS1_CALENDAR_PASSWORD": "wrong"})
     assert r.returncode == 1 and len(r.stderr.strip().splitlines()) == 1, r.stderr
