@@ -22,9 +22,10 @@ class NetworkError(Exception):
     """The server's address cannot be turned into firewall rules; the message names the fix."""
 
 
-def server_urls(llm_url: str = "", stt_uri: str = "", tts_uri: str = "") -> list[str]:
-    """Every home server the config uses (the mind's URL, the speech servers' tcp:// addresses)."""
-    return [u for u in (llm_url, stt_uri, tts_uri) if u]
+def server_urls(llm_url: str = "", stt_uri: str = "", tts_uri: str = "", *others: str) -> list[str]:
+    """Every server the config uses (the mind's URL, the speech servers' tcp:// addresses, and the
+    owner's own: the calendar's)."""
+    return [u for u in (llm_url, stt_uri, tts_uri, *others) if u]
 
 
 def server_addresses(url: str) -> list[str]:

@@ -124,6 +124,29 @@ def _home_server(cfg: Config) -> Iterator[Check]:
     yield ("OK", f"home server {srv.url}" + (f" ({srv.model})" if srv.model else ""), "")
 
 
+def _calendar(cfg: Config, state_dir: Path) -> Iterator[Check]:
+    """With a calendar: does the source answer, with this password and certificate? (A sync.)"""
+    if cfg.calendar.source == "none":
+        return
+    from device.agenda.events import AgendaError
+    from device.agenda.sources import AgendaUnreachable
+    from device.app.agenda import build_agenda
+
+    try:
+        agenda = build_agenda(cfg.calendar, state_dir)
+        assert agenda is not None
+        try:
+            n = agenda.sync()
+        finally:
+            agenda.cache.close()
+    except AgendaError as e:
+        what, _, fix = str(e).partition("; fix: ")
+        # Down is a warning (the board's copy answers meanwhile); refused or broken needs the owner.
+        yield ("WARN" if isinstance(e, AgendaUnreachable) else "FAIL", f"calendar: {what}", fix or "start it")
+        return
+    yield ("OK", f"calendar ({cfg.calendar.source}): {n} objects synced", "")
+
+
 def _speech_servers(cfg: Config) -> Iterator[Check]:
     """With stt/tts engine wyoming: does each server answer (a Wyoming describe)?"""
     from device.pipeline.wyoming import WyomingError, describe, parse_uri
@@ -279,6 +302,7 @@ def run(cfg: Config, state_dir: Path, models_dir: Path) -> int:
         _owner_voice(cfg, state_dir),
         _home_server(cfg),
         _speech_servers(cfg),
+        _calendar(cfg, state_dir),
         _body(cfg),
         _disk(state_dir, models_dir),
         _cpu(),

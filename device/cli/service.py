@@ -16,7 +16,8 @@ def register(sub: Any) -> list[str]:
     p = sub.add_parser("service", help="the system service's settings (as root)")
     ssub = p.add_subparsers(dest="service_action", required=True)
     net = ssub.add_parser(
-        "network", help="let the service reach llm.remote.url and nothing else (none configured: no network)"
+        "network",
+        help="let the service reach its configured servers (home server, calendar) and nothing else",
     )
     net.add_argument(
         "--dir", type=Path, help="where the drop-in goes (default /etc/systemd/system/os1.service.d)"
@@ -33,6 +34,7 @@ def dispatch(args: argparse.Namespace) -> int:
         cfg.llm.remote.url if cfg.llm.engine == "openai" else "",
         cfg.stt.remote.uri if cfg.stt.engine == "wyoming" else "",
         cfg.tts.remote.uri if cfg.tts.engine == "wyoming" else "",
+        cfg.calendar.url if cfg.calendar.source == "caldav" else "",
     )
     try:
         if args.print:

@@ -222,6 +222,9 @@ def test_a_wrong_password_is_one_line_naming_the_fix(server: RadicaleServer, tmp
     r = run_os1("--config", str(config), "calendar", "sync", env={"OS1_CALENDAR_PASSWORD": "wrong"})
     assert r.returncode == 1 and len(r.stderr.strip().splitlines()) == 1, r.stderr
     assert "refused the username or password" in r.stderr and "wrong" not in r.stderr
+    doctor = run_os1("--config", str(config), "doctor", env={"OS1_CALENDAR_PASSWORD": "wrong"})
+    line = next(x for x in doctor.stdout.splitlines() if "calendar" in x)
+    assert line.startswith("FAIL calendar:") and "os1 config secret calendar_password" in line, line
     r = run_os1("--config", str(config), "calendar", "sync", env={"OS1_CALENDAR_PASSWORD": server.password})
     assert r.returncode == 0 and r.stdout.startswith("synced 0 calendar objects"), (r.stdout, r.stderr)
 

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import run_os1
+
 REPO = Path(__file__).resolve().parents[2]
 UNIT = REPO / "systemd" / "os1.service"
 MAX_EXPOSURE = 3.0
@@ -117,3 +119,16 @@ def test_the_speech_servers_are_let_through_with_the_mind(tmp_path: Path) -> Non
     allow = next(line for line in written.read_text().splitlines() if line.startswith("IPAddressAllow="))
     assert allow == "IPAddressAllow=192.168.1.20 192.168.1.21"
     assert apply(server_urls(), tmp_path / "os1.service.d") is None and not written.exists()
+
+
+def test_the_owners_calendar_server_alone_opens_egress_to_it(tmp_path: Path) -> None:
+    """calendar.source caldav with no home server: `os1 service network` lets the calendar's host
+    through, and only it (the same drop-in as the home server's)."""
+    config = tmp_path / "cal.yaml"
+    config.write_text("calendar:\n  source: caldav\n  url: https://192.168.1.30:5232/\n  username: sam\n")
+    folder = tmp_path / "os1.service.d"
+    r = run_os1("--config", str(config), "service", "network", "--dir", str(folder))
+    assert r.returncode == 0, r.stderr
+    text = "\n".join(p.read_text() for p in folder.iterdir())
+    allow = next(line for line in text.splitlines() if line.startswith("IPAddressAllow="))
+    assert allow == "IPAddressAllow=192.168.1.30", text
