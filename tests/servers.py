@@ -15,13 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from device.evals.radicale import RadicaleServer, free_port, self_signed  # noqa: F401 (the tests' servers, here)
 from device.evals.server_stall import hung_port
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class LlamaServer:
@@ -154,89 +149,3 @@ def chat(url: str, text: str, api_key: str = "") -> dict[str, object]:
 def silent_server():  # noqa: ANN201 (a context manager of the port)
     """A port that accepts connections and never answers: a hung server (the bench's own, reused)."""
     return hung_port()
-
-
-def self_signed(tmp: Path) -> tuple[Path, Path]:
-    """A certificate for 127.0.0.1 signed by itself (a home server's), with its key."""
-    cert, key = tmp / "server.crt", tmp / "server.key"
-    subprocess.run(
-        [
-            "openssl",
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-days",
-            "2",
-            "-subj",
-            "/CN=127.0.0.1",
-            "-addext",
-            "subjectAltName=IP:127.0.0.1",
-            "-keyout",
-            str(key),
-            "-out",
-            str(cert),
-        ],
-        check=True,
-        capture_output=True,
-    )
-    return cert, key
-
-
-class RadicaleServer:
-    """Radicale (CalDAV and CardDAV) on loopback over TLS with a self-signed certificate (a home
-    server's: the client pins it), one user from a plain htpasswd file, its storage in `folder`."""
-
-    def __init__(self, folder: Path, user: str = "sam", password: str = "river-house", tls: bool = True):
-        _require("radicale")
-        self.folder, self.user, self.password, self.tls = folder, user, password, tls
-        self.port = free_port()
-        self.cert: Path | None = None
-        self.proc: subprocess.Popen[bytes] | None = None
-        folder.mkdir(parents=True, exist_ok=True)
-        scheme = "https" if tls else "http"
-        self.url = f"{scheme}://127.0.0.1:{self.port}/"
-
-    def start(self, timeout_s: float = 30) -> RadicaleServer:
-        users = self.folder / "users"
-        users.write_text(f"{self.user}:{self.password}\n")
-        ssl = ""
-        if self.tls:
-            self.cert, key = self_signed(self.folder)
-            ssl = f"ssl = True\ncertificate = {self.cert}\nkey = {key}\n"
-        config = self.folder / "radicale.conf"
-        config.write_text(
-            f"[server]\nhosts = 127.0.0.1:{self.port}\n{ssl}"
-            f"[auth]\ntype = htpasswd\nhtpasswd_filename = {users}\nhtpasswd_encryption = plain\n"
-            f"[storage]\nfilesystem_folder = {self.folder / 'collections'}\n"
-            "[logging]\nlevel = warning\n"
-        )
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "radicale", "--config", str(config)],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            start_new_session=True,
-        )
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                err = self.proc.stderr.read().decode(errors="replace") if self.proc.stderr else ""
-                raise RuntimeError(f"radicale exited {self.proc.returncode}: {err[-2000:]}")
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.5).close()
-                return self
-            except OSError:
-                time.sleep(0.1)
-        raise RuntimeError(f"radicale did not listen on {self.port} within {timeout_s} s")
-
-    def kill(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait(10)
-
-    def __enter__(self) -> RadicaleServer:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.kill()

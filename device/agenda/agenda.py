@@ -12,7 +12,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from device.agenda.cache import AgendaCache, CalendarObject
-from device.agenda.events import AgendaError, Occurrence, new_event, occurrences, with_times
+from device.agenda.events import AgendaError, Occurrence, new_event, occurrences, parse_all, with_times
 from device.agenda.sources import AgendaUnreachable, CalendarSource
 
 log = logging.getLogger("os1.calendar")
@@ -28,10 +28,16 @@ class Agenda:
         self._told: set[tuple[str, datetime]] = set()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._parsed: tuple[int, list] = (-1, [])  # (cache version, its objects parsed): parse once
 
     # ------------------------------------------------------------------ reading (the cache)
     def between(self, start: datetime, end: datetime) -> list[Occurrence]:
-        return occurrences((o.ics for o in self.cache.objects()), start, end, self.now().tzinfo)  # type: ignore[arg-type]
+        version, parsed = self._parsed
+        if version != self.cache.version:  # another process's sync is read at the next start
+            version = self.cache.version
+            parsed = parse_all(o.ics for o in self.cache.objects())
+            self._parsed = (version, parsed)
+        return occurrences(parsed, start, end, self.now().tzinfo)  # type: ignore[arg-type]
 
     def find(self, words: set[str], days: int = 366) -> list[Occurrence]:
         """Upcoming occurrences whose summary holds every one of `words`, soonest first."""

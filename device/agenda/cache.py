@@ -42,6 +42,8 @@ class AgendaCache:
             "CREATE TABLE IF NOT EXISTS objects (href TEXT PRIMARY KEY, etag TEXT, ics TEXT NOT NULL)"
         )
         self._db.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT)")
+        self.version = 0
+        """Goes up with every change made here: a reader's parsed copy is stale when it moves."""
 
     def close(self) -> None:
         with self._lock:
@@ -75,15 +77,18 @@ class AgendaCache:
             except BaseException:
                 self._db.execute("ROLLBACK")
                 raise
+            self.version += 1
         return n
 
     def put(self, obj: CalendarObject) -> None:
         with self._lock:
             self._db.execute("INSERT OR REPLACE INTO objects VALUES (?, ?, ?)", (obj.href, obj.etag, obj.ics))
+            self.version += 1
 
     def remove(self, href: str) -> None:
         with self._lock:
             self._db.execute("DELETE FROM objects WHERE href = ?", (href,))
+            self.version += 1
 
     def synced_at(self) -> float | None:
         """When the last whole sync finished (epoch seconds), or None: never."""

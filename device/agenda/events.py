@@ -47,15 +47,27 @@ def parse(text: str, source: str = "calendar") -> icalendar.Calendar:
     return cal
 
 
-def occurrences(objects: Iterable[str], start: datetime, end: datetime, zone: tzinfo) -> list[Occurrence]:
-    """Every occurrence that overlaps [start, end), sorted by start. An object that does not parse is
-    skipped (one bad event on a server must not hide the owner's day)."""
-    found: list[Occurrence] = []
+def parse_all(objects: Iterable[str]) -> list[icalendar.Calendar]:
+    """Every object that parses; one that does not is skipped (one bad event on a server must not
+    hide the owner's day)."""
+    out = []
     for text in objects:
         try:
-            cal = parse(text)
+            out.append(parse(text))
+        except AgendaError:
+            continue
+    return out
+
+
+def occurrences(
+    calendars: Iterable[icalendar.Calendar], start: datetime, end: datetime, zone: tzinfo
+) -> list[Occurrence]:
+    """Every occurrence that overlaps [start, end), sorted by start."""
+    found: list[Occurrence] = []
+    for cal in calendars:
+        try:
             events = recurring_ical_events.of(cal).between(start, end)
-        except (AgendaError, ValueError):
+        except ValueError:
             continue
         for ev in events:
             if ev.name != "VEVENT":

@@ -23,6 +23,7 @@ EVALS: dict[str, tuple[str, str]] = {
     "mood": ("device.evals.mood", "the mood readers scored on held-out owner utterances"),
     "wake-cut": ("device.evals.wake_cut", "does the wake phrase lead the transcript? (the pre-roll cut)"),
     "voice": ("device.evals.voice", "the voiceprint: owner against impostors, clean and in street noise"),
+    "calendar": ("device.evals.calendar", "a CalDAV sync of 1,000 events, and a day read from the cache"),
 }
 
 
