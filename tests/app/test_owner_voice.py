@@ -151,3 +151,17 @@ def test_enrolment_that_is_too_short_saves_nothing(tmp_path: Path) -> None:
     assert r.returncode == 2
     assert "a bit short" in r.stdout and "Nothing was saved" in r.stderr, (r.stdout, r.stderr)
     assert "no voiceprint yet" in run_os1("voice", "show").stdout
+
+
+def test_only_the_owners_voice_hears_the_calendar(enrolled: Path) -> None:
+    """An event added over `os1 chat` (the owner, by the socket's rules), then asked about out loud:
+    a stranger is refused without a word of it, the owner hears it."""
+    config = "calendar:\n  source: local"
+    cfg = enrolled / "calendar.yaml"
+    cfg.write_text(config + "\npersona:\n  onboarding: false\n")
+    typed = run_os1("--config", str(cfg), "chat", stdin="Add dinner with Sam tomorrow at 7 pm.\nyes\n")
+    assert "Done: Dinner with Sam is in your calendar." in typed.stdout, (typed.stdout, typed.stderr)
+    stranger = _say(enrolled, "stranger_day", _stranger("What's on tomorrow?"), config)
+    assert stranger["speaker"] == "other" and stranger["reply"] == REFUSAL, stranger
+    owner = _say(enrolled, "owner_day", _owner("What's on tomorrow?"), config)
+    assert owner["speaker"] == "owner" and "Dinner with Sam" in str(owner["reply"]), owner
