@@ -48,15 +48,22 @@ def parse(text: str, source: str = "calendar") -> icalendar.Calendar:
 
 
 def parse_all(objects: Iterable[str]) -> list[icalendar.Calendar]:
-    """Every object that parses; one that does not is skipped (one bad event on a server must not
-    hide the owner's day)."""
-    out = []
+    """Every object that parses, merged into one calendar (expanding one is ~10x quicker than a
+    thousand); one that does not parse is skipped (one bad event must not hide the owner's day)."""
+    merged = icalendar.Calendar()
+    zones: set[str] = set()
     for text in objects:
         try:
-            out.append(parse(text))
+            cal = parse(text)
         except AgendaError:
             continue
-    return out
+        for comp in cal.subcomponents:
+            if comp.name == "VTIMEZONE":
+                if str(comp.get("TZID")) in zones:
+                    continue
+                zones.add(str(comp.get("TZID")))
+            merged.add_component(comp)
+    return [merged]
 
 
 def occurrences(
