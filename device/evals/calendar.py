@@ -101,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     median, p90 = r["tomorrow_median_ms"], r["tomorrow_p90_ms"]
     print(
-        f"'What's on tomorrow?' from the cache: median {median} ms, p90 {p90} ms (the first, parsing: more)"
+        f"'What's on tomorrow?' from the cache: median {median} ms, p90 {p90} ms"
     )
     print(f"  -> {r['reply']}")
     return 0
