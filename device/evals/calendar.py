@@ -100,9 +100,7 @@ def main(argv: list[str] | None = None) -> int:
         f"{r['sync_cpu_s']} s of CPU here"
     )
     median, p90 = r["tomorrow_median_ms"], r["tomorrow_p90_ms"]
-    print(
-        f"'What's on tomorrow?' from the cache: median {median} ms, p90 {p90} ms"
-    )
+    print(f"'What's on tomorrow?' from the cache: median {median} ms, p90 {p90} ms")
     print(f"  -> {r['reply']}")
     return 0
 
