@@ -15,7 +15,7 @@ SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # g++ to compile llama-cpp-python's wheel (the tests' home server), openssl for its test certificate.
 # python3-dev and python3-venv: PyAudio compiles against Python.h, and Raspberry Pi OS Lite has neither.
 APT_PACKAGES := python3-dev python3-venv portaudio19-dev espeak-ng sox libspeexdsp1 systemd jackd2 \
-	libasound2-plugins cmake g++ openssl
+	libasound2-plugins cmake g++ openssl dovecot-imapd
 
 # A Pi (aarch64) never needs torch or a conversion: the mind is llama.cpp on the GGUF, which
 # `llm.engine: auto` picks when no converted ONNX model is installed. A PC converts the starter LLM to

@@ -1,5 +1,6 @@
-"""The owner's calendar from config: the source it names (an ICS file in the state dir, or their
-CalDAV server with the password from the secrets file) behind the board's cache."""
+"""The owner's calendar and inbox from config: the source each names (an ICS file in the state dir,
+or their CalDAV server; their IMAP account), with the password from the secrets file, behind the
+board's copy."""
 
 from __future__ import annotations
 
@@ -10,8 +11,11 @@ from device.agenda.cache import AgendaCache
 from device.agenda.events import AgendaError
 from device.agenda.sources import CalDavCalendar, CalendarSource, LocalCalendar
 from device.config import secrets
-from device.config.schema import CalendarConfig
+from device.config.schema import CalendarConfig, MailConfig
 from device.intents.clock import Now, system_now
+from device.mail.cache import MailCache
+from device.mail.imap import Inbox, MailError
+from device.mail.mailbox import Mailbox
 
 
 def calendar_source(cfg: CalendarConfig, state_dir: Path) -> CalendarSource | None:
@@ -35,3 +39,18 @@ def build_agenda(cfg: CalendarConfig, state_dir: Path, now: Now = system_now) ->
     if source is None:
         return None
     return Agenda(source, AgendaCache(Path(state_dir) / "calendar.db"), now)
+
+
+def build_mailbox(cfg: MailConfig, state_dir: Path) -> Mailbox | None:
+    """None with mail.source none; MailError (one line with the fix) if it is set up wrong."""
+    if cfg.source == "none":
+        return None
+    if not cfg.imap_host:
+        raise MailError(
+            "mail.source is imap but mail.imap_host is empty; fix: os1 config set mail.imap_host …"
+        )
+    password = secrets.get("mail_password")
+    if not password:
+        raise MailError("no mail password; fix: os1 config secret mail_password")
+    inbox = Inbox(cfg.imap_host, cfg.imap_port, cfg.username, password, cfg.ca_file)
+    return Mailbox(inbox, MailCache(Path(state_dir) / "mail.db"), cfg.newest)

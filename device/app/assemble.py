@@ -150,6 +150,8 @@ def attach_body(
     scheduler.start(loop.announce, is_muted=lambda: loop.muted)
     if companion.agenda is not None:  # synced in the background; heads-ups wait for a pause, and mute
         companion.agenda.start(loop.announce, cfg.calendar.sync_min * 60, cfg.calendar.heads_up_min)
+    if companion.mailbox is not None:
+        companion.mailbox.start(cfg.mail.sync_min * 60)
 
     def on_tap() -> None:  # a tap just after a reminder snoozes it; otherwise attention or interrupt
         if scheduler.snooze_last() is not None:

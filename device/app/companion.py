@@ -13,7 +13,7 @@ import numpy as np
 
 from device.agenda.agenda import Agenda
 from device.agenda.events import AgendaError
-from device.app.agenda import build_agenda
+from device.app.agenda import build_agenda, build_mailbox
 from device.app.owner import build_owner_voice
 from device.config import paths
 from device.config.schema import Config
@@ -23,8 +23,11 @@ from device.intents.calendar import CalendarIntent
 from device.intents.camera import CameraIntent
 from device.intents.identity import IdentityIntent
 from device.intents.letters import dialogue_generate
+from device.intents.mail import MailIntent
 from device.intents.private import OwnerOnly
 from device.intents.router import Claimed, Handler
+from device.mail.imap import MailError
+from device.mail.mailbox import Mailbox
 from device.memory import Memory, StoreError
 from device.models.catalog import ModelMissing
 from device.persona.mood import MoodReader
@@ -55,11 +58,15 @@ class Companion:
     """Tells the owner's voice from others (a spoken companion with owner.voice_check on)."""
     agenda: Agenda | None = None
     """The owner's calendar (calendar.source), synced by the daemon; None: no calendar."""
+    mailbox: Mailbox | None = None
+    """The owner's inbox (mail.source), synced by the daemon; None: no mail."""
 
     def close(self) -> None:
         self.intents.scheduler.stop()
         if self.agenda is not None:
             self.agenda.stop()
+        if self.mailbox is not None:
+            self.mailbox.stop()
         if self.memory is not None:
             self.memory.close()  # saves the summary of the conversation in progress
 
@@ -84,6 +91,7 @@ def build_companion(
     memory = open_memory(cfg, state)
     identity = IdentityIntent(lambda: persona.persona.name, lambda: owner_name(persona, memory))
     agenda = _open_agenda(cfg, state)
+    mailbox = _open_mailbox(cfg, state)
     intents = build_intents(
         state,
         dialogue_generate(dialogue, max_new_tokens=cfg.letters.max_new_tokens),
@@ -100,11 +108,7 @@ def build_companion(
             OwnerOnly(Claimed(persona.intent, persona.intent_claims)),
             identity,
             # The calendar before the memory: "when is my dentist appointment" is the calendar's first.
-            *(
-                [OwnerOnly(CalendarIntent(agenda), read_only_beyond_claims=True)]
-                if agenda is not None
-                else []
-            ),
+            *_day_intents(agenda, mailbox),
             *(
                 [OwnerOnly(Claimed(memory.intent, memory.intent_claims), read_only_beyond_claims=True)]
                 if memory
@@ -117,7 +121,26 @@ def build_companion(
     steer = Steering(MoodReader(memory.embedder), persona.tts) if memory is not None else None
     # Typed turns (os1 ask / chat) are the owner's by the socket's peer check: no voice to check.
     voice = build_owner_voice(cfg, state, paths.dirs(cfg).models) if tts is not None else None
-    return Companion(persona, intents, memory, steer=steer, voice=voice, agenda=agenda)
+    return Companion(persona, intents, memory, steer=steer, voice=voice, agenda=agenda, mailbox=mailbox)
+
+
+def _day_intents(agenda: Agenda | None, mailbox: Mailbox | None) -> list[Handler]:
+    """The calendar's and the inbox's intents, for the owner's voice only, where they are set up."""
+    out: list[Handler] = []
+    if agenda is not None:
+        out.append(OwnerOnly(CalendarIntent(agenda), read_only_beyond_claims=True))
+    if mailbox is not None:
+        out.append(OwnerOnly(MailIntent(mailbox)))
+    return out
+
+
+def _open_mailbox(cfg: Config, state: Path) -> Mailbox | None:
+    """The inbox, or None (not set up, or set up wrong: logged in one line, and it still talks)."""
+    try:
+        return build_mailbox(cfg.mail, state)
+    except MailError as e:
+        log.warning("mail: %s", e)
+        return None
 
 
 def _open_agenda(cfg: Config, state: Path) -> Agenda | None:

@@ -40,7 +40,7 @@ def register(sub: Any) -> list[str]:
     val = csub.add_parser("validate", help="check a config file (default: the one in use)")
     val.add_argument("file", nargs="?", type=Path)
     sec = csub.add_parser("secret", help="set a secret (the home server's API key) in the 0600 secrets file")
-    sec.add_argument("name", help="llm_api_key or calendar_password")
+    sec.add_argument("name", help="llm_api_key, calendar_password or mail_password")
     sec.add_argument("--clear", action="store_true", help="remove it")
     return ["config"]
 

@@ -147,6 +147,27 @@ def _calendar(cfg: Config, state_dir: Path) -> Iterator[Check]:
     yield ("OK", f"calendar ({cfg.calendar.source}): {n} objects synced", "")
 
 
+def _mail(cfg: Config, state_dir: Path) -> Iterator[Check]:
+    """With an inbox: does the server answer, with this password and certificate? (A sync.)"""
+    if cfg.mail.source == "none":
+        return
+    from device.app.agenda import build_mailbox
+    from device.mail.imap import MailError, MailUnreachable
+
+    try:
+        mailbox = build_mailbox(cfg.mail, state_dir)
+        assert mailbox is not None
+        try:
+            n = mailbox.sync()
+        finally:
+            mailbox.cache.close()
+    except MailError as e:
+        what, _, fix = str(e).partition("; fix: ")
+        yield ("WARN" if isinstance(e, MailUnreachable) else "FAIL", f"mail: {what}", fix or "start it")
+        return
+    yield ("OK", f"mail ({cfg.mail.imap_host}): {n} mails read", "")
+
+
 def _speech_servers(cfg: Config) -> Iterator[Check]:
     """With stt/tts engine wyoming: does each server answer (a Wyoming describe)?"""
     from device.pipeline.wyoming import WyomingError, describe, parse_uri
@@ -303,6 +324,7 @@ def run(cfg: Config, state_dir: Path, models_dir: Path) -> int:
         _home_server(cfg),
         _speech_servers(cfg),
         _calendar(cfg, state_dir),
+        _mail(cfg, state_dir),
         _body(cfg),
         _disk(state_dir, models_dir),
         _cpu(),

@@ -35,6 +35,7 @@ def dispatch(args: argparse.Namespace) -> int:
         cfg.stt.remote.uri if cfg.stt.engine == "wyoming" else "",
         cfg.tts.remote.uri if cfg.tts.engine == "wyoming" else "",
         cfg.calendar.url if cfg.calendar.source == "caldav" else "",
+        f"imaps://{cfg.mail.imap_host}:{cfg.mail.imap_port}" if cfg.mail.source == "imap" else "",
     )
     try:
         if args.print:

@@ -214,6 +214,21 @@ class CalendarConfig(_Section):
         return "none" if v is None or v is False else v
 
 
+class MailConfig(_Section):
+    source: Literal["none", "imap"] = "none"
+    imap_host: str = ""
+    imap_port: int = Field(993, ge=1, le=65535)
+    username: str = ""
+    ca_file: str = ""
+    sync_min: int = Field(10, ge=1, le=1440)
+    newest: int = Field(200, ge=1, le=5000)
+
+    @field_validator("source", mode="before")
+    @classmethod
+    def _yaml_none(cls, v: object) -> object:
+        return "none" if v is None or v is False else v
+
+
 class Config(_Section):
     persona: PersonaConfig = PersonaConfig()
     audio: AudioConfig = AudioConfig()
@@ -234,3 +249,4 @@ class Config(_Section):
     camera: CameraConfig = CameraConfig()
     owner: OwnerConfig = OwnerConfig()
     calendar: CalendarConfig = CalendarConfig()
+    mail: MailConfig = MailConfig()

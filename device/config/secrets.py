@@ -19,6 +19,7 @@ from device.atomic import write_text_atomic
 KNOWN = {
     "llm_api_key": "the home server's API key (llm.engine: openai)",
     "calendar_password": "the CalDAV account's password (calendar.source: caldav)",
+    "mail_password": "the IMAP account's password (mail.source: imap)",
 }
 
 
