@@ -66,7 +66,7 @@ class MailIntent:
         items = [f'from {m.sender}, about {m.subject}: "{_words(m.text, PREVIEW_WORDS)}"' for m in shown]
         more = f" And {len(new) - len(shown)} more." if len(new) > len(shown) else ""
         count = f"{len(new)} new email{'s' if len(new) > 1 else ''}"
-        return f"{self._caveat()}You have {count}. " + "; ".join(items) + "." + more
+        return f"{self._caveat()}You have {count}: " + "; ".join(items) + "." + more
 
     def _read(self, who: str) -> str:
         wanted = set(plain(who).split()) - {"the", "my"}

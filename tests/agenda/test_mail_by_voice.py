@@ -73,7 +73,7 @@ def test_new_mail_is_summarised_and_one_is_read_as_plain_words(server: DovecotSe
     assert box.sync() == 5
     ask = MailIntent(box)
     said = ask("Any new email?")
-    assert said is not None and said.startswith("You have 4 new emails."), said
+    assert said is not None and said.startswith("You have 4 new emails: from"), said
     assert 'from Anna Lind, about Lunch on Friday: "Shall we meet at the café at one? I\'ll book."' in said
     assert "Dan" not in said  # already seen on another device
     assert ask("Read me the one from Bob.") == "Bob wrote, about The garden: The roses are out."
@@ -138,7 +138,7 @@ def test_a_server_that_is_down_gets_the_copy_and_a_wrong_password_is_one_line(
     with pytest.raises(MailUnreachable):
         box.sync()
     assert MailIntent(box)("Do I have any new mail?") == (
-        f'{UNREACHABLE}, but from what I had: You have 1 new email. from Anna, about Hello: "Hi there.".'
+        f'{UNREACHABLE}, but from what I had: You have 1 new email: from Anna, about Hello: "Hi there.".'
     )
 
 

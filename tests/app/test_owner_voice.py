@@ -54,7 +54,9 @@ def _say(where: Path, name: str, speech: np.ndarray, *config: str) -> dict[str, 
     return _say_all(where, name, speech, *config)[0]
 
 
-def _say_all(where: Path, name: str, speech: np.ndarray, *config: str) -> list[dict[str, object]]:
+def _say_all(
+    where: Path, name: str, speech: np.ndarray, *config: str, env: dict[str, str] | None = None
+) -> list[dict[str, object]]:
     """Every turn of one recording, in order."""
     wav = write_wav(where / f"{name}.wav", join(silence(0.3), speech, silence(1.0)))
     args = ["run", "--input", str(wav), "--no-wake", "--fast", "--json"]
@@ -62,7 +64,7 @@ def _say_all(where: Path, name: str, speech: np.ndarray, *config: str) -> list[d
         cfg = where / f"{name}.yaml"
         cfg.write_text("\n".join(config) + "\n")
         args = ["--config", str(cfg), *args]
-    r = run_os1(*args)
+    r = run_os1(*args, env=env)
     assert r.returncode == 0, r.stderr
     return [json.loads(line) for line in r.stdout.splitlines() if line.startswith("{")]
 
@@ -165,3 +167,37 @@ def test_only_the_owners_voice_hears_the_calendar(enrolled: Path) -> None:
     assert stranger["speaker"] == "other" and stranger["reply"] == REFUSAL, stranger
     owner = _say(enrolled, "owner_day", _owner("What's on tomorrow?"), config)
     assert owner["speaker"] == "owner" and "Dinner with Sam" in str(owner["reply"]), owner
+
+
+def test_only_the_owners_voice_hears_the_mail(enrolled: Path) -> None:
+    """The inbox on a real IMAP server (Dovecot on loopback): a stranger asking out loud is refused
+    without a word of it; the owner hears who wrote and about what."""
+    import ssl
+
+    from imapclient import IMAPClient
+
+    from device.evals.dovecot import DovecotServer
+
+    with DovecotServer() as srv:
+        ctx = ssl.create_default_context(cafile=str(srv.cert))
+        with IMAPClient("127.0.0.1", port=srv.port, ssl=True, ssl_context=ctx) as c:
+            c.login(srv.user, srv.password)
+            c.append(
+                "INBOX",
+                b"From: Anna <anna@example.org>\r\nSubject: Lunch\r\n\r\nShall we meet on Friday?\r\n",
+            )
+        config = (
+            f"mail:\n  source: imap\n  imap_host: 127.0.0.1\n  imap_port: {srv.port}\n"
+            f"  username: {srv.user}\n  ca_file: {srv.cert}"
+        )
+        env = {"OS1_MAIL_PASSWORD": srv.password}
+        cfg = enrolled / "mail.yaml"
+        cfg.write_text(config + "\n")
+        # The daemon syncs in the background; a recording run reads the copy this sync leaves.
+        assert run_os1("--config", str(cfg), "doctor", env=env).stdout.count("OK   mail") == 1
+        stranger = _say_all(
+            enrolled, "stranger_mail", _stranger("Do I have any new email?"), config, env=env
+        )[0]
+        assert stranger["speaker"] == "other" and stranger["reply"] == REFUSAL, stranger
+        owner = _say_all(enrolled, "owner_mail", _owner("Do I have any new email?"), config, env=env)[0]
+        assert owner["speaker"] == "owner" and "from Anna, about Lunch" in str(owner["reply"]), owner
