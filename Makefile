@@ -15,7 +15,9 @@ SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # g++ to compile llama-cpp-python's wheel (the tests' home server), openssl for its test certificate.
 # python3-dev and python3-venv: PyAudio compiles against Python.h, and Raspberry Pi OS Lite has neither.
 APT_PACKAGES := python3-dev python3-venv portaudio19-dev espeak-ng sox libspeexdsp1 systemd jackd2 \
-	libasound2-plugins cmake g++ openssl dovecot-imapd
+	libasound2-plugins cmake g++ openssl
+# Only for the tests: a real IMAP server they start on loopback (the board never needs it).
+APT_TEST_PACKAGES := dovecot-imapd
 
 # A Pi (aarch64) never needs torch or a conversion: the mind is llama.cpp on the GGUF, which
 # `llm.engine: auto` picks when no converted ONNX model is installed. A PC converts the starter LLM to
@@ -28,11 +30,11 @@ else
 BOARD_EXTRAS := models,convert
 endif
 
-.PHONY: demo test check setup apt venv models test-models lint clean install uninstall convert-tools pi-check
+.PHONY: demo test check setup apt apt-test venv models test-models lint clean install uninstall convert-tools pi-check
 demo: setup
 	$(OS1) demo
 
-test: apt $(VENV)/.installed-test test-models
+test: apt apt-test $(VENV)/.installed-test test-models
 	$(PY) -m pytest -q
 
 # Fast feedback while working (under a minute): ruff, and the tests that need no real model and start
@@ -43,6 +45,9 @@ check: $(VENV)/.installed-test
 	$(PY) -m pytest -q -m "not models and not system"
 
 setup: apt $(VENV)/.installed models
+
+apt-test:
+	@$(MAKE) --no-print-directory apt APT_PACKAGES="$(APT_TEST_PACKAGES)"
 
 apt:
 	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
