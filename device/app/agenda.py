@@ -4,6 +4,7 @@ board's copy."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from device.agenda.agenda import Agenda
@@ -13,9 +14,12 @@ from device.agenda.sources import CalDavCalendar, CalendarSource, LocalCalendar
 from device.config import secrets
 from device.config.schema import CalendarConfig, MailConfig
 from device.intents.clock import Now, system_now
+from device.intents.mail import Sender
 from device.mail.cache import MailCache
+from device.mail.contacts import Contact, load_contacts
 from device.mail.imap import Inbox, MailError
 from device.mail.mailbox import Mailbox
+from device.mail.send import Outbox
 
 
 def calendar_source(cfg: CalendarConfig, state_dir: Path) -> CalendarSource | None:
@@ -54,3 +58,17 @@ def build_mailbox(cfg: MailConfig, state_dir: Path) -> Mailbox | None:
         raise MailError("no mail password; fix: os1 config secret mail_password")
     inbox = Inbox(cfg.imap_host, cfg.imap_port, cfg.username, password, cfg.ca_file)
     return Mailbox(inbox, MailCache(Path(state_dir) / "mail.db"), cfg.newest)
+
+
+def build_sender(cfg: MailConfig) -> Sender | None:
+    """What sends mail, or None: no SMTP server or From address set (or no password)."""
+    password = secrets.get("mail_password")
+    if not (cfg.smtp_host and cfg.from_address and password):
+        return None
+    outbox = Outbox(cfg.smtp_host, cfg.smtp_port, cfg.username, password, cfg.smtp_security, cfg.ca_file)
+    return Sender(outbox.send, cfg.from_address)
+
+
+def contacts_of(state_dir: Path) -> Callable[[], list[Contact]]:
+    """The owner's contacts, read when asked (the file may change): `contacts.vcf` in the state dir."""
+    return lambda: load_contacts(Path(state_dir) / "contacts.vcf")

@@ -13,7 +13,7 @@ import numpy as np
 
 from device.agenda.agenda import Agenda
 from device.agenda.events import AgendaError
-from device.app.agenda import build_agenda, build_mailbox
+from device.app.agenda import build_agenda, build_mailbox, build_sender, contacts_of
 from device.app.owner import build_owner_voice
 from device.config import paths
 from device.config.schema import Config
@@ -22,7 +22,7 @@ from device.intents.assemble import Intents, build_intents
 from device.intents.calendar import CalendarIntent
 from device.intents.camera import CameraIntent
 from device.intents.identity import IdentityIntent
-from device.intents.letters import dialogue_generate
+from device.intents.letters import Letter, dialogue_generate
 from device.intents.mail import MailIntent
 from device.intents.private import OwnerOnly
 from device.intents.router import Claimed, Handler
@@ -108,7 +108,7 @@ def build_companion(
             OwnerOnly(Claimed(persona.intent, persona.intent_claims)),
             identity,
             # The calendar before the memory: "when is my dentist appointment" is the calendar's first.
-            *_day_intents(agenda, mailbox),
+            *_day_intents(cfg, state, agenda, mailbox, lambda who: intents.letters.store.latest(who)),
             *(
                 [OwnerOnly(Claimed(memory.intent, memory.intent_claims), read_only_beyond_claims=True)]
                 if memory
@@ -124,13 +124,20 @@ def build_companion(
     return Companion(persona, intents, memory, steer=steer, voice=voice, agenda=agenda, mailbox=mailbox)
 
 
-def _day_intents(agenda: Agenda | None, mailbox: Mailbox | None) -> list[Handler]:
+def _day_intents(
+    cfg: Config,
+    state: Path,
+    agenda: Agenda | None,
+    mailbox: Mailbox | None,
+    latest_letter: Callable[[str], Letter | None],
+) -> list[Handler]:
     """The calendar's and the inbox's intents, for the owner's voice only, where they are set up."""
     out: list[Handler] = []
     if agenda is not None:
         out.append(OwnerOnly(CalendarIntent(agenda), read_only_beyond_claims=True))
     if mailbox is not None:
-        out.append(OwnerOnly(MailIntent(mailbox)))
+        mail = MailIntent(mailbox, build_sender(cfg.mail), contacts_of(state), latest_letter)
+        out.append(OwnerOnly(mail))
     return out
 
 

@@ -36,6 +36,7 @@ def dispatch(args: argparse.Namespace) -> int:
         cfg.tts.remote.uri if cfg.tts.engine == "wyoming" else "",
         cfg.calendar.url if cfg.calendar.source == "caldav" else "",
         f"imaps://{cfg.mail.imap_host}:{cfg.mail.imap_port}" if cfg.mail.source == "imap" else "",
+        f"smtp://{cfg.mail.smtp_host}:{cfg.mail.smtp_port}" if cfg.mail.smtp_host else "",
     )
     try:
         if args.print:

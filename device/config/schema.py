@@ -222,6 +222,10 @@ class MailConfig(_Section):
     ca_file: str = ""
     sync_min: int = Field(10, ge=1, le=1440)
     newest: int = Field(200, ge=1, le=5000)
+    smtp_host: str = ""
+    smtp_port: int = Field(465, ge=1, le=65535)
+    smtp_security: Literal["tls", "starttls"] = "tls"
+    from_address: str = ""
 
     @field_validator("source", mode="before")
     @classmethod

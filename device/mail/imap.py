@@ -24,6 +24,13 @@ class MailAuthError(MailError):
     """The server refused the username or password."""
 
 
+def refused(where: str) -> MailAuthError:
+    """The one line for a refused login, to the IMAP or the SMTP server."""
+    return MailAuthError(
+        f"{where}: the mail server refused the username or password; fix: os1 config secret mail_password"
+    )
+
+
 class Inbox:
     def __init__(
         self, host: str, port: int, username: str, password: str, ca_file: str = "", timeout_s: float = 15
@@ -45,10 +52,7 @@ class Inbox:
                 try:
                     c.login(self.username, self._password)
                 except LoginError:
-                    raise MailAuthError(
-                        f"{where}: the mail server refused the username or password; "
-                        "fix: os1 config secret mail_password"
-                    ) from None
+                    raise refused(where) from None
                 c.select_folder("INBOX", readonly=True)
                 uids = sorted(c.search(["ALL"]))[-newest:]
                 sizes = c.fetch(uids, ["RFC822.SIZE", "FLAGS"]) if uids else {}

@@ -31,6 +31,8 @@ class Mail:
     """The attachments' file names."""
     seen: bool = False
     """The owner has opened it (on any device)."""
+    message_id: str = ""
+    """Its Message-ID, for a reply's In-Reply-To."""
 
 
 MAX_TEXT_CHARS = 4000  # a mail is read by its first lines; the rest stays on the server
@@ -102,4 +104,5 @@ def parse_mail(uid: int, raw: bytes, seen: bool = False) -> Mail:
         text=text[:MAX_TEXT_CHARS],
         attachments=names,
         seen=seen,
+        message_id=str(msg.get("Message-ID", "")).strip(),
     )
