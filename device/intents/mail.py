@@ -36,6 +36,8 @@ _SEND_LETTER = re.compile(
     r"^(?:(?:please|can you|could you) )*(?:send|email|mail) (?:the |my )?letter to (?P<who>.+?)"
     r"(?: by e ?mail)?$"
 )
+_EDIT = re.compile(r"^(?:change it to|make it say|instead say|no,? say)[:,]?\s+(?P<body>.+?)[.!]?$", re.I)
+_ADD = re.compile(r"^(?:add to it|and add|also say|add that)[:,]?\s+(?P<more>.+?)[.!]?$", re.I)
 _YES = re.compile(r"^(?:yes|yeah|yep|sure|okay|ok|send it|do it|go ahead|please do|yes please)\b")
 _NO = re.compile(r"^(?:no|nope|don't|do not|never mind|cancel|stop)\b")
 UNREACHABLE = "I can't reach your email right now"
@@ -90,7 +92,9 @@ class MailIntent:
 
     def claims(self, text: str) -> bool:
         t = _norm(text)
-        if self.draft is not None and (_YES.match(t) or _NO.match(t)):
+        if self.draft is not None and (
+            _YES.match(t) or _NO.match(t) or _EDIT.match(text.strip()) or _ADD.match(text.strip())
+        ):
             return True
         return bool(_NEW.match(t) or _FROM.match(t) or _SEND_LETTER.match(t) or _REPLY.match(text.strip()))
 
@@ -103,6 +107,11 @@ class MailIntent:
 
     def __call__(self, text: str) -> str | None:
         t = _norm(text)
+        if (
+            self.draft is not None
+            and (m := _EDIT.match(text.strip()) or _ADD.match(text.strip())) is not None
+        ):
+            return self._edit(m)
         if self.draft is not None and (_YES.match(t) or _NO.match(t)):
             return self._settle(bool(_YES.match(t)))
         self.draft = None
@@ -124,7 +133,7 @@ class MailIntent:
         if mail is None:
             return f"I can't find an email from {who}." if who else "Which email? Ask me to read it first."
         subject = mail.subject if mail.subject.lower().startswith("re:") else f"Re: {mail.subject}"
-        body = body[0].upper() + body[1:]
+        body = _sentence(body)
         self.draft = _Draft(mail.address, mail.sender, subject, body, mail.message_id)
         return f'Reply to {mail.sender}, about {mail.subject}: "{body}" Shall I send it?'
 
@@ -146,6 +155,16 @@ class MailIntent:
         )
         spelled = contact.address.replace("@", " at ").replace(".", " dot ")
         return f"Send the letter to {letter.greeting_name} to {spelled}? Say yes to send it."
+
+    def _edit(self, m: re.Match[str]) -> str:
+        """A dictated reply changed before it goes: "change it to …" or "add …"; read back again."""
+        draft = self.draft
+        assert draft is not None
+        if "body" in m.groupdict():
+            draft.body = _sentence(m["body"])
+        else:
+            draft.body = f"{draft.body.rstrip('.')}. {_sentence(m['more'])}"
+        return f'Now it says: "{draft.body}" Shall I send it?'
 
     def _settle(self, yes: bool) -> str:
         draft, self.draft = self.draft, None
@@ -192,6 +211,11 @@ class MailIntent:
             return f"{self._caveat()}I can't find an email from {who}."
         self.last = mail
         return self._caveat() + _say(mail)
+
+
+def _sentence(text: str) -> str:
+    text = text.strip()
+    return text[0].upper() + text[1:] if text else text
 
 
 def _say(mail: Mail) -> str:

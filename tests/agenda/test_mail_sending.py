@@ -97,12 +97,19 @@ def test_a_reply_is_read_back_and_sent_only_on_yes(imap: DovecotServer, smtp: An
     assert ask("No.") == "Okay, I haven't sent it."
     assert smtp[1].got == []
     ask("Reply: Friday works for me.")
+    assert (
+        ask("Change it to: Saturday works better.") == 'Now it says: "Saturday works better" Shall I send it?'
+    )
+    assert ask("Also say: I'll bring the cake.") == (
+        'Now it says: "Saturday works better. I\'ll bring the cake" Shall I send it?'
+    )
+    assert smtp[1].got == []
     assert ask("Send it.") == "Sent to Anna Lind."
     [(sender, to, raw)] = smtp[1].got
     sent = message_from_bytes(raw)
     assert (sender, to) == ("sam@example.org", ["anna@example.org"])
     assert sent["Subject"] == "Re: Lunch on Friday" and sent["In-Reply-To"] == "<lunch-1@example.org>"
-    assert sent.get_payload().strip() == "Friday works for me"
+    assert sent.get_payload().strip() == "Saturday works better. I'll bring the cake"
 
 
 def test_a_letter_is_mailed_to_the_address_in_the_contacts(
