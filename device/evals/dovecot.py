@@ -8,13 +8,11 @@ import os
 import pwd
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
-import time
 from pathlib import Path
 
-from device.evals.radicale import free_port, self_signed
+from device.evals.radicale import free_port, self_signed, wait_listening
 
 
 class DovecotServer:
@@ -82,18 +80,8 @@ userdb {{
             stderr=subprocess.PIPE,
             start_new_session=True,
         )
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                err = self.proc.stderr.read().decode(errors="replace") if self.proc.stderr else ""
-                log = (f / "dovecot.log").read_text() if (f / "dovecot.log").exists() else ""
-                raise RuntimeError(f"dovecot exited {self.proc.returncode}: {err[-1500:]} {log[-1500:]}")
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.5).close()
-                return self
-            except OSError:
-                time.sleep(0.1)
-        raise RuntimeError(f"dovecot did not listen on {self.port} within {timeout_s} s")
+        wait_listening(self.proc, self.port, "dovecot", timeout_s, log=f / "dovecot.log")
+        return self
 
     def kill(self) -> None:
         if self.proc is not None and self.proc.poll() is None:

@@ -19,6 +19,25 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def wait_listening(
+    proc: subprocess.Popen[bytes], port: int, name: str, timeout_s: float, log: Path | None = None
+) -> None:
+    """Until the server started as `proc` accepts connections on loopback `port`; RuntimeError with its
+    stderr (and its `log` file) if it exits first or is not listening within `timeout_s`."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
+            logged = log.read_text()[-1500:] if log is not None and log.exists() else ""
+            raise RuntimeError(f"{name} exited {proc.returncode}: {err[-2000:]} {logged}".strip())
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"{name} did not listen on {port} within {timeout_s} s")
+
+
 def self_signed(tmp: Path) -> tuple[Path, Path]:
     """A certificate for 127.0.0.1 signed by itself (a home server's), with its key."""
     cert, key = tmp / "server.crt", tmp / "server.key"
@@ -82,17 +101,8 @@ class RadicaleServer:
             stderr=subprocess.PIPE,
             start_new_session=True,
         )
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                err = self.proc.stderr.read().decode(errors="replace") if self.proc.stderr else ""
-                raise RuntimeError(f"radicale exited {self.proc.returncode}: {err[-2000:]}")
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.5).close()
-                return self
-            except OSError:
-                time.sleep(0.1)
-        raise RuntimeError(f"radicale did not listen on {self.port} within {timeout_s} s")
+        wait_listening(self.proc, self.port, "radicale", timeout_s)
+        return self
 
     def kill(self) -> None:
         if self.proc is not None and self.proc.poll() is None:

@@ -7,7 +7,6 @@ is still there after it. Times are stored as UTC epoch seconds and spoken in the
 from __future__ import annotations
 
 import logging
-import os
 import re
 import sqlite3
 import threading
@@ -21,6 +20,7 @@ from device.intents.clock import Now, say_when, system_now
 from device.intents.text import second_person, storage_problem
 from device.intents.when import parse_minutes, parse_when, split_time_tail
 from device.pipeline.text import plain
+from device.sqlite_file import open_sqlite
 
 log = logging.getLogger("os1.reminders")
 
@@ -43,13 +43,8 @@ class ReminderStore:
 
     def __init__(self, path: Path):
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        if not self.path.exists():
-            os.close(os.open(self.path, os.O_CREAT | os.O_WRONLY, 0o600))  # WAL and SHM copy its mode
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")
+        self._db = open_sqlite(self.path)
         self._db.execute(
             "CREATE TABLE IF NOT EXISTS reminders (id INTEGER PRIMARY KEY, text TEXT NOT NULL, "
             "due REAL NOT NULL, created REAL NOT NULL, spoken REAL, cancelled INTEGER NOT NULL DEFAULT 0)"

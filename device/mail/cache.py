@@ -5,26 +5,20 @@ copy: nothing duplicated, nothing lost)."""
 from __future__ import annotations
 
 import json
-import os
-import sqlite3
 import threading
 from collections.abc import Iterable
 from dataclasses import asdict
 from pathlib import Path
 
 from device.mail.message import Mail
+from device.sqlite_file import open_sqlite
 
 
 class MailCache:
     def __init__(self, path: Path):
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        if not self.path.exists():
-            os.close(os.open(self.path, os.O_CREAT | os.O_WRONLY, 0o600))  # WAL and SHM copy its mode
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")
+        self._db = open_sqlite(self.path)
         self._db.execute("CREATE TABLE IF NOT EXISTS mails (uid INTEGER PRIMARY KEY, mail TEXT NOT NULL)")
 
     def close(self) -> None:
