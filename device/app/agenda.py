@@ -4,7 +4,6 @@ board's copy."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 
 from device.agenda.agenda import Agenda
@@ -12,11 +11,12 @@ from device.agenda.cache import AgendaCache
 from device.agenda.events import AgendaError
 from device.agenda.sources import CalDavCalendar, CalendarSource, LocalCalendar
 from device.config import secrets
-from device.config.schema import CalendarConfig, MailConfig
+from device.config.schema import CalendarConfig, ContactsConfig, MailConfig
 from device.intents.clock import Now, system_now
 from device.intents.mail import Sender
 from device.mail.cache import MailCache
-from device.mail.contacts import Contact, load_contacts
+from device.mail.carddav import CardDavBook
+from device.mail.contacts import ContactBook
 from device.mail.imap import Inbox, MailError
 from device.mail.mailbox import Mailbox
 from device.mail.send import Outbox
@@ -69,6 +69,18 @@ def build_sender(cfg: MailConfig) -> Sender | None:
     return Sender(outbox.send, cfg.from_address)
 
 
-def contacts_of(state_dir: Path) -> Callable[[], list[Contact]]:
-    """The owner's contacts, read when asked (the file may change): `contacts.vcf` in the state dir."""
-    return lambda: load_contacts(Path(state_dir) / "contacts.vcf")
+def build_contacts(cfg: ContactsConfig, state_dir: Path) -> ContactBook:
+    """`contacts.vcf` in the state dir, and with contacts.source carddav the board's copy of the
+    owner's address books (`contacts-carddav.vcf`); MailError (one line with the fix) if set up wrong."""
+    state = Path(state_dir)
+    server = None
+    if cfg.source == "carddav":
+        if not cfg.url:
+            raise MailError(
+                "contacts.source is carddav but contacts.url is empty; fix: os1 config set contacts.url https://…"
+            )
+        password = secrets.get("contacts_password")
+        if not password:
+            raise MailError("no contacts password; fix: os1 config secret contacts_password")
+        server = CardDavBook(cfg.url, cfg.username, password, cfg.ca_file)
+    return ContactBook(state / "contacts.vcf", state / "contacts-carddav.vcf", server)

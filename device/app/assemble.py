@@ -152,6 +152,8 @@ def attach_body(
         companion.agenda.start(loop.announce, cfg.calendar.sync_min * 60, cfg.calendar.heads_up_min)
     if companion.mailbox is not None:
         companion.mailbox.start(cfg.mail.sync_min * 60)
+    if companion.contacts is not None:
+        companion.contacts.start(cfg.contacts.sync_min * 60)  # only with a CardDAV server
 
     def on_tap() -> None:  # a tap just after a reminder snoozes it; otherwise attention or interrupt
         if scheduler.snooze_last() is not None:

@@ -13,7 +13,7 @@ import numpy as np
 
 from device.agenda.agenda import Agenda
 from device.agenda.events import AgendaError
-from device.app.agenda import build_agenda, build_mailbox, build_sender, contacts_of
+from device.app.agenda import build_agenda, build_contacts, build_mailbox, build_sender
 from device.app.owner import build_owner_voice
 from device.config import paths
 from device.config.schema import Config
@@ -26,6 +26,7 @@ from device.intents.letters import Letter, dialogue_generate
 from device.intents.mail import MailIntent
 from device.intents.private import OwnerOnly
 from device.intents.router import Claimed, Handler
+from device.mail.contacts import ContactBook
 from device.mail.imap import MailError
 from device.mail.mailbox import Mailbox
 from device.memory import Memory, StoreError
@@ -60,6 +61,8 @@ class Companion:
     """The owner's calendar (calendar.source), synced by the daemon; None: no calendar."""
     mailbox: Mailbox | None = None
     """The owner's inbox (mail.source), synced by the daemon; None: no mail."""
+    contacts: ContactBook | None = None
+    """Where mail addresses come from (with the inbox): the vCard file, and the CardDAV copy."""
 
     def close(self) -> None:
         self.intents.scheduler.stop()
@@ -67,6 +70,8 @@ class Companion:
             self.agenda.stop()
         if self.mailbox is not None:
             self.mailbox.stop()
+        if self.contacts is not None:
+            self.contacts.stop()
         if self.memory is not None:
             self.memory.close()  # saves the summary of the conversation in progress
 
@@ -92,6 +97,7 @@ def build_companion(
     identity = IdentityIntent(lambda: persona.persona.name, lambda: owner_name(persona, memory))
     agenda = _open_agenda(cfg, state)
     mailbox = _open_mailbox(cfg, state)
+    contacts = _open_contacts(cfg, state) if mailbox is not None else None
     intents = build_intents(
         state,
         dialogue_generate(dialogue, max_new_tokens=cfg.letters.max_new_tokens),
@@ -108,7 +114,7 @@ def build_companion(
             OwnerOnly(Claimed(persona.intent, persona.intent_claims)),
             identity,
             # The calendar before the memory: "when is my dentist appointment" is the calendar's first.
-            *_day_intents(cfg, state, agenda, mailbox, lambda who: intents.letters.store.latest(who)),
+            *_day_intents(cfg, agenda, mailbox, contacts, lambda who: intents.letters.store.latest(who)),
             *(
                 [OwnerOnly(Claimed(memory.intent, memory.intent_claims), read_only_beyond_claims=True)]
                 if memory
@@ -121,14 +127,16 @@ def build_companion(
     steer = Steering(MoodReader(memory.embedder), persona.tts) if memory is not None else None
     # Typed turns (os1 ask / chat) are the owner's by the socket's peer check: no voice to check.
     voice = build_owner_voice(cfg, state, paths.dirs(cfg).models) if tts is not None else None
-    return Companion(persona, intents, memory, steer=steer, voice=voice, agenda=agenda, mailbox=mailbox)
+    return Companion(
+        persona, intents, memory, steer=steer, voice=voice, agenda=agenda, mailbox=mailbox, contacts=contacts
+    )
 
 
 def _day_intents(
     cfg: Config,
-    state: Path,
     agenda: Agenda | None,
     mailbox: Mailbox | None,
+    contacts: ContactBook | None,
     latest_letter: Callable[[str], Letter | None],
 ) -> list[Handler]:
     """The calendar's and the inbox's intents, for the owner's voice only, where they are set up."""
@@ -136,7 +144,8 @@ def _day_intents(
     if agenda is not None:
         out.append(OwnerOnly(CalendarIntent(agenda), read_only_beyond_claims=True))
     if mailbox is not None:
-        mail = MailIntent(mailbox, build_sender(cfg.mail), contacts_of(state), latest_letter)
+        book = contacts.contacts if contacts is not None else list
+        mail = MailIntent(mailbox, build_sender(cfg.mail), book, latest_letter)
         out.append(OwnerOnly(mail))
     return out
 
@@ -148,6 +157,15 @@ def _open_mailbox(cfg: Config, state: Path) -> Mailbox | None:
     except MailError as e:
         log.warning("mail: %s", e)
         return None
+
+
+def _open_contacts(cfg: Config, state: Path) -> ContactBook:
+    """The contacts; with CardDAV set up wrong (logged in one line), the vCard file alone."""
+    try:
+        return build_contacts(cfg.contacts, state)
+    except MailError as e:
+        log.warning("contacts: %s", e)
+        return build_contacts(cfg.contacts.model_copy(update={"source": "file"}), state)
 
 
 def _open_agenda(cfg: Config, state: Path) -> Agenda | None:

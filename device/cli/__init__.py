@@ -29,6 +29,7 @@ COMMAND_MODULES: list[str] = [
     "device.cli.memory",
     "device.cli.voice",
     "device.cli.calendar",
+    "device.cli.contacts",
     "device.cli.owner_data",
     "device.cli.eval",
     "device.cli.service",

@@ -168,6 +168,22 @@ def _mail(cfg: Config, state_dir: Path) -> Iterator[Check]:
     yield ("OK", f"mail ({cfg.mail.imap_host}): {n} mails read", "")
 
 
+def _contacts(cfg: Config, state_dir: Path) -> Iterator[Check]:
+    """With CardDAV contacts: does the server answer, with this password and certificate? (A sync.)"""
+    if cfg.contacts.source != "carddav":
+        return
+    from device.app.agenda import build_contacts
+    from device.mail.imap import MailError, MailUnreachable
+
+    try:
+        n = build_contacts(cfg.contacts, state_dir).sync()
+    except MailError as e:
+        what, _, fix = str(e).partition("; fix: ")
+        yield ("WARN" if isinstance(e, MailUnreachable) else "FAIL", f"contacts: {what}", fix or "start it")
+        return
+    yield ("OK", f"contacts (carddav): {n} cards synced", "")
+
+
 def _speech_servers(cfg: Config) -> Iterator[Check]:
     """With stt/tts engine wyoming: does each server answer (a Wyoming describe)?"""
     from device.pipeline.wyoming import WyomingError, describe, parse_uri
@@ -325,6 +341,7 @@ def run(cfg: Config, state_dir: Path, models_dir: Path) -> int:
         _speech_servers(cfg),
         _calendar(cfg, state_dir),
         _mail(cfg, state_dir),
+        _contacts(cfg, state_dir),
         _body(cfg),
         _disk(state_dir, models_dir),
         _cpu(),

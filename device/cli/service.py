@@ -17,7 +17,7 @@ def register(sub: Any) -> list[str]:
     ssub = p.add_subparsers(dest="service_action", required=True)
     net = ssub.add_parser(
         "network",
-        help="let the service reach its configured servers (home server, calendar) and nothing else",
+        help="let the service reach the servers it is set up for (home, calendar, mail, contacts), no others",
     )
     net.add_argument(
         "--dir", type=Path, help="where the drop-in goes (default /etc/systemd/system/os1.service.d)"
@@ -37,6 +37,7 @@ def dispatch(args: argparse.Namespace) -> int:
         cfg.calendar.url if cfg.calendar.source == "caldav" else "",
         f"imaps://{cfg.mail.imap_host}:{cfg.mail.imap_port}" if cfg.mail.source == "imap" else "",
         f"smtp://{cfg.mail.smtp_host}:{cfg.mail.smtp_port}" if cfg.mail.smtp_host else "",
+        cfg.contacts.url if cfg.contacts.source == "carddav" and cfg.mail.source == "imap" else "",
     )
     try:
         if args.print:

@@ -233,6 +233,14 @@ class MailConfig(_Section):
         return "none" if v is None or v is False else v
 
 
+class ContactsConfig(_Section):
+    source: Literal["file", "carddav"] = "file"
+    url: str = ""
+    username: str = ""
+    ca_file: str = ""
+    sync_min: int = Field(60, ge=1, le=1440)
+
+
 class Config(_Section):
     persona: PersonaConfig = PersonaConfig()
     audio: AudioConfig = AudioConfig()
@@ -254,3 +262,4 @@ class Config(_Section):
     owner: OwnerConfig = OwnerConfig()
     calendar: CalendarConfig = CalendarConfig()
     mail: MailConfig = MailConfig()
+    contacts: ContactsConfig = ContactsConfig()

@@ -20,6 +20,7 @@ KNOWN = {
     "llm_api_key": "the home server's API key (llm.engine: openai)",
     "calendar_password": "the CalDAV account's password (calendar.source: caldav)",
     "mail_password": "the IMAP account's password (mail.source: imap)",
+    "contacts_password": "the CardDAV account's password (contacts.source: carddav)",
 }
 
 

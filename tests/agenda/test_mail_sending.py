@@ -15,15 +15,19 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
-from device.app.agenda import contacts_of
+from device.app.agenda import build_contacts
+from device.config.schema import ContactsConfig
 from device.evals.dovecot import DovecotServer
-from device.evals.radicale import free_port, self_signed
+from device.evals.radicale import RadicaleServer, free_port, self_signed
 from device.intents.letters import Letter
 from device.intents.mail import NO_SENDING, MailIntent, Sender
 from device.mail.cache import MailCache
+from device.mail.carddav import CardDavBook
+from device.mail.contacts import ContactBook
 from device.mail.imap import Inbox
 from device.mail.mailbox import Mailbox
 from device.mail.send import Outbox
+from tests.agenda.test_contacts_carddav import _Phone
 from tests.agenda.test_mail_by_voice import _deliver, _mail
 
 
@@ -122,7 +126,13 @@ def test_a_letter_is_mailed_to_the_address_in_the_contacts(
     letter = Letter(
         "Anna", "the garden", ["The roses are out.", "Come and see them."], date(2026, 12, 2), "Sam"
     )
-    ask = _intent(imap, smtp, tmp_path, contacts=contacts_of(tmp_path), latest_letter=lambda _who: letter)
+    ask = _intent(
+        imap,
+        smtp,
+        tmp_path,
+        contacts=build_contacts(ContactsConfig(), tmp_path).contacts,
+        latest_letter=lambda _who: letter,
+    )
     assert ask("Send the letter to Anna by email.") == (
         "Send the letter to Anna to anna at example dot org? Say yes to send it."
     )
@@ -133,6 +143,27 @@ def test_a_letter_is_mailed_to_the_address_in_the_contacts(
     (tmp_path / "contacts.vcf").write_text("BEGIN:VCARD\nthis is not a card\n")
     broken = ask("Send the letter to Anna by email.")
     assert broken is not None and broken.startswith("I can't read your contacts"), broken
+
+
+def test_a_letter_goes_to_the_address_on_the_carddav_server_even_once_it_is_down(
+    imap: DovecotServer, smtp: Any, tmp_path: Path
+) -> None:
+    letter = Letter("Bob", "the bikes", ["The chain is fixed."], date(2026, 12, 2), "Sam")
+    with RadicaleServer(tmp_path / "radicale") as dav:
+        phone = _Phone(dav)
+        phone.put(phone.book("contacts"), "bob", "Bob Marsh", "bob@work.example")
+        book = ContactBook(
+            tmp_path / "contacts.vcf",
+            tmp_path / "contacts-carddav.vcf",
+            CardDavBook(dav.url, dav.user, dav.password, str(dav.cert)),
+        )
+        book.sync()
+    ask = _intent(imap, smtp, tmp_path, contacts=book.contacts, latest_letter=lambda _who: letter)
+    assert ask("Send the letter to Bob by email.") == (
+        "Send the letter to Bob to bob at work dot example? Say yes to send it."
+    )
+    assert ask("Yes.") == "Sent to Bob Marsh."
+    assert [to for _s, to, _raw in smtp[1].got] == [["bob@work.example"]]
 
 
 def test_a_refused_password_or_no_smtp_sends_nothing_and_says_so(
