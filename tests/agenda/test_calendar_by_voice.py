@@ -244,8 +244,10 @@ def test_a_sync_cut_off_halfway_leaves_the_last_good_copy(tmp_path: Path) -> Non
 
 def test_the_local_calendar_file_keeps_events_and_a_malformed_one_is_one_line(tmp_path: Path) -> None:
     state = tmp_path / "state"
+    # `os1 calendar show tomorrow` below reads the real clock, so this test's "tomorrow" must be real too.
+    today = datetime.now(LONDON).replace(hour=9, minute=0, second=0, microsecond=0)
     agenda = Agenda(
-        LocalCalendar(state / "calendar.ics"), AgendaCache(state / "calendar.db"), now=lambda: NOW
+        LocalCalendar(state / "calendar.ics"), AgendaCache(state / "calendar.db"), now=lambda: today
     )
     ask = CalendarIntent(agenda)
     ask("Add dinner with Sam tomorrow at 7 pm.")

@@ -42,7 +42,7 @@ def test_a_file_others_can_read_is_refused_with_the_fix(path: Path) -> None:
 
 
 def test_unknown_names_and_broken_files_are_one_line(path: Path) -> None:
-    known = "calendar_password, llm_api_key, mail_password"
+    known = "calendar_password, contacts_password, llm_api_key, mail_password"
     with pytest.raises(secrets.SecretsError, match=f"unknown secret 'api_key'; fix: one of {known}"):
         secrets.put("api_key", "x")
     path.parent.mkdir(parents=True)
