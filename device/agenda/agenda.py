@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from device.agenda.cache import AgendaCache, CalendarObject
 from device.agenda.events import AgendaError, Occurrence, new_event, occurrences, parse_all, with_times
 from device.agenda.sources import AgendaUnreachable, CalendarSource
+from device.periodic import run_logged
 
 log = logging.getLogger("os1.calendar")
 
@@ -74,10 +75,7 @@ class Agenda:
             next_sync = 0.0
             while not self._stop.is_set():
                 if time.monotonic() >= next_sync:
-                    try:
-                        self.sync()
-                    except AgendaError as e:
-                        log.warning("calendar: %s", e)
+                    run_logged(self.sync, log, "calendar")  # down or a full disk: the heads-ups go on
                     next_sync = time.monotonic() + every_s
                 if lead_min > 0:
                     for line in self.heads_up(lead_min):

@@ -5,7 +5,6 @@ address books, refreshed in the background and answering offline. Read with `vob
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,6 +12,7 @@ from pathlib import Path
 from device.atomic import write_text_atomic
 from device.mail.carddav import CardDavBook
 from device.mail.imap import MailError
+from device.periodic import Periodic
 from device.pipeline.text import plain
 
 log = logging.getLogger("os1.contacts")
@@ -69,8 +69,7 @@ class ContactBook:
         self.local, self.copy, self.server = Path(local), Path(copy), server
         self.last_error: MailError | None = None
         """Why the last sync failed (None: it worked, or there is no server)."""
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._sync = Periodic("os1-contacts", self.sync, log, "contacts")
 
     def contacts(self) -> list[Contact]:
         """The file's cards first, then the server's copy's (a name in both: the file's address)."""
@@ -107,23 +106,8 @@ class ContactBook:
         return len(good)
 
     def start(self, every_s: float) -> None:
-        if self.server is None:
-            return
-
-        def run() -> None:
-            while not self._stop.is_set():
-                try:
-                    self.sync()
-                except MailError as e:
-                    log.warning("contacts: %s", e)
-                except OSError as e:  # a full disk or a read-only state dir: the last copy stays
-                    log.warning("contacts: cannot save the copy (%s); fix: free space in the state dir", e)
-                self._stop.wait(every_s)
-
-        self._thread = threading.Thread(target=run, name="os1-contacts", daemon=True)
-        self._thread.start()
+        if self.server is not None:
+            self._sync.start(every_s)
 
     def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=20)
+        self._sync.stop()

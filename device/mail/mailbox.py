@@ -4,12 +4,12 @@ refreshes it from the owner's server."""
 from __future__ import annotations
 
 import logging
-import threading
 import time
 
 from device.mail.cache import MailCache
 from device.mail.imap import Inbox, MailError
 from device.mail.message import Mail
+from device.periodic import Periodic
 
 log = logging.getLogger("os1.mail")
 
@@ -19,8 +19,7 @@ class Mailbox:
         self.inbox, self.cache, self.newest = inbox, cache, newest
         self.last_error: MailError | None = None
         """Why the last sync failed (None: it worked)."""
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._sync = Periodic("os1-mail", self.sync, log, "mail")
 
     def mails(self) -> list[Mail]:
         return self.cache.newest_first()
@@ -37,19 +36,8 @@ class Mailbox:
         return n
 
     def start(self, every_s: float) -> None:
-        def run() -> None:
-            while not self._stop.is_set():
-                try:
-                    self.sync()
-                except MailError as e:
-                    log.warning("mail: %s", e)
-                self._stop.wait(every_s)
-
-        self._thread = threading.Thread(target=run, name="os1-mail", daemon=True)
-        self._thread.start()
+        self._sync.start(every_s)
 
     def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=20)
+        self._sync.stop()
         self.cache.close()
