@@ -25,6 +25,7 @@ EVALS: dict[str, tuple[str, str]] = {
     "voice": ("device.evals.voice", "the voiceprint: owner against impostors, clean and in street noise"),
     "calendar": ("device.evals.calendar", "a CalDAV sync of 1,000 events, and a day read from the cache"),
     "mail": ("device.evals.mail", "an IMAP sync of 1,000 mails, and the new ones said from the copy"),
+    "reliability": ("device.evals.reliability", "crashes, faults, fuzzing, a long day and a slow board"),
 }
 
 
