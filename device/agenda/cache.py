@@ -32,11 +32,11 @@ class AgendaCache:
     def __init__(self, path: Path):
         self.path = Path(path)
         self._lock = threading.Lock()
-        self._db = open_sqlite(self.path)
-        self._db.execute(
-            "CREATE TABLE IF NOT EXISTS objects (href TEXT PRIMARY KEY, etag TEXT, ics TEXT NOT NULL)"
+        self._db = open_sqlite(
+            self.path,
+            "CREATE TABLE IF NOT EXISTS objects (href TEXT PRIMARY KEY, etag TEXT, ics TEXT NOT NULL)",
+            "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT)",
         )
-        self._db.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT)")
         self.version = 0
         """Goes up with every change made here: a reader's parsed copy is stale when it moves."""
 

@@ -13,6 +13,7 @@ from device.atomic import write_text_atomic
 from device.config.edit import get_value, is_live, set_in_text
 from device.config.load import ConfigError, parse
 from device.config.schema import Config
+from device.intents.text import storage_problem
 from device.pipeline.loop import VoiceLoop
 
 log = logging.getLogger("os1.settings")
@@ -46,7 +47,8 @@ class LiveSettings:
     def value(self, key: str) -> float:
         return float(get_value(self.config, key))
 
-    def change(self, key: str, value: float) -> bool:
+    def change(self, key: str, value: float) -> str:
+        """'' once saved in the config file, else why not (the reply says it lasts until a restart)."""
         if not is_live(key):
             raise ValueError(f"{key} is not a live key")
         with self._lock:
@@ -54,7 +56,7 @@ class LiveSettings:
             section, name = key.split(".")
             data[section][name] = value
             new = Config.model_validate(data)
-            saved = self._save(key, value)
+            why = self._save(key, value)
             self.config = new
         if self.on_change is not None:
             self.on_change(new)
@@ -62,20 +64,23 @@ class LiveSettings:
         # Not a daemon thread (as one made on the reply thread would be): Python waits for it at exit,
         # so it is never cut off inside onnxruntime loading a voice, which aborts the process.
         threading.Thread(target=self.apply, args=(new, [key]), name="os1-voice-setting", daemon=False).start()
-        log.info("voice setting: %s = %s (%s)", key, value, "saved" if saved else "until restart")
-        return saved
+        log.info("voice setting: %s = %s (%s)", key, value, "until restart" if why else "saved")
+        return why
 
-    def _save(self, key: str, value: float) -> bool:
+    def _save(self, key: str, value: float) -> str:
         path = self.config_file
         if path is None:
-            return False
+            return "I have no config file to keep it in"
         try:
             text = path.read_text(encoding="utf-8") if path.exists() else ""
             new_text = set_in_text(text, key, value, str(path))
             parse(new_text, str(path))  # never write a file the daemon could not read back
             path.parent.mkdir(parents=True, exist_ok=True)
             write_text_atomic(path, new_text)
-        except (OSError, ConfigError) as e:
+        except OSError as e:
             log.warning("voice setting %s not saved in %s: %s", key, path, e)
-            return False
-        return True
+            return storage_problem(e)
+        except ConfigError as e:
+            log.warning("voice setting %s not saved in %s: %s", key, path, e)
+            return "my config file has a mistake in it (os1 doctor shows it)"
+        return ""

@@ -44,10 +44,10 @@ class ReminderStore:
     def __init__(self, path: Path):
         self.path = Path(path)
         self._lock = threading.Lock()
-        self._db = open_sqlite(self.path)
-        self._db.execute(
+        self._db = open_sqlite(
+            self.path,
             "CREATE TABLE IF NOT EXISTS reminders (id INTEGER PRIMARY KEY, text TEXT NOT NULL, "
-            "due REAL NOT NULL, created REAL NOT NULL, spoken REAL, cancelled INTEGER NOT NULL DEFAULT 0)"
+            "due REAL NOT NULL, created REAL NOT NULL, spoken REAL, cancelled INTEGER NOT NULL DEFAULT 0)",
         )
 
     def close(self) -> None:

@@ -23,8 +23,9 @@ class SettingsControls(Protocol):
     def value(self, key: str) -> float:
         """The current value of a live config key."""
 
-    def change(self, key: str, value: float) -> bool:
-        """Set a live key from the next reply on; True if it is also saved in the config file."""
+    def change(self, key: str, value: float) -> str:
+        """Set a live key from the next reply on; '' if it is also saved in the config file, else why
+        not, in words for the owner ("my storage is full")."""
 
 
 @dataclass(frozen=True)
@@ -55,7 +56,7 @@ QUIETER = Knob("audio.volume", -0.25, 0.25, "Okay, I'll speak more quietly.", "T
 SLOWER = Knob("tts.length_scale", 0.15, 1.9, "Okay, I'll talk more slowly.", "That's as slow as I can talk.")
 FASTER = Knob("tts.length_scale", -0.15, 0.7, "Okay, I'll talk faster.", "That's as fast as I can talk.")
 MUTE_LINE = "Okay, I'll stop listening. Hold the button, or run os1 unmute, when you want me back."
-NOT_SAVED = " That lasts until I restart: I couldn't save it."
+NOT_SAVED = " That lasts until I restart: I couldn't save it, {why}."
 
 _ASK = r"(?:(?:please|can you|could you|would you|will you|can|could|ok|okay|hey)\s+)*"
 _THANKS = (
@@ -111,5 +112,5 @@ class SettingsIntent:
         new = asked.turn(controls.value(asked.key))
         if new is None:
             return asked.at_limit
-        saved = controls.change(asked.key, new)
-        return asked.done + ("" if saved else NOT_SAVED)
+        why = controls.change(asked.key, new)
+        return asked.done + (NOT_SAVED.format(why=why) if why else "")

@@ -42,4 +42,6 @@ def storage_problem(e: BaseException) -> str:
     text = str(e).lower()
     if "full" in text or getattr(e, "errno", None) == 28:
         return "my storage is full"
+    if "read-only" in text or "readonly" in text or getattr(e, "errno", None) == 30:
+        return "my storage has turned read-only"
     return "something went wrong with my storage"

@@ -18,8 +18,9 @@ class MailCache:
     def __init__(self, path: Path):
         self.path = Path(path)
         self._lock = threading.Lock()
-        self._db = open_sqlite(self.path)
-        self._db.execute("CREATE TABLE IF NOT EXISTS mails (uid INTEGER PRIMARY KEY, mail TEXT NOT NULL)")
+        self._db = open_sqlite(
+            self.path, "CREATE TABLE IF NOT EXISTS mails (uid INTEGER PRIMARY KEY, mail TEXT NOT NULL)"
+        )
 
     def close(self) -> None:
         with self._lock:

@@ -66,6 +66,10 @@ class MemoryFull(StoreError):
     """A write failed because the disk (or the database's size limit) is full. Nothing was written."""
 
 
+class MemoryReadOnly(StoreError):
+    """A write failed because the state dir is read-only (an SD card remounted after an error)."""
+
+
 def now_iso() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -125,6 +129,9 @@ class Database:
         self._open()
 
     def _open(self) -> None:
+        if self.folder.is_dir() and not os.access(self.folder, os.W_OK):
+            self._open_read_only()
+            return
         try:
             self.folder.mkdir(parents=True, exist_ok=True, mode=0o700)
             os.chmod(self.folder, 0o700)
@@ -166,6 +173,24 @@ class Database:
             raise StoreError(f"{self.path}: cannot open ({e.strerror}); check the state directory") from None
         self._conn = conn
         self._inode = os.stat(self.path).st_ino
+
+    def _open_read_only(self) -> None:
+        """Recall what is there, save nothing: every write is refused (query_only) and said so."""
+        log.warning(
+            "memory: %s is read-only; recalling what is there, saving nothing; "
+            "fix: check the storage (dmesg), then restart",
+            self.folder,
+        )
+        if self.path.exists():  # immutable: no -shm to make, no lock to take on a read-only file system
+            uri = f"file:{self.path}?mode=ro&immutable=1"
+            conn = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
+            self._inode = os.stat(self.path).st_ino
+        else:
+            conn = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
+            conn.executescript(f"BEGIN; {_SCHEMA} PRAGMA user_version={SCHEMA_VERSION}; COMMIT;")
+            self._inode = None
+        conn.execute("PRAGMA query_only=1")
+        self._conn = conn
 
     def _db(self) -> sqlite3.Connection:
         """The connection, reopened if the file was deleted underneath us (`forget --all`)."""
@@ -245,6 +270,9 @@ class Database:
         if _is_full(e):
             log.warning("memory: not saved, storage is full (%s)", self.path)
             return MemoryFull(f"{self.path}: storage is full; free some disk space")
+        if "readonly" in str(e).lower():
+            log.warning("memory: not saved, the state dir is read-only (%s)", self.path)
+            return MemoryReadOnly(f"{self.path}: the state dir is read-only; check the storage, then restart")
         return StoreError(f"{self.path}: write failed ({e})")
 
     def _read(self, sql: str, args: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:

@@ -7,7 +7,7 @@ import logging
 import re
 from typing import TYPE_CHECKING
 
-from device.memory.database import MemoryFull, StoreError
+from device.memory.database import MemoryFull, MemoryReadOnly, StoreError
 from device.memory.speech import join_spoken, second_person
 
 if TYPE_CHECKING:
@@ -72,6 +72,8 @@ def handle(memory: Memory, text: str) -> str | None:
         from device.memory.core import FULL_NOTICE
 
         return FULL_NOTICE
+    except MemoryReadOnly:
+        return "I couldn't save that — my storage has turned read-only."
     except StoreError as e:
         log.warning("memory: voice request failed: %s", e)
         return "Sorry, I couldn't reach my memory just now."

@@ -119,7 +119,10 @@ def test_only_the_owners_voice_changes_how_it_talks(enrolled: Path) -> None:
     owner = _say(enrolled, "owner_slower", _owner("Could you talk more slowly, please?"))
     assert owner["speaker"] == "owner", owner
     # A recording run saves nothing in the owner's config file, and says so.
-    assert owner["reply"] == "Okay, I'll talk more slowly. That lasts until I restart: I couldn't save it."
+    assert owner["reply"] == (
+        "Okay, I'll talk more slowly. That lasts until I restart: "
+        "I couldn't save it, I have no config file to keep it in."
+    )
 
 
 def test_strict_answers_only_the_owner(enrolled: Path) -> None:

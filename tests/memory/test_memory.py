@@ -71,6 +71,12 @@ def test_updates_instead_of_piling_up(memory: Memory) -> None:
     other = memory.add_text("The bike lock code is 4711")
     assert other[0].action == "added"
     assert memory.store.count() == 4
+    # Close is not the same: a memory that says something new is kept beside its near neighbour.
+    # (Measured by the crash suite: the second and third were dropped, and each answered "Okay".)
+    doors = [memory.add_text(f"my code for door {d} is {c}.") for d, c in (("13-2", 9088), ("13-3", 4575))]
+    doors.append(memory.add_text("my code for door 13-14 is 3887."))
+    assert [d[0].action for d in doors] == ["added"] * 3, doors
+    assert {"9088.", "4575.", "3887."} <= {w for r in memory.list() for w in r.text.split()}
 
 
 def test_recall_after_a_restart_in_a_new_process(tmp_path: Path, embedder: Embedder) -> None:

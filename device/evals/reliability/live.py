@@ -25,6 +25,16 @@ REPO = Path(__file__).resolve().parents[3]
 RATE = 48000
 
 
+def exit_on_sigterm() -> None:
+    """A SIGTERM to the suite unwinds it like Ctrl-C: its daemon stopped, then its jackd (a jackd left
+    behind holds a slot of the JACK registry)."""
+
+    def on_term(_signum: int, _frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, on_term)
+
+
 class JackServer:
     """A jackd of our own, named for this process. Stopped only once it has dropped every client of a
     killed daemon: stopped before, jackd dies of SIGPIPE without freeing its slot in
@@ -132,13 +142,12 @@ class LiveDaemon:
     def log(self) -> Path:
         return self.home / f"daemon-{self.starts}.log"
 
-    def start(self, ready_timeout_s: float = 120) -> float:
-        """Start it and wait for READY=1; the seconds that took. RuntimeError if it died first."""
+    def start_only(self) -> None:
+        """Start it and return at once (a start that is meant to fail)."""
         if self.notify is not None:
             self.notify.close()
         self.notify = Notify(self.home / "notify.sock")
         self.starts += 1
-        t0 = time.monotonic()
         with self.log.open("w") as err:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "device.cli", "run", "--audio-device", "jack"],
@@ -147,6 +156,12 @@ class LiveDaemon:
                 env=self.env,
                 cwd=REPO,
             )
+
+    def start(self, ready_timeout_s: float = 120) -> float:
+        """Start it and wait for READY=1; the seconds that took. RuntimeError if it died first."""
+        t0 = time.monotonic()
+        self.start_only()
+        assert self.proc is not None and self.notify is not None
         while not self.notify.seen("READY=1"):
             if self.proc.poll() is not None:
                 raise RuntimeError(f"the daemon exited {self.proc.returncode}: {self.tail()}")
@@ -236,12 +251,19 @@ class Mouth:
         return bool(ports)
 
     def say(self, audio_16k: np.ndarray) -> float:
-        """Queue 16 kHz speech (resampled to the server's rate); the seconds it lasts."""
+        """Queue 16 kHz speech, int16 as device.evals.speech makes it (resampled to the server's rate
+        and scaled to JACK's float range); the seconds it lasts."""
+        audio_16k = audio_16k.astype(np.float32) / (32768.0 if audio_16k.dtype == np.int16 else 1.0)
         t = np.arange(int(len(audio_16k) * RATE / 16000)) * 16000 / RATE
         up = np.interp(t, np.arange(len(audio_16k)), audio_16k).astype(np.float32)
         with self._lock:
             self._queue = np.concatenate([self._queue, up])
         return len(up) / RATE
+
+    def hush(self) -> None:
+        """Drop what is still queued (speech cut short by a kill must not reach the next daemon)."""
+        with self._lock:
+            self._queue = np.zeros(0, np.float32)
 
     def close(self) -> None:
         self._client.deactivate()

@@ -1,0 +1,273 @@
+"""`os1 eval reliability faults`: faults injected into the live daemon (`os1 run` on the JACK test
+device, real models), each with the line the owner should hear or read, and afterwards the daemon
+still up and nothing it acknowledged lost.
+
+    os1 eval reliability faults [--only NAME ...] [--out DIR] [--models-dir DIR]
+
+    full-disk      every kind of write (memory, reminder, letter, config by voice, export) on a full disk
+    read-only      the same writes with the state dir remounted read-only
+    model-start    a corrupt and a missing dialogue model at start: one line, exit 2
+    sigterm        SIGTERM during a reply: a clean exit 0 within 10 s, back to READY=1 after
+    sighup         SIGHUP during a reply (a terminal hangup, `systemctl reload`): the config re-read,
+                   the reply finished, the daemon still up
+
+Devices gone mid-utterance or mid-reply, the camera failing mid-capture, the LLM or TTS raising
+mid-stream and the clock stepping are tested in the pytest suite (the README's table says where).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from device.evals.reliability import disk
+from device.evals.reliability.checks import Ledger, check_state
+from device.evals.reliability.crashes import CONFIG, Round
+from device.evals.reliability.live import JackServer, LiveDaemon, exit_on_sigterm
+
+
+@dataclass
+class Outcome:
+    """One fault, what should happen, and what did."""
+
+    fault: str
+    """The fault's name (as --only takes it)."""
+    expected: str
+    """What the owner should hear or read, and the state after."""
+    observed: list[str]
+    """What the daemon said or did, one line per step."""
+    ok: bool
+    """Whether what happened is what was expected."""
+
+
+class Faults:
+    """The faults, each on a fresh home and daemon of its own, on one private JACK server."""
+
+    def __init__(self, jack: JackServer, root: Path, models_dir: str):
+        self.jack, self.root, self.models_dir = jack, root, models_dir
+        self.rng = random.Random(1)
+
+    def _home(self, name: str) -> Path:
+        home = self.root / name
+        home.mkdir(parents=True)
+        return home
+
+    def _writes(self, d: LiveDaemon, ledger: Ledger, tag: str) -> dict[str, str]:
+        r = Round(d, None, ledger, self.rng, 0)
+        ops: dict[str, Callable[[str], str]] = {
+            "memory": r.memory,
+            "reminder": r.reminder,
+            "letter": r.letter,
+            "config": r.volume,
+            "export": r.export_memories,
+        }
+        return {name: op(f"{tag} {name}") for name, op in ops.items()}
+
+    def storage(
+        self, name: str, break_disk: Callable[[disk.SmallDisk], None], restart: bool = False
+    ) -> Outcome:
+        """Each kind of write on a broken state disk, then again once it is mended. `restart`: the disk
+        breaks while the daemon is down (a read-only remount is refused while files are open for
+        writing, so a card that turned read-only is met at the next boot)."""
+        home = self._home(name)
+        small = disk.SmallDisk(home / "state", 4096)
+        (home / "state/exports").mkdir()
+        (home / "config.yaml").symlink_to(home / "state/config.yaml")  # config writes hit it too
+        (home / "exports").symlink_to(home / "state/exports")
+        d = LiveDaemon(home, self.jack, CONFIG, self.models_dir)
+        ledger = Ledger(home, d.state, d.config)
+        observed: list[str] = []
+        try:
+            d.start()
+            observed.append(f"before: {_short(self._writes(d, ledger, 'before'))}")
+            if restart:
+                d.stop()
+            break_disk(small)
+            if restart:
+                observed.append(f"started on it: READY=1 in {d.start():.1f} s")
+            broken = self._writes(d, ledger, "broken")
+            observed += [f"{name}: {k}: {v}" for k, v in broken.items()]
+            alive = d.alive() and d.ask("What time is it?").get("reply")
+            observed.append(f"still answering: {bool(alive)}")
+            if restart:
+                d.stop()
+            small.read_only(False)
+            small.empty()
+            if restart:
+                d.start()
+            observed.append(f"after: {_short(self._writes(d, ledger, 'after'))}")
+            d.stop()
+            problems = check_state(ledger)
+            observed += [f"after the stop: {p}" for p in problems] or ["after the stop: nothing lost"]
+            told = all(_says_why(v) for v in broken.values())
+            return Outcome(name, _STORAGE_EXPECTED, observed, bool(alive) and told and not problems)
+        except RuntimeError as e:  # the daemon did not come up on the broken disk
+            observed.append(f"the daemon: {e}")
+            return Outcome(name, _STORAGE_EXPECTED, observed, False)
+        finally:
+            d.kill()
+            d.stop()
+            small.read_only(False)
+            small.close()
+
+    def model_start(self) -> Outcome:
+        observed, ok = [], True
+        for what, make in (("corrupt", _corrupt_models), ("missing", _missing_models)):
+            models = make(self.root / f"models-{what}", Path(self.models_dir))
+            home = self._home(f"model-{what}")
+            d = LiveDaemon(home, self.jack, CONFIG + "llm:\n  engine: onnx\n", str(models))
+            d.start_only()
+            code = d.proc.wait(timeout=120) if d.proc is not None else -1
+            err = [line for line in d.log.read_text(errors="replace").splitlines() if line.strip()]
+            observed.append(f"{what}: exit {code}: {err[-1] if err else '(nothing)'}")
+            ok &= code == 2 and len(err) <= 3 and "Traceback" not in "\n".join(err)
+        return Outcome("model-start", "one line naming the model and the fix; exit 2", observed, ok)
+
+    def during_reply(self, sig: signal.Signals) -> Outcome:
+        home = self._home(sig.name.lower())
+        d = LiveDaemon(home, self.jack, CONFIG, self.models_dir)
+        observed: list[str] = []
+        try:
+            d.start()
+            replies: list[str] = []
+            asker = threading.Thread(
+                target=lambda: replies.append(_safe_reply(d, "Write a letter to Anna about the rain.")),
+                daemon=True,
+            )
+            asker.start()
+            time.sleep(0.3)  # the draft is being written (about a second)
+            assert d.proc is not None
+            t0 = time.monotonic()
+            d.proc.send_signal(sig)
+            asker.join(timeout=60)
+            if sig is signal.SIGTERM:
+                code = d.proc.wait(timeout=30)
+                took = time.monotonic() - t0
+                observed.append(f"exit {code} after {took:.1f} s; the reply in flight: {replies[:1]}")
+                observed.append(f"restarted: READY=1 in {d.start():.1f} s")
+                ok = code == 0 and took < 10 and d.alive()
+                expected = "exit 0 within 10 s (the reply in flight may be cut), READY=1 on restart"
+            else:
+                time.sleep(1.0)
+                alive = d.alive()
+                log = d.log.read_text(errors="replace")
+                observed.append(f"alive after it: {alive}; reply: {(replies[:1] or ['-'])[0][:60]!r}")
+                observed.append(f"logged: {_line_with(log, 'SIGHUP')}")
+                answered = alive and bool(_safe_reply(d, "What time is it?"))
+                observed.append(f"answers the next turn: {answered}")
+                ok = alive and answered and bool(replies and replies[0].startswith("Here's a draft"))
+                expected = "the config re-read (logged), the reply finished, the daemon still up"
+            return Outcome(sig.name.lower(), expected, observed, ok)
+        finally:
+            d.kill()
+            d.stop()
+
+
+_STORAGE_EXPECTED = (
+    "each write answered with what went wrong and the fix (no 'Okay' for a write that was not made); "
+    "the daemon answering throughout; every write before and after there once the disk is mended"
+)
+
+
+def _says_why(reply: str) -> bool:
+    r = reply.lower()
+    return any(w in r for w in ("full", "space", "read-only", "read only"))  # the problem, named
+
+
+def _short(replies: dict[str, str]) -> str:
+    return "; ".join(f"{k}: {v[:40]}" for k, v in replies.items())
+
+
+def _line_with(log: str, word: str) -> str:
+    return next((line[9:] for line in log.splitlines() if word in line), "(nothing)")
+
+
+def _safe_reply(d: LiveDaemon, text: str) -> str:
+    try:
+        return str(d.ask(text, timeout_s=60).get("reply", ""))
+    except Exception as e:
+        return f"({type(e).__name__}: {e})"
+
+
+def _corrupt_models(dest: Path, models: Path) -> Path:
+    """The models dir with the dialogue model's weights cut to their first megabyte."""
+    shutil.copytree(models, dest, symlinks=True, ignore=shutil.ignore_patterns("*.onnx.data"))
+    for data in models.rglob("*.onnx.data"):
+        with data.open("rb") as src:
+            (dest / data.relative_to(models)).write_bytes(src.read(1 << 20))
+    return dest
+
+
+def _missing_models(dest: Path, _models: Path) -> Path:
+    dest.mkdir(parents=True)
+    return dest
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    ap = argparse.ArgumentParser(prog="os1 eval reliability faults", description=__doc__.split("\n\n")[0])
+    ap.add_argument("--only", nargs="*", default=[], help="run only these faults")
+    ap.add_argument("--out", type=Path, help="write DIR/faults.json")
+    ap.add_argument("--models-dir", default="", help="OS1_MODELS_DIR for the daemon")
+    return ap.parse_args(argv)
+
+
+def run(args: argparse.Namespace, root: Path) -> list[Outcome]:
+    jack = JackServer("fault")
+    try:
+        f = Faults(jack, root, args.models_dir or _models_dir())
+        plan: dict[str, Callable[[], Outcome]] = {
+            "full-disk": lambda: f.storage("full-disk", lambda s: s.fill()),
+            "read-only": lambda: f.storage("read-only", lambda s: s.read_only(True), restart=True),
+            "model-start": f.model_start,
+            "sigterm": lambda: f.during_reply(signal.SIGTERM),
+            "sighup": lambda: f.during_reply(signal.SIGHUP),
+        }
+        outcomes = []
+        for name, fault in plan.items():
+            if args.only and name not in args.only:
+                continue
+            outcome = fault()
+            outcomes.append(outcome)
+            print(f"{'ok  ' if outcome.ok else 'FAIL'} {name}", flush=True)
+            for line in outcome.observed:
+                print(f"     {line}", flush=True)
+        return outcomes
+    finally:
+        jack.stop()
+
+
+def _models_dir() -> str:
+    from device.config import paths
+    from device.config.load import parse
+
+    return str(paths.dirs(parse(CONFIG)).models)
+
+
+def main(argv: list[str]) -> int:
+    args = parse_args(argv)
+    exit_on_sigterm()
+    why = disk.available() or ("" if shutil.which("jackd") else "needs jackd (make apt)")
+    if why:
+        print(f"os1: the fault suite {why}", file=sys.stderr)
+        return 2
+    root = Path(tempfile.mkdtemp(prefix="os1-faults-"))
+    try:
+        outcomes = run(args, root)
+    finally:
+        subprocess.run(["umount", "-l", *map(str, root.glob("*/state"))], check=False, capture_output=True)
+        shutil.rmtree(root, ignore_errors=True)
+    if args.out:
+        args.out.mkdir(parents=True, exist_ok=True)
+        (args.out / "faults.json").write_text(json.dumps([asdict(o) for o in outcomes], indent=2) + "\n")
+    return 0 if all(o.ok for o in outcomes) else 1
