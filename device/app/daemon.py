@@ -24,6 +24,7 @@ from device.app.logs import format_turn_log
 from device.app.owner import reload_voiceprint
 from device.config import edit as config_edit
 from device.config import paths
+from device.config.load import ConfigError
 from device.config.schema import Config
 from device.drivers.audio_devices import AudioDevices, Backoff, live_audio
 from device.drivers.button import Button
@@ -87,6 +88,25 @@ def _stop_on_signals(stop: threading.Event) -> None:
     if threading.current_thread() is threading.main_thread():  # only the main thread may set them
         signal.signal(signal.SIGINT, on_signal)
         signal.signal(signal.SIGTERM, on_signal)
+
+
+def _reload_on_sighup(handler: DaemonControl) -> None:
+    """SIGHUP (`systemctl reload`, or the terminal of an `os1 run` over SSH hanging up) re-reads the
+    config, as `os1 config set` has the daemon do, instead of Python's default: dying mid-sentence without
+    saving the conversation. On a thread: a reload waits for the reply in flight."""
+
+    def reload() -> None:
+        try:
+            handler.reload()
+        except ConfigError as e:
+            log.warning("SIGHUP: config not reloaded, the running one stays: %s", e)
+
+    def on_hup(_signum: int, _frame: object) -> None:
+        log.info("signal SIGHUP: reloading the config")
+        threading.Thread(target=reload, name="os1-sighup-reload", daemon=True).start()
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGHUP, on_hup)
 
 
 def _control_server(handler: DaemonControl) -> control.ControlServer | None:
@@ -154,6 +174,7 @@ def run(
         on_reload=lambda: reload_voiceprint(companion.voice, dirs.state, cfg.owner.voice_model),
     )
     turns.append(handler.record_turn)
+    _reload_on_sighup(handler)
     server = _control_server(handler)
 
     if (question := companion.persona.opening()) is not None:

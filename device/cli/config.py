@@ -26,6 +26,8 @@ from device.config import load as configuration
 from device.config.load import ConfigError
 from device.config.schema import Config
 
+EXIT_REFUSED = -1  # _reload: the daemon tried the new config and refused it
+
 
 def register(sub: Any) -> list[str]:
     p = sub.add_parser("config", help="show, get, set, edit or validate the config file")
@@ -155,11 +157,20 @@ def get(cli_path: str | None, key: str) -> int:
 
 def set_key(cli_path: str | None, key: str, raw: str) -> int:
     path, status = config_file(cli_path)
-    new_text, cfg = config_edit.set_key(_read(path), key, raw, str(path))
-    if not _write(path, new_text, f"os1 config set {shlex.quote(key)} {shlex.quote(raw)}"):
+    old_text = _read(path)
+    new_text, cfg = config_edit.set_key(old_text, key, raw, str(path))
+    command = f"os1 config set {shlex.quote(key)} {shlex.quote(raw)}"
+    if not _write(path, new_text, command):
         return EXIT_FAIL
     print(f"{key} = {_format_value(config_edit.get_value(cfg, key))} in {path}")
-    return _reload(path, status)
+    code = _reload(path, status)
+    if code == EXIT_REFUSED:
+        # The running companion could not use it (a voice that is not installed, a damaged model):
+        # kept, it would stop the next start too. Put the file back as it was.
+        _write(path, old_text, command)
+        print(f"os1: {key} not changed: the file is as it was", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    return code
 
 
 def _editor() -> list[str] | None:
@@ -208,7 +219,11 @@ def edit(cli_path: str | None) -> int:
         return EXIT_FAIL
     tmp.unlink()
     print(f"saved {path}")
-    return _reload(path, status)
+    code = _reload(path, status)
+    if code == EXIT_REFUSED:
+        print("os1: saved; the running companion keeps its old config until this is fixed", file=sys.stderr)
+        return EXIT_FAIL
+    return code
 
 
 def _write(path: Path, text: str, command: str) -> bool:
@@ -233,6 +248,9 @@ def _reload(path: Path, status: dict[str, Any] | None) -> int:
         print("the daemon stopped; it reads this when it starts")
         return 0
     except control.ControlError as e:
+        if str(e).startswith("reload failed"):
+            print(f"os1: the running companion refused it: {e}", file=sys.stderr)
+            return EXIT_REFUSED
         print(f"os1: saved, but the daemon did not reload: {e}", file=sys.stderr)
         return EXIT_FAIL
     if reply.get("config_file") != str(path):

@@ -7,6 +7,7 @@ still up and nothing it acknowledged lost.
     full-disk      every kind of write (memory, reminder, letter, config by voice, export) on a full disk
     read-only      the same writes with the state dir remounted read-only
     model-start    a corrupt and a missing dialogue model at start: one line, exit 2
+    model-reload   a voice that is not installed, set on the running daemon: refused, the old one kept
     sigterm        SIGTERM during a reply: a clean exit 0 within 10 s, back to READY=1 after
     sighup         SIGHUP during a reply (a terminal hangup, `systemctl reload`): the config re-read,
                    the reply finished, the daemon still up
@@ -134,6 +135,31 @@ class Faults:
             ok &= code == 2 and len(err) <= 3 and "Traceback" not in "\n".join(err)
         return Outcome("model-start", "one line naming the model and the fix; exit 2", observed, ok)
 
+    def model_reload(self) -> Outcome:
+        """A voice that is not there, set while the companion runs: refused, the old voice kept."""
+        home = self._home("model-reload")
+        d = LiveDaemon(home, self.jack, CONFIG, self.models_dir)
+        try:
+            d.start()
+            before = d.config.read_text()
+            r = d.os1("config", "set", "tts.voice", "en_US-nobody-medium")
+            err = r.stderr.strip().splitlines()
+            same = d.config.read_text() == before
+            answered = _safe_reply(d, "What time is it?")
+            d.stop()
+            again = d.start()
+            observed = [
+                f"os1 config set tts.voice (not installed): exit {r.returncode}: {err[-1] if err else '-'}",
+                f"config file unchanged: {same}; the next turn: {answered[:50]!r}",
+                f"restarted: READY=1 in {again:.1f} s",
+            ]
+            ok = r.returncode == 2 and same and answered.startswith("It's") and d.alive()
+            expected = "refused in one line, exit 2, the config as it was, the old voice still speaking"
+            return Outcome("model-reload", expected, observed, ok)
+        finally:
+            d.kill()
+            d.stop()
+
     def during_reply(self, sig: signal.Signals) -> Outcome:
         home = self._home(sig.name.lower())
         d = LiveDaemon(home, self.jack, CONFIG, self.models_dir)
@@ -230,6 +256,7 @@ def run(args: argparse.Namespace, root: Path) -> list[Outcome]:
             "full-disk": lambda: f.storage("full-disk", lambda s: s.fill()),
             "read-only": lambda: f.storage("read-only", lambda s: s.read_only(True), restart=True),
             "model-start": f.model_start,
+            "model-reload": f.model_reload,
             "sigterm": lambda: f.during_reply(signal.SIGTERM),
             "sighup": lambda: f.during_reply(signal.SIGHUP),
         }
