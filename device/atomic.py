@@ -36,3 +36,17 @@ def write_text_atomic(path: Path, text: str, mode: int = 0o644, keep_mode: bool 
         os.fsync(dir_fd)  # the rename itself survives a power cut
     finally:
         os.close(dir_fd)
+
+
+def sweep_temp_files(folder: Path) -> list[Path]:
+    """Remove what a replace cut short by a crash or power cut left behind (`.NAME.*.tmp`: the real
+    file is whole, old or new). For the daemon's start, before anything writes; returns what it removed."""
+    removed = []
+    for tmp in folder.rglob(".*.tmp"):
+        if tmp.is_file() and not tmp.is_symlink():
+            try:
+                tmp.unlink()
+                removed.append(tmp)
+            except OSError:
+                pass  # a read-only state dir: left for a start that can write
+    return removed

@@ -135,7 +135,7 @@ def handle_request(line: bytes, handler: ControlHandler) -> dict[str, Any]:
     """One request line to one reply. Never raises: a bad request or a failing handler is an error reply."""
     try:
         request = json.loads(line)
-    except (UnicodeDecodeError, json.JSONDecodeError):
+    except (ValueError, RecursionError):  # also deep nesting and ints past Python's 4300 digits
         return _error("bad request: not a JSON object on one line")
     if not isinstance(request, dict):
         return _error("bad request: not a JSON object on one line")
@@ -207,9 +207,11 @@ class _Connection(socketserver.StreamRequestHandler):
     def _ask(self, line: bytes) -> bool:
         """A typed turn: the reply streams back piece by piece, then the turn. False if the client left."""
         request = json.loads(line)
-        text, speak = request.get("text"), bool(request.get("speak"))
+        text, speak = request.get("text"), request.get("speak", False)
         if not isinstance(text, str) or not text.strip():
             return self._send(_error("ask needs a non-empty string 'text'"))
+        if not isinstance(speak, bool):  # bool("false") is True: it would speak
+            return self._send(_error("ask: 'speak' must be true or false"))
         if len(text) > MAX_ASK_CHARS:
             return self._send(_error(f"ask: text too long ({len(text)} characters, at most {MAX_ASK_CHARS})"))
         try:
@@ -243,7 +245,7 @@ class _Connection(socketserver.StreamRequestHandler):
 def _command(line: bytes) -> str | None:
     try:
         request = json.loads(line)
-    except (UnicodeDecodeError, json.JSONDecodeError):
+    except (ValueError, RecursionError):
         return None
     return request.get("cmd") if isinstance(request, dict) else None
 

@@ -22,6 +22,7 @@ from device.app.engines import llm_name, load_all, mind_status, wake_phrase
 from device.app.hardware import build_button, build_indicator, check_pins
 from device.app.logs import format_turn_log
 from device.app.owner import reload_voiceprint
+from device.atomic import sweep_temp_files
 from device.config import edit as config_edit
 from device.config import paths
 from device.config.load import ConfigError
@@ -80,6 +81,14 @@ def _open_audio(cfg: Config, device: str | None, stop: threading.Event) -> Audio
     )
 
 
+def _state_at_start(cfg: Config) -> paths.Dirs:
+    """The dirs, with the temp files of writes a crash cut short cleared from the state dir."""
+    dirs = paths.dirs(cfg)
+    for tmp in sweep_temp_files(dirs.state) if dirs.state.is_dir() else []:
+        log.info("removed %s, left by a write cut short", tmp)
+    return dirs
+
+
 def _stop_on_signals(stop: threading.Event) -> None:
     def on_signal(signum: int, _frame: object) -> None:
         log.info("signal %s: shutting down", signal.Signals(signum).name)
@@ -110,6 +119,8 @@ def _reload_on_sighup(handler: DaemonControl) -> None:
 
 
 def _control_server(handler: DaemonControl) -> control.ControlServer | None:
+    """The ways in besides the voice: the control socket (`os1` over SSH), and SIGHUP."""
+    _reload_on_sighup(handler)
     server = control.ControlServer(control.daemon_socket_path(), handler)
     try:
         server.start()
@@ -130,7 +141,7 @@ def run(
     """Until SIGINT/SIGTERM, or until `stop` is set (a test running the daemon on a thread)."""
     check_pins(cfg.button, cfg.indicator)  # before the slow part: a config error is exit 2 at once
     engines = load_all(cfg)
-    dirs = paths.dirs(cfg)
+    dirs = _state_at_start(cfg)
     stop = stop or threading.Event()
     audio = _open_audio(cfg, device, stop)
     _stop_on_signals(stop)
@@ -174,7 +185,6 @@ def run(
         on_reload=lambda: reload_voiceprint(companion.voice, dirs.state, cfg.owner.voice_model),
     )
     turns.append(handler.record_turn)
-    _reload_on_sighup(handler)
     server = _control_server(handler)
 
     if (question := companion.persona.opening()) is not None:

@@ -26,7 +26,7 @@ from device.config import load as configuration
 from device.config.load import ConfigError
 from device.config.schema import Config
 
-EXIT_REFUSED = -1  # _reload: the daemon tried the new config and refused it
+_REFUSED = -1  # _reload: the daemon tried the new config and refused it (not an exit code)
 
 
 def register(sub: Any) -> list[str]:
@@ -164,7 +164,7 @@ def set_key(cli_path: str | None, key: str, raw: str) -> int:
         return EXIT_FAIL
     print(f"{key} = {_format_value(config_edit.get_value(cfg, key))} in {path}")
     code = _reload(path, status)
-    if code == EXIT_REFUSED:
+    if code == _REFUSED:
         # The running companion could not use it (a voice that is not installed, a damaged model):
         # kept, it would stop the next start too. Put the file back as it was.
         _write(path, old_text, command)
@@ -220,7 +220,7 @@ def edit(cli_path: str | None) -> int:
     tmp.unlink()
     print(f"saved {path}")
     code = _reload(path, status)
-    if code == EXIT_REFUSED:
+    if code == _REFUSED:
         print("os1: saved; the running companion keeps its old config until this is fixed", file=sys.stderr)
         return EXIT_FAIL
     return code
@@ -250,7 +250,7 @@ def _reload(path: Path, status: dict[str, Any] | None) -> int:
     except control.ControlError as e:
         if str(e).startswith("reload failed"):
             print(f"os1: the running companion refused it: {e}", file=sys.stderr)
-            return EXIT_REFUSED
+            return _REFUSED
         print(f"os1: saved, but the daemon did not reload: {e}", file=sys.stderr)
         return EXIT_FAIL
     if reply.get("config_file") != str(path):
