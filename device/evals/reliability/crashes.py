@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from device.evals.reliability.checks import Ledger, check_state
+from device.evals.reliability.checks import Ledger, check_state, leftovers_of
 from device.evals.reliability.live import JackServer, LiveDaemon, Mouth, exit_on_sigterm
 
 CONFIG = """\
@@ -191,15 +191,17 @@ def run(args: argparse.Namespace, home: Path) -> dict[str, object]:
     try:
         for n in range(1, args.kills + 1):
             ready_s.append(d.start())
+            problems += [f"after restart {n}: {p}" for p in leftovers_of(home)]
             if mouth is not None:
                 mouth.hush()
             Round(d, mouth, ledger, rng, n).run(rng.uniform(0.05, args.max_life))
             d.stop()  # the dead process reaped, the notify socket closed
-            found = check_state(ledger)
+            found = check_state(ledger, leftovers=False)
             problems += [f"kill {n}: {p}" for p in found]
             ledger.kills = n
             print(f"kill {n}: {ledger.summary()}" + (f"  PROBLEMS: {found}" if found else ""), flush=True)
         ready_s.append(d.start())  # back once more after the last kill
+        problems += [f"after the last restart: {p}" for p in leftovers_of(home)]
         d.stop()
     finally:
         d.kill()
@@ -210,7 +212,7 @@ def run(args: argparse.Namespace, home: Path) -> dict[str, object]:
     return {
         "kills": ledger.kills,
         "acknowledged": ledger.counts(),
-        "lost": sum(1 for p in problems if p.split(": ", 1)[1].startswith("lost")),
+        "lost": sum(1 for p in problems if ": lost " in p),
         "problems": problems,
         "ready_s_median": round(float(np.median(ready_s)), 2),
         "ready_s_max": round(max(ready_s), 2),
