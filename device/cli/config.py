@@ -110,7 +110,7 @@ def config_file(cli_path: str | None) -> tuple[Path, dict[str, Any] | None]:
 
 def _read(path: Path) -> str:
     try:
-        return path.read_text(encoding="utf-8")
+        return configuration.read_config_text(path)
     except FileNotFoundError:
         return ""
     except OSError as e:

@@ -37,7 +37,7 @@ def dispatch(args: argparse.Namespace) -> int:
             f"os1: no letter '{args.id}' in {store.folder}; `os1 letters list` shows the ids", file=sys.stderr
         )
         return EXIT_BAD_INPUT
-    text = path.read_text(encoding="utf-8")
+    text = path.read_text(encoding="utf-8", errors="replace")
     if args.action == "show":
         print(text, end="" if text.endswith("\n") else "\n")
         return EXIT_OK

@@ -67,8 +67,17 @@ def parse(text: str, source: str = "config") -> Config:
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(e, "problem", None) or str(e).splitlines()[0]
+        if not mark and getattr(e, "position", None) is not None:  # a ReaderError: a bad character
+            pos = int(e.position)  # type: ignore[attr-defined]
+            line = text.count("\n", 0, pos) + 1
+            where = f" line {line}, column {pos - (text.rfind(chr(10), 0, pos) + 1) + 1}"
+        problem = getattr(e, "problem", None) or getattr(e, "reason", None) or str(e).splitlines()[0]
         raise ConfigError(f"{source}:{where}: YAML syntax error: {problem}") from None
+    except RecursionError:
+        raise ConfigError(f"{source}: nested too deep to be a config; fix it: os1 config edit") from None
+    except (ValueError, TypeError) as e:  # a date like 2026-13-01
+        why = _first_line(e)
+        raise ConfigError(f"{source}: YAML cannot be read ({why}); fix it: os1 config edit") from None
     if data is None:
         data = {}
     if not isinstance(data, dict):
@@ -77,6 +86,20 @@ def parse(text: str, source: str = "config") -> Config:
         return Config.model_validate(_merge(Config().model_dump(), data))
     except ValidationError as e:
         raise ConfigError(_describe(e, source)) from None
+    except RecursionError:
+        raise ConfigError(f"{source}: nested too deep to be a config; fix it: os1 config edit") from None
+
+
+def _first_line(e: BaseException) -> str:
+    return (str(e).splitlines() or [type(e).__name__])[0][:120]
+
+
+def read_config_text(path: Path) -> str:
+    """The file's text; ConfigError (one line) if it cannot be read or is not UTF-8."""
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"{path}: not UTF-8 text (byte {e.start + 1}); save it as UTF-8") from None
 
 
 def load(cli_path: str | None = None) -> tuple[Config, Path | None]:
@@ -85,7 +108,7 @@ def load(cli_path: str | None = None) -> tuple[Config, Path | None]:
     if found is None:
         return Config(), None
     try:
-        text = found.read_text()
+        text = read_config_text(found)
     except OSError as e:
         raise ConfigError(f"{found}: cannot read ({e.strerror})") from None
     return parse(text, str(found)), found

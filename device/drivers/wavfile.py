@@ -32,6 +32,8 @@ def read_wav(path: str | Path, rate: int = SAMPLE_RATE) -> np.ndarray:
         ) from e
     if src_rate <= 0:
         raise AudioFileError(f"{path}: WAV header is corrupt (rate={src_rate})")
+    if len(audio) == 0:  # before the models load, and not "nothing was heard after the wake"
+        raise AudioFileError(f"{path}: has no audio in it (0 samples); record it again")
     return to_int16(resample(to_mono(audio), src_rate, rate))
 
 

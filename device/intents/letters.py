@@ -243,7 +243,8 @@ class LetterStore:
         p = self.path(letter_id)
         if p is None:
             return None
-        raw = p.read_text(encoding="utf-8")
+        # A file not written by us (copied in, another encoding) is still read, odd characters and all.
+        raw = p.read_text(encoding="utf-8", errors="replace")
         meta: dict[str, object] = {}
         body = raw
         m = re.match(r"^---\n(.*?)\n---\n", raw, re.S)
@@ -251,7 +252,7 @@ class LetterStore:
             try:
                 loaded = yaml.safe_load(m.group(1))
                 meta = loaded if isinstance(loaded, dict) else {}
-            except yaml.YAMLError:
+            except (yaml.YAMLError, RecursionError, ValueError, TypeError):  # a date like 2026-13-01
                 meta = {}
             body = raw[m.end() :]
         try:

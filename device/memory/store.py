@@ -348,6 +348,12 @@ def load_import_file(path: Path) -> list[dict[str, str]]:
         data = json.loads(raw)
     except json.JSONDecodeError as e:
         raise ImportRejected(f"{path}: not valid JSON (line {e.lineno}, column {e.colno}: {e.msg})") from None
+    except RecursionError:
+        raise ImportRejected(f"{path}: nested too deep to be an export of memories") from None
+    try:
+        json.dumps(data, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:  # "\ud800" escapes: no text the embedder can read
+        raise ImportRejected(f"{path}: has broken characters (lone UTF-16 surrogates)") from None
     try:
         return validate_import(data)
     except ImportRejected as e:
