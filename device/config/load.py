@@ -47,7 +47,9 @@ def _describe(e: ValidationError, source: str) -> str:
         valid = _valid_keys(err["loc"][:-1])
         return f"{source}: unknown key '{key}'" + (f" (valid keys in {section or 'the top level'}: {valid})")
     more = f" (and {len(e.errors()) - 1} more)" if len(e.errors()) > 1 else ""
-    return f"{source}: {key}: {err['msg']} (got {err.get('input')!r}){more}"
+    got = repr(err.get("input"))
+    got = got if len(got) <= 80 else got[:77] + "..."  # one readable line, even for a pasted blob
+    return f"{source}: {key}: {err['msg']} (got {got}){more}"
 
 
 def _valid_keys(loc: tuple[Any, ...]) -> str:
