@@ -42,6 +42,8 @@ def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
 def _describe(e: ValidationError, source: str) -> str:
     err = e.errors()[0]
     key = ".".join(str(p) for p in err["loc"])
+    if not key.isprintable() or len(key) > 80:  # a key with a newline in it must not break the line
+        key = repr(key)[1:-1][:80]
     if err["type"] == "extra_forbidden":
         section = ".".join(str(p) for p in err["loc"][:-1])
         valid = _valid_keys(err["loc"][:-1])

@@ -74,3 +74,12 @@ def test_cli_exits_2_with_one_line_on_a_bad_key(tmp_path: Path) -> None:
 def test_board_examples_are_valid(board: str) -> None:
     cfg = parse((REPO / "config" / f"{board}.yaml").read_text(), board)
     assert cfg.stt.engine == ("wyoming" if board == "pizero2w" else "vosk")  # the Zero hears on a server
+
+
+def test_an_unknown_key_with_a_newline_in_it_is_still_one_line() -> None:
+    # Found by `os1 eval reliability fuzz-files`: the key was quoted raw, newline and all.
+    from device.config.load import ConfigError, parse
+
+    with pytest.raises(ConfigError) as e:
+        parse('? "e\\nx"\n: 1\n', "f.yaml")
+    assert "\n" not in str(e.value) and str(e.value).startswith("f.yaml: unknown key 'e\\nx'")
