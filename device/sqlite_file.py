@@ -41,12 +41,17 @@ def _read_only(path: Path, schema: tuple[str, ...], e: BaseException) -> sqlite3
         path,
         e,
     )
+    return open_read_only(path, "; ".join(schema))
+
+
+def open_read_only(path: Path, schema_script: str) -> sqlite3.Connection:
+    """`path` as it is, or (if there is none) an empty database made by `schema_script` in RAM; either
+    way every write is refused (query_only), so a caller says "not saved", never "okay"."""
     if path.exists():  # immutable: no -shm to make, no lock to take on a read-only file system
         db = sqlite3.connect(f"file:{path}?mode=ro&immutable=1", uri=True, check_same_thread=False)
     else:
         db = sqlite3.connect(":memory:", check_same_thread=False)
-        for statement in schema:
-            db.execute(statement)
+        db.executescript(schema_script)
     db.isolation_level = None
     db.execute("PRAGMA query_only=1")
     return db

@@ -17,6 +17,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from device.sqlite_file import open_read_only
+
 log = logging.getLogger(__name__)
 
 DB_NAME = "memory.db"
@@ -181,15 +183,8 @@ class Database:
             "fix: check the storage (dmesg), then restart",
             self.folder,
         )
-        if self.path.exists():  # immutable: no -shm to make, no lock to take on a read-only file system
-            uri = f"file:{self.path}?mode=ro&immutable=1"
-            conn = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
-            self._inode = os.stat(self.path).st_ino
-        else:
-            conn = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
-            conn.executescript(f"BEGIN; {_SCHEMA} PRAGMA user_version={SCHEMA_VERSION}; COMMIT;")
-            self._inode = None
-        conn.execute("PRAGMA query_only=1")
+        self._inode = os.stat(self.path).st_ino if self.path.exists() else None
+        conn = open_read_only(self.path, f"BEGIN; {_SCHEMA} PRAGMA user_version={SCHEMA_VERSION}; COMMIT;")
         self._conn = conn
 
     def _db(self) -> sqlite3.Connection:

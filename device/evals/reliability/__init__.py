@@ -13,7 +13,10 @@ Each part prints its figures and, with --out DIR, writes DIR/PART.json (and its 
 from __future__ import annotations
 
 import importlib
+import json
 import sys
+from pathlib import Path
+from typing import Any
 
 PARTS = {
     "crashes": "device.evals.reliability.crashes",
@@ -50,3 +53,10 @@ def _run(part: str, argv: list[str]) -> int:
         return 1
     sys.argv[0] = f"os1 eval reliability {part}"
     return int(module.main(argv) or 0)
+
+
+def write_report(out: Path | None, part: str, report: Any) -> None:
+    """With --out DIR: the part's figures as DIR/PART.json, for the README's table."""
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / f"{part}.json").write_text(json.dumps(report, indent=2) + "\n")

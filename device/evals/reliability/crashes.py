@@ -26,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
+from device.evals.reliability import write_report
 from device.evals.reliability.checks import Ledger, check_state, leftovers_of
 from device.evals.reliability.live import JackServer, LiveDaemon, Mouth, exit_on_sigterm
 
@@ -236,7 +237,5 @@ def main(argv: list[str]) -> int:
             shutil.rmtree(home, ignore_errors=True)
     result["wall_s"] = round(time.monotonic() - t0)
     print(json.dumps(result, indent=2))
-    if args.out:
-        args.out.mkdir(parents=True, exist_ok=True)
-        (args.out / "crashes.json").write_text(json.dumps(result, indent=2) + "\n")
+    write_report(args.out, "crashes", result)
     return 1 if result["problems"] else 0

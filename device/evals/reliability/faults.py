@@ -19,7 +19,6 @@ mid-stream and the clock stepping are tested in the pytest suite (the README's t
 from __future__ import annotations
 
 import argparse
-import json
 import random
 import shutil
 import signal
@@ -32,7 +31,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from device.evals.reliability import disk
+from device.evals.reliability import disk, write_report
 from device.evals.reliability.checks import Ledger, check_state
 from device.evals.reliability.crashes import CONFIG, Round
 from device.evals.reliability.live import JackServer, LiveDaemon, exit_on_sigterm
@@ -294,7 +293,5 @@ def main(argv: list[str]) -> int:
     finally:
         subprocess.run(["umount", "-l", *map(str, root.glob("*/state"))], check=False, capture_output=True)
         shutil.rmtree(root, ignore_errors=True)
-    if args.out:
-        args.out.mkdir(parents=True, exist_ok=True)
-        (args.out / "faults.json").write_text(json.dumps([asdict(o) for o in outcomes], indent=2) + "\n")
+    write_report(args.out, "faults", [asdict(o) for o in outcomes])
     return 0 if all(o.ok for o in outcomes) else 1

@@ -33,6 +33,7 @@ from hypothesis import strategies as st
 from device.config import load as configuration
 from device.config.schema import Config
 from device.drivers.wavfile import AudioFileError, read_wav
+from device.evals.reliability import write_report
 from device.intents.letters import Letter, LetterStore
 from device.memory.database import StoreError
 from device.memory.store import ImportRejected, MemoryStore, load_import_file
@@ -483,8 +484,6 @@ def main(argv: list[str]) -> int:
         print(f"{t.target:20} {t.cases:6} {t.failed:6} {t.seconds:7.1f}  {t.fed}")
         for kind, case in t.kinds.items():
             print(f"    {kind}\n        e.g. {case}")
-    if args.out:
-        args.out.mkdir(parents=True, exist_ok=True)
-        report = {"examples": args.examples, "seed": args.seed, "targets": [asdict(t) for t in tallies]}
-        (args.out / "fuzz-files.json").write_text(json.dumps(report, indent=2) + "\n")
+    report = {"examples": args.examples, "seed": args.seed, "targets": [asdict(t) for t in tallies]}
+    write_report(args.out, "fuzz-files", report)
     return 0 if not any(t.failed for t in tallies) else 1

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from device.app import control
+from device.evals.reliability import write_report
 from device.evals.reliability.crashes import CONFIG
 from device.evals.reliability.live import JackServer, LiveDaemon, exit_on_sigterm
 from device.evals.reliability.socket_junk import MAX, Junk, check_lines, reply_problem
@@ -405,7 +406,5 @@ def main(argv: list[str]) -> int:
         shutil.rmtree(home, ignore_errors=True)
     result["wall_s"] = round(time.monotonic() - t0)
     print(json.dumps(result, indent=2))
-    if args.out:
-        args.out.mkdir(parents=True, exist_ok=True)
-        (args.out / "fuzz-socket.json").write_text(json.dumps(result, indent=2) + "\n")
+    write_report(args.out, "fuzz-socket", result)
     return 1 if result["problems"] else 0
