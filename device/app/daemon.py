@@ -89,6 +89,16 @@ def _state_at_start(cfg: Config) -> paths.Dirs:
     return dirs
 
 
+def _model_names(cfg: Config, dirs: paths.Dirs) -> dict[str, str]:
+    """For `os1 status`: the model of each stage."""
+    return {
+        "wake": cfg.wake.model,
+        "stt": cfg.stt.engine,
+        "llm": llm_name(cfg.llm, dirs.models),
+        "tts": cfg.tts.voice,
+    }
+
+
 def _stop_on_signals(stop: threading.Event) -> None:
     def on_signal(signum: int, _frame: object) -> None:
         log.info("signal %s: shutting down", signal.Signals(signum).name)
@@ -137,13 +147,15 @@ def run(
     config_file: Path | None = None,
     cli_config: str | None = None,
     stop: threading.Event | None = None,
+    audio: AudioDevices | None = None,
 ) -> int:
-    """Until SIGINT/SIGTERM, or until `stop` is set (a test running the daemon on a thread)."""
+    """Until SIGINT/SIGTERM, or until `stop` is set (a test running the daemon on a thread). `audio`:
+    devices made by the caller (the soak's), on the same `stop`; by default the configured ones."""
     check_pins(cfg.button, cfg.indicator)  # before the slow part: a config error is exit 2 at once
     engines = load_all(cfg)
     dirs = _state_at_start(cfg)
     stop = stop or threading.Event()
-    audio = _open_audio(cfg, device, stop)
+    audio = audio or _open_audio(cfg, device, stop)
     _stop_on_signals(stop)
     turns: list[Callable[[Turn], None]] = []  # the control handler's, once it exists
 
@@ -174,12 +186,7 @@ def run(
         cli_config,
         apply=lambda new, keys: reconfigure(loop, companion, new, keys, audio.earpiece, dirs.models),
         devices=audio.status,
-        models={
-            "wake": cfg.wake.model,
-            "stt": cfg.stt.engine,
-            "llm": llm_name(cfg.llm, dirs.models),
-            "tts": cfg.tts.voice,
-        },
+        models=_model_names(cfg, dirs),
         memory=companion.memory,
         mind=lambda: mind_status(engines.dialogue, engines.stt, engines.tts),
         on_reload=lambda: reload_voiceprint(companion.voice, dirs.state, cfg.owner.voice_model),

@@ -144,6 +144,10 @@ class AudioDevices:
         wait = max(0.0, self._next_try - time.monotonic())
         return {"microphone": self._mic.status(wait), "earpiece": self._ear.status(wait)}
 
+    def backlog(self) -> int:
+        """Frames read from the microphone that the voice loop has not taken yet."""
+        return self._frames.qsize()
+
     def close(self) -> None:
         self.stop.set()
         if self._thread.is_alive() and threading.current_thread() is not self._thread:

@@ -303,6 +303,9 @@ class RemindersIntent:
             log.error("reminder not saved: %s", e)
             return f"I couldn't save that reminder: {storage_problem(e)}."
         local = when.astimezone(now.tzinfo)
+        if local - now < timedelta(seconds=50):
+            seconds = max(1, round((local - now).total_seconds()))
+            return f"Okay, in {seconds} second{'s' if seconds != 1 else ''} I'll remind you: {task}."
         if local - now < timedelta(hours=1):
             minutes = max(1, round((local - now).total_seconds() / 60))
             return f"Okay, in {minutes} minute{'s' if minutes != 1 else ''} I'll remind you: {task}."

@@ -43,7 +43,9 @@ _HINTS = [
     (r"\b(?:in the )?morning\b", None, "am"),
     (r"\b(?:in the )?(?:afternoon|evening)\b|\bat night\b", None, "pm"),
 ]
-_DURATION = re.compile(r"^(?:in )?\d+ (?:minute|min|hour|day|week)s?(?: and \d+ minutes?)?$|^in an? \w+$")
+_DURATION = re.compile(
+    r"^(?:in )?\d+ (?:second|sec|minute|min|hour|day|week)s?(?: and \d+ (?:minute|second)s?)?$|^in an? \w+$"
+)
 
 
 def _words_to_digits(t: str) -> str:

@@ -33,6 +33,7 @@ class Embedder:
         # One thread: a query is ~10 tokens, and the LLM and TTS want the other core.
         opts.intra_op_num_threads = threads
         opts.inter_op_num_threads = 1
+        opts.enable_cpu_mem_arena = False  # memories vary in length: the arena would keep the longest
         self._session = ort.InferenceSession(str(model), opts, providers=["CPUExecutionProvider"])
         self._inputs = {i.name for i in self._session.get_inputs()}
         self._lock = threading.Lock()  # tokenizers' padding state is per instance; keep calls serial

@@ -31,8 +31,8 @@ class Clock:
         self.t += timedelta(**delta)
 
 
-def at(day: int, hour: int, minute: int = 0, month: int = 11) -> datetime:
-    return datetime(2026, month, day, hour, minute, tzinfo=ZONE)
+def at(day: int, hour: int, minute: int = 0, month: int = 11, second: int = 0) -> datetime:
+    return datetime(2026, month, day, hour, minute, second, tzinfo=ZONE)
 
 
 @pytest.mark.parametrize(
@@ -64,6 +64,9 @@ def at(day: int, hour: int, minute: int = 0, month: int = 11) -> datetime:
         ("next Monday at 10", at(23, 10)),
         ("on the 3rd of December at noon", at(3, 12, month=12)),
         ("in 2 days", at(24, 14)),
+        ("in 30 seconds", at(22, 14, 0, second=30)),
+        ("in twenty seconds", at(22, 14, 0, second=20)),
+        ("in 1 minute and 30 seconds", at(22, 14, 1, second=30)),
     ],
 )
 def test_spoken_times(phrase: str, expected: datetime) -> None:
@@ -118,6 +121,7 @@ def scheduler(db: Path, clock: Clock) -> ReminderScheduler:
         ("set a reminder for 5pm to call Dad", "call Dad", at(22, 17)),
         ("remind me to meet Anna in the park in 20 minutes", "meet Anna in the park", at(22, 14, 20)),
         ("remind me about the dentist tomorrow at 9", "the dentist", at(23, 9)),
+        ("remind me in 20 seconds to stretch my legs", "stretch your legs", at(22, 14, 0, second=20)),
     ],
 )
 def test_setting_a_reminder_by_voice(db: Path, clock: Clock, said: str, task: str, due: datetime) -> None:

@@ -6,7 +6,9 @@ owner, systemd and the sound server see."""
 
 from __future__ import annotations
 
+import ast
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -117,8 +119,12 @@ class Notify:
 class LiveDaemon:
     """One `os1 run` after another on the same home (config, state dir, runtime dir): a restart."""
 
-    def __init__(self, home: Path, jack: JackServer, config_text: str, models_dir: str = ""):
+    def __init__(
+        self, home: Path, jack: JackServer, config_text: str, models_dir: str = "", cgroup: Path | None = None
+    ):
         self.home, self.jack = Path(home), jack
+        self.cgroup = cgroup
+        """A cgroup dir each daemon starts in (the slow board's CPU quota)."""
         self.config, self.state = self.home / "config.yaml", self.home / "state"
         self.config.write_text(config_text)
         self.runtime = self.home / "run"
@@ -155,7 +161,12 @@ class LiveDaemon:
                 stderr=err,
                 env=self.env,
                 cwd=REPO,
+                preexec_fn=self._join_cgroup if self.cgroup is not None else None,
             )
+
+    def _join_cgroup(self) -> None:
+        """In the child, before exec: the daemon is held to the quota from its first instruction."""
+        (self.cgroup / "cgroup.procs").write_text(str(os.getpid()))  # type: ignore[operator]
 
     def start(self, ready_timeout_s: float = 120) -> float:
         """Start it and wait for READY=1; the seconds that took. RuntimeError if it died first."""
@@ -216,8 +227,11 @@ class LiveDaemon:
 
 
 class Mouth:
-    """A JACK client whose output is wired to every microphone port of the daemon: what it plays the
-    daemon hears, mixed with the (silent) system capture, at the server's real-time pace."""
+    """A JACK client whose output is wired to every microphone port of the daemon (what it plays the
+    daemon hears, at the server's real-time pace), and whose input hears every earpiece port of the
+    daemon: the reply is timed on the same JACK clock as the speech, as blackbox-gap times it."""
+
+    LOUD = 0.01  # -40 dBFS: blackbox-gap's threshold for the first reply sound
 
     def __init__(self, jack: JackServer):
         os.environ.update(jack.env)  # the jack library reads the server name from the environment
@@ -225,18 +239,43 @@ class Mouth:
 
         self._client = jack_client.Client("os1-mouth", no_start_server=True)
         self._port = self._client.outports.register("out")
+        self._ear = self._client.inports.register("ear")
         self._lock = threading.Lock()
         self._queue = np.zeros(0, np.float32)
+        self.said_end: int | None = None
+        """The JACK frame at which the last queued speech ended."""
+        self.first_loud: int | None = None
+        """The first loud frame the earpiece played since `said_end` (None: nothing yet)."""
+        self.last_loud: int | None = None
+        """The last loud frame the earpiece played."""
         self._client.set_process_callback(self._process)
         self._client.activate()
 
     def _process(self, frames: int) -> None:
+        t0 = self._client.last_frame_time
         out = self._port.get_array()
         out[:] = 0
         with self._lock:
             k = min(frames, len(self._queue))
             out[:k] = self._queue[:k]
             self._queue = self._queue[k:]
+            if k and not len(self._queue):
+                self.said_end, self.first_loud = t0 + k, None
+        loud = np.flatnonzero(np.abs(self._ear.get_array()) > self.LOUD)
+        if len(loud):
+            self.last_loud = t0 + int(loud[-1])
+            if self.first_loud is None and self.said_end is not None and t0 + loud[0] >= self.said_end:
+                self.first_loud = t0 + int(loud[0])
+
+    def now(self) -> int:
+        """The JACK frame clock."""
+        return int(self._client.frame_time)
+
+    def gap_s(self) -> float | None:
+        """From the end of the last speech to the first reply sound after it, on the JACK clock."""
+        if self.said_end is None or self.first_loud is None:
+            return None
+        return (self.first_loud - self.said_end) / RATE
 
     def wire(self) -> bool:
         """Connect to the daemon's capture ports (a new daemon has new ones); False if none yet."""
@@ -248,6 +287,11 @@ class Mouth:
         for p in ports:
             if self._port not in self._client.get_all_connections(p):
                 self._client.connect(self._port, p)
+        for p in self._client.get_ports(is_audio=True, is_output=True):
+            if not p.name.startswith(("system:", "os1-mouth:")) and p not in self._client.get_all_connections(
+                self._ear
+            ):
+                self._client.connect(p, self._ear)
         return bool(ports)
 
     def say(self, audio_16k: np.ndarray) -> float:
@@ -268,3 +312,18 @@ class Mouth:
     def close(self) -> None:
         self._client.deactivate()
         self._client.close()
+
+
+def parse_turn(line: str) -> dict[str, Any]:
+    """The timings (ms), tts_rtf, interrupted, heard and reply of a daemon `turn ...` log line."""
+    out: dict[str, Any] = {k: float(v) for k, v in re.findall(r" (\w+)=(\d+)ms", line)}
+    if m := re.search(r" tts_rtf=([\d.]+)", line):
+        out["tts_rtf"] = float(m.group(1))
+    out["interrupted"] = (re.search(r" interrupted=(\S+)", line) or [None, "-"])[1]
+    m = re.search(rf"heard=({_REPR}) reply=({_REPR}) ", line)
+    out["heard"], out["reply"] = (ast.literal_eval(m[1]), ast.literal_eval(m[2])) if m else ("", "")
+    return out
+
+
+# A Python repr of a string, as the turn line quotes heard= and reply= (escapes and all).
+_REPR = r"'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\""

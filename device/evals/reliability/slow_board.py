@@ -1,0 +1,294 @@
+"""`os1 eval reliability slow-board`: the live daemon held to a CPU quota like a Pi 4's, against itself
+with no quota. The quota is calibrated first: a Piper process in the same cgroup is slowed until its
+real-time factor is in the published Pi 4 range (0.36-0.77; aimed at the middle). Then, once free and
+once held, the daemon on the JACK test device (real models) goes through: start-up to READY=1, spoken
+requests (timed on the JACK clock, as blackbox-gap does), a barge-in, a reminder due in 20 s, systemd's
+watchdog pings all along, `os1 status`, and SIGTERM.
+
+    os1 eval reliability slow-board [--cpus C] [--out DIR] [--keep DIR]
+
+--cpus skips the calibration. Needs root (a cgroup of its own) and jackd. Exit 0 when every request was
+answered, the barge-in cut the reply, the reminder was spoken, no watchdog ping came late and the
+daemon stopped cleanly, both free and held.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from device.evals.reliability import write_report
+from device.evals.reliability.cpu_quota import CpuQuota, QuotaUnavailable
+from device.evals.reliability.live import RATE, JackServer, LiveDaemon, Mouth, exit_on_sigterm, parse_turn
+
+PI4_RTF = (0.36, 0.77)  # Piper medium voices on a Raspberry Pi 4 (../shared/DESIGN.md)
+TARGET_RTF = 0.55
+SENTENCE = (
+    "The quick brown fox jumps over the lazy dog, then it runs back home through the quiet evening streets."
+)
+REQUESTS = [
+    "What is the capital of France?",
+    "I had a really bad day at work.",
+    "What is seventeen times three?",
+    "Remember that my locker code at the gym is 4821.",
+    "What is my locker code at the gym?",
+]
+LONG_REQUEST = "Tell me a long story about a dragon who lives in a castle by the sea."
+CONFIG = """\
+persona:
+  name: Samantha
+  onboarding: false
+wake:
+  engine: openwakeword
+"""
+STAGES = ("gap", "eot", "stt", "llm_first", "tts_first")
+
+
+def rtf_worker() -> None:
+    """In the cgroup: Piper (the default voice) saying SENTENCE again and again, one RTF per line."""
+    from device.config.schema import Config
+    from device.models.catalog import resolve_piper_voice
+    from device.pipeline.tts import PiperTTS
+
+    tts = PiperTTS(*resolve_piper_voice(Config().tts.voice))
+    while True:
+        t0 = time.perf_counter()
+        audio = tts.synthesize_all(SENTENCE)
+        print(f"{(time.perf_counter() - t0) / (len(audio) / tts.sample_rate):.4f}", flush=True)
+
+
+def calibrate(group: CpuQuota) -> dict[str, Any]:
+    """The quota (in CPUs) at which Piper's RTF is near TARGET_RTF, and the RTFs on the way."""
+    code = "from device.evals.reliability.slow_board import rtf_worker; rtf_worker()"
+    group.set(None)
+    worker = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    group.add(worker.pid)
+    assert worker.stdout is not None
+
+    def rtf() -> float:  # after the quota changed: one run to settle, the median of the next three
+        runs = [float(worker.stdout.readline()) for _ in range(4)]  # type: ignore[union-attr]
+        return statistics.median(runs[1:])
+
+    try:
+        free = rtf()
+        cpu0, t0 = _cpu_s(worker.pid), time.monotonic()
+        rtf()
+        used = (_cpu_s(worker.pid) - cpu0) / (time.monotonic() - t0)  # the CPUs Piper keeps busy
+        cpus, steps = used * free / TARGET_RTF, []
+        for _ in range(6):
+            group.set(cpus)
+            steps.append((round(cpus, 4), round(held := rtf(), 3)))
+            if abs(held - TARGET_RTF) < 0.08:
+                break
+            cpus *= held / TARGET_RTF
+    finally:
+        worker.kill()
+        worker.wait()
+    return {"rtf_free": round(free, 3), "cpus_piper_uses": round(used, 2), "cpus": steps[-1][0],
+            "rtf_held": steps[-1][1], "steps": steps}  # fmt: skip
+
+
+def _cpu_s(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / 100  # utime + stime, in clock ticks of 10 ms
+
+
+class Phase:
+    """One daemon's life on the test device, free or held to the quota."""
+
+    def __init__(self, d: LiveDaemon, mouth: Mouth):
+        self.d, self.mouth = d, mouth
+        self.seen = 0  # turn lines of the log read so far
+
+    def turn(self, timeout_s: float) -> str | None:
+        """The next `turn ...` line of the daemon's log."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            lines = [
+                ln for ln in self.d.log.read_text(errors="replace").splitlines() if "os1.daemon: turn " in ln
+            ]
+            for line in lines[self.seen :]:
+                self.seen += 1
+                if " reply='' " not in line or "interrupted=voice" in line:
+                    return line.split("os1.daemon: ", 1)[1]
+            time.sleep(0.1)
+        return None
+
+    def say(self, text: str, wake: bool = True) -> float:
+        from device.evals.speech import join, piper_speech, silence
+
+        self.mouth.wire()
+        parts = [piper_speech("Hey Jarvis."), silence(0.4)] if wake else []
+        return self.mouth.say(join(*parts, piper_speech(text), silence(0.2)))
+
+    def requests(self, timeout_s: float) -> list[dict[str, Any]]:
+        out = []
+        for text in REQUESTS:
+            self.say(text)
+            line = self.turn(timeout_s)
+            turn = parse_turn(line) if line else {"missed": True}
+            out.append({"said": text, "blackbox_gap_ms": _ms(self.mouth.gap_s()), **turn})
+            time.sleep(6)  # the follow-up window closes
+        return out
+
+    def barge_in(self, timeout_s: float) -> dict[str, Any]:
+        """A long reply, interrupted by voice a second after it starts."""
+        self.say(LONG_REQUEST)
+        deadline = time.monotonic() + timeout_s
+        while self.mouth.gap_s() is None and time.monotonic() < deadline:
+            time.sleep(0.02)
+        if self.mouth.gap_s() is None:
+            return {"started": False}
+        time.sleep(1.0)
+        start = self.mouth.now()
+        self.say("Wait, stop.", wake=False)
+        line = self.turn(timeout_s)
+        while self.mouth.now() - (self.mouth.last_loud or 0) < 0.3 * RATE:
+            time.sleep(0.02)  # the earpiece quiet for 0.3 s: the reply is cut
+        turn = parse_turn(line) if line else {}
+        cut = (self.mouth.last_loud or start) - start
+        self.turn(timeout_s / 4)  # the reply to "Wait, stop.", if any, out of the way
+        time.sleep(6)
+        return {
+            "started": True,
+            "interrupted": turn.get("interrupted"),
+            "barge_stop_ms": turn.get("barge_stop"),
+            "quiet_after_speech_ms": round(max(0, cut) / RATE * 1000),
+        }
+
+    def reminder(self, in_s: int = 20, timeout_s: float = 120) -> dict[str, Any]:
+        reply = str(self.d.ask(f"Remind me in {in_s} seconds to stretch my legs.").get("reply", ""))
+        due = self.mouth.now() + in_s * RATE
+        self.mouth.said_end, self.mouth.first_loud = due - 2 * RATE, None  # listen from just before it
+        deadline = time.monotonic() + in_s + timeout_s
+        while self.mouth.first_loud is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        heard = self.mouth.first_loud
+        late = None if heard is None else round((heard - due) / RATE, 2)
+        return {"reply": reply, "confirmed": "I'll remind you" in reply, "late_s": late}
+
+    def watchdog(self) -> dict[str, Any]:
+        assert self.d.notify is not None
+        pings = [t for t, m in self.d.notify.messages if "WATCHDOG=1" in m.splitlines()]
+        gaps = [b - a for a, b in zip(pings, pings[1:], strict=False)]
+        limit = int(self.d.env["WATCHDOG_USEC"]) / 1e6
+        return {"pings": len(pings), "max_gap_s": round(max(gaps, default=0.0), 2), "limit_s": limit}
+
+    def status_ms(self) -> float:
+        t0 = time.monotonic()
+        r = self.d.os1("status", "--json")
+        return round((time.monotonic() - t0) * 1000) if r.returncode == 0 else -1
+
+
+def _ms(s: float | None) -> int | None:
+    return None if s is None else round(s * 1000)
+
+
+def run_phase(home: Path, jack: JackServer, mouth: Mouth, group: CpuQuota, cpus: float | None,
+              models_dir: str) -> dict[str, Any]:  # fmt: skip
+    group.set(cpus)
+    home.mkdir(parents=True, exist_ok=True)
+    d = LiveDaemon(home, jack, CONFIG, models_dir, cgroup=group.path)
+    slow = 1.0 if cpus is None else 8.0  # waits stretch with the board
+    throttled0 = group.throttled_s()
+    try:
+        ready_s = d.start(ready_timeout_s=120 * slow)
+        p = Phase(d, mouth)
+        out: dict[str, Any] = {"cpus": cpus, "ready_s": round(ready_s, 1)}
+        out["requests"] = p.requests(timeout_s=30 * slow)
+        out["barge_in"] = p.barge_in(timeout_s=30 * slow)
+        out["reminder"] = p.reminder()
+        out["status_ms"] = p.status_ms()
+        out["watchdog"] = p.watchdog()
+        t0 = time.monotonic()
+        out["exit_code"] = d.stop()
+        out["stop_s"] = round(time.monotonic() - t0, 1)
+    finally:
+        d.kill()
+        d.stop()
+        jack.forget_clients()
+    out["throttled_s"] = round(group.throttled_s() - throttled0, 1)
+    out["stages_ms"] = {s: _median([r.get(s) for r in out["requests"]]) for s in (*STAGES, "blackbox_gap")}
+    out["tts_rtf"] = _median([r.get("tts_rtf") for r in out["requests"]])
+    return out
+
+
+def _median(values: list[Any]) -> float | None:
+    got = [float(v) for v in values if v is not None]
+    return round(statistics.median(got), 3) if got else None
+
+
+def problems_of(name: str, phase: dict[str, Any]) -> list[str]:
+    problems = [f"{name}: '{r['said']}' got no turn" for r in phase["requests"] if r.get("missed")]
+    problems += [f"{name}: '{r['said']}' got no reply sound" for r in phase["requests"]
+                 if not r.get("missed") and r["blackbox_gap_ms"] is None]  # fmt: skip
+    b, rem, w = phase["barge_in"], phase["reminder"], phase["watchdog"]
+    if not b.get("started") or b.get("interrupted") != "voice":
+        problems.append(f"{name}: the barge-in did not cut the reply ({b})")
+    if not rem["confirmed"] or rem["late_s"] is None:
+        problems.append(f"{name}: the reminder was not spoken ({rem})")
+    if w["max_gap_s"] >= w["limit_s"] or w["pings"] == 0:
+        problems.append(
+            f"{name}: watchdog pings {w['pings']}, longest gap {w['max_gap_s']} s (limit {w['limit_s']} s)"
+        )
+    if phase["exit_code"] != 0:
+        problems.append(f"{name}: SIGTERM gave exit {phase['exit_code']}")
+    return problems
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    ap = argparse.ArgumentParser(prog="os1 eval reliability slow-board", description=__doc__.split("\n\n")[0])
+    ap.add_argument("--cpus", type=float, help="the quota in CPUs (default: calibrated on Piper's RTF)")
+    ap.add_argument("--out", type=Path, help="write DIR/slow-board.json")
+    ap.add_argument("--keep", type=Path, help="keep the daemon's home here (default: a temp dir, removed)")
+    ap.add_argument("--models-dir", default="", help="OS1_MODELS_DIR for the daemon")
+    return ap.parse_args(argv)
+
+
+def main(argv: list[str]) -> int:
+    args = parse_args(argv)
+    exit_on_sigterm()
+    if shutil.which("jackd") is None:
+        print("os1: the slow board needs jackd; fix: sudo apt install jackd2 (make apt)", file=sys.stderr)
+        return 2
+    try:
+        group = CpuQuota()
+    except QuotaUnavailable as e:
+        print(f"os1: {e}", file=sys.stderr)
+        return 2
+    home = args.keep or Path(tempfile.mkdtemp(prefix="os1-slow-board-"))
+    jack = JackServer("slow")
+    mouth = Mouth(jack)
+    report: dict[str, Any] = {}
+    try:
+        report["calibration"] = {"cpus": args.cpus} if args.cpus else calibrate(group)
+        print(f"calibration: {json.dumps(report['calibration'])}", flush=True)
+        for name, cpus in (("free", None), ("held", report["calibration"]["cpus"])):
+            report[name] = run_phase(home / name, jack, mouth, group, cpus, args.models_dir)
+            print(f"{name}: {json.dumps(report[name]['stages_ms'])}", flush=True)
+    except KeyboardInterrupt:
+        return 130
+    finally:
+        mouth.close()
+        jack.stop()
+        group.remove()
+        if args.keep is None:
+            shutil.rmtree(home, ignore_errors=True)
+    report["slowdown"] = {
+        s: round(h / f, 1)
+        if (f := report["free"]["stages_ms"][s]) and (h := report["held"]["stages_ms"][s])
+        else None
+        for s in report["free"]["stages_ms"]
+    }
+    report["problems"] = problems_of("free", report["free"]) + problems_of("held", report["held"])
+    write_report(args.out, "slow-board", report)
+    print(json.dumps({k: report[k] for k in ("calibration", "slowdown", "problems")}, indent=2))
+    return 1 if report["problems"] else 0
