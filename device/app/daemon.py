@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from device.app import control
+from device.app import control, heap
 from device.app import systemd as service
 from device.app.assemble import attach_body, feed_frames, make_loop, reconfigure
 from device.app.companion import build_companion
@@ -159,10 +159,11 @@ def run(
     _stop_on_signals(stop)
     turns: list[Callable[[Turn], None]] = []  # the control handler's, once it exists
 
-    def on_turn(turn: Turn) -> None:
+    def on_turn(turn: Turn) -> None:  # on the reply's thread, once it is over
         log.info("%s", format_turn_log(turn))
         for record in turns:
             record(turn)
+        heap.give_back()
 
     indicator = build_indicator(cfg.indicator)
     button = button or build_button(cfg.button)

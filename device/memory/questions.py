@@ -136,7 +136,9 @@ def answer(memory: Memory, text: str, today: date | None = None) -> str | None:
     names = {s for s in store.subjects() if s not in ("", "me", "conversation")}
     # A name said mid-sentence counts if the owner has used it before ("How old is Lily going to be?"),
     # not if it is the world's ("What's the capital of France?").
-    said_before = {w for s in memory.conversation_so_far() for w in content_words(s)}
+    # Only statements count: a question asked before ("What is the capital of France?") is not the
+    # owner speaking of someone.
+    said_before = {w for s in _statements(memory.conversation_so_far()) for w in content_words(s)}
     for word in re.findall(r"(?<=\w )([A-Z][a-z]+)", text):
         if _is_person(word.lower(), said_before, [store.get(i) for i in store.bm25([word.lower()], limit=5)]):
             names.add(word.lower())
@@ -148,7 +150,7 @@ def answer(memory: Memory, text: str, today: date | None = None) -> str | None:
         return f"You told me {second_person(earlier)}."
     candidates = [store.get(i) for i in store.bm25(sorted(_search_words(text)), limit=50)]
     kept = [r for r in candidates if r is not None and r.kind in ("fact", "preference", "thread")]
-    matching = [r for r in kept if _matches(r.text, topic)]
+    matching = [kept[i] for i in _best([r.text for r in kept], topic)]
     if matching:
         said = [second_person(r.text) for r in _newest_per_key(matching)[-3:]]
         return f"You told me {join_spoken(said)}."
@@ -185,14 +187,30 @@ def _search_words(text: str) -> set[str]:
     return words | {s for w in words for s in _SYNONYMS.get(w, "").split()}
 
 
+def _statements(said: list[str]) -> list[str]:
+    """The clauses of the owner's utterances that state something (not questions), oldest first, without
+    a "Remember that" in front."""
+    clauses = [c.strip().rstrip(".!") for u in said for c in re.split(r"(?<=[.!?;:])\s+|:\s*", u)]
+    clauses = [_TOLD.sub("", c) for c in clauses]
+    return [c for c in clauses if c and not c.endswith("?") and not _QUESTION.match(plain(c))]
+
+
+_TOLD = re.compile(r"^(?:please )?(?:remember|note|don't forget)(?: that)?[,\s]+", re.I)
+
+
+def _best(texts: list[str], topic: Topic) -> list[int]:
+    """The indexes of the texts about `topic` that share the most of its words: asked for the code at
+    the office, the one about the office, not the one about the station."""
+    shared = [len(topic.words & _stems(t)) if _matches(t, topic) else -1 for t in texts]
+    most = max(shared, default=-1)
+    return [i for i, n in enumerate(shared) if n == most and n >= 0]
+
+
 def _latest_statement(said: list[str], topic: Topic) -> str | None:
-    """The last clause of the owner's statements (not questions) that is about `topic`."""
-    for utterance in reversed(said):
-        for clause in reversed(re.split(r"(?<=[.!?;:])\s+|:\s*", utterance)):
-            bare = clause.strip().rstrip(".!")
-            if bare and not bare.endswith("?") and not _QUESTION.match(plain(bare)) and _matches(bare, topic):
-                return bare
-    return None
+    """The last of the owner's statements about `topic` that says the most about it."""
+    statements = _statements(said)
+    best = _best(statements, topic)
+    return statements[best[-1]] if best else None
 
 
 def _summary_points(text: str) -> str:

@@ -52,8 +52,6 @@ def reply_done(turn: Turn, now: float, llm_stats: DialogueStats | None) -> None:
         tm["llm_first_token"] = (turn.marks[ev.LLM_FIRST_TOKEN] - turn.marks[ev.LLM_START]) * 1000
     if stats.get("reply_audio_s"):
         stats["tts_real_time_factor"] = stats["tts_busy_s"] / stats["reply_audio_s"]
-    if ev.INTERRUPT in turn.marks:
-        tm["barge_in_stop"] = (turn.marks[ev.PLAYBACK_STOPPED] - turn.marks[ev.INTERRUPT]) * 1000
     if llm_stats is not None:
         stats["llm_tokens_per_s"] = float(llm_stats.tokens_per_s)
         stats["llm_new_tokens"] = float(llm_stats.new_tokens)

@@ -130,10 +130,11 @@ class Reply:
         """Interrupted (a tap, the owner's voice, mute): playback stops first, then the work in flight.
         Called under the loop's lock, so no chunk is played in between."""
         self.turn.marks[ev.INTERRUPT] = t
-        stop()
-        self.turn.marks[ev.PLAYBACK_STOPPED] = clock()
-        self.cancel(source)
         self.turn.interrupted = source
+        stop()  # this frees the worker, which may finish the turn before the lines below have run
+        stopped = self.turn.marks[ev.PLAYBACK_STOPPED] = clock()
+        self.turn.timings_ms["barge_in_stop"] = (stopped - t) * 1000
+        self.cancel(source)
 
     def confirm(self) -> None:
         """The turn has certainly ended: this is the answer."""

@@ -236,3 +236,24 @@ def test_a_forgotten_topic_stays_out_of_the_conversation_summary(memory: Memory)
     summary = memory.end_conversation()
     assert summary is not None
     assert "jazz" in summary.text and "sister" not in summary.text and "Anna" not in summary.text
+
+
+def test_a_world_question_asked_twice_is_not_about_someone_the_owner_knows(memory: Memory) -> None:
+    """Found by the soak: asked a second time, "France" had been said before (in the first asking),
+    so it counted as one of the owner's people: "You haven't told me about France yet." Only what the
+    owner stated makes a name theirs."""
+    memory.after_turn("Remember that my locker code at the office is 9228.")
+    memory.after_turn("What is the capital of France?")
+    assert memory.intent("What is the capital of France?") is None
+    memory.after_turn("Lily is coming to stay next week.")  # a statement: Lily is someone they know
+    assert memory.intent("When is Lily coming?") == "You told me Lily is coming to stay next week."
+
+
+def test_the_memory_that_says_most_about_the_question_answers_it(memory: Memory) -> None:
+    """Found by the soak: asked for the code at the office, it read back the one at the station, with
+    the owner's "Remember that" in front ("You told me Remember that your locker code at the …")."""
+    memory.after_turn("Remember that my locker code at the office is 9228.")
+    memory.after_turn("Remember that my locker code at the station is 1093.")
+    assert memory.intent("What is my locker code at the office?") == (
+        "You told me your locker code at the office is 9228."
+    )

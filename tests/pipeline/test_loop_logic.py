@@ -257,3 +257,23 @@ def test_where_the_request_starts_in_the_preroll() -> None:
     assert after_wake_phrase([q] * 3 + [s] * 10 + [q] * 4) == 13  # a pause after the phrase
     assert after_wake_phrase([q] * 3 + [s] * 10 + [q] * 3 + [s] * 4) == 16  # the request began
     assert after_wake_phrase([s] * 40) == 40 - 9  # no gap at all: the last 0.3 s
+
+
+def test_a_reply_cut_while_its_worker_finishes_the_turn_is_whole() -> None:
+    """Found by the slow board: stopping playback frees the worker, which finished the turn (and read
+    its marks) before the cut had noted when playback stopped, and the reply failed with a KeyError."""
+    from device.pipeline import metrics
+    from device.pipeline.events import Turn
+    from device.pipeline.reply import Reply
+
+    reply = Reply(Turn(wake="wake", transcript="tell me a long story"), None)  # type: ignore[arg-type]
+    seen: dict[str, object] = {}
+
+    def stop_frees_the_worker() -> None:  # the worker runs to the end of the turn at once
+        metrics.reply_done(reply.turn, 10.2, None)
+        seen["interrupted"] = reply.turn.interrupted
+
+    reply.cut("voice", 10.0, stop_frees_the_worker, clock=lambda: 10.04)
+    assert seen == {"interrupted": "voice"}
+    assert reply.turn.timings_ms["barge_in_stop"] == pytest.approx(40.0)
+    assert reply.phase is Phase.CUT
