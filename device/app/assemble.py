@@ -145,7 +145,18 @@ def attach_body(
     if indicator is not None:
         loop.on_state = indicator.show  # type: ignore[attr-defined]
     if audio is not None:
-        audio.on_reconnect = lambda _what: loop.announce("I'm back.")  # type: ignore[attr-defined]
+        cut_off: list[bool] = []  # a request was dropped half heard when the microphone went
+
+        def lost(what: str) -> None:
+            if what == "microphone" and loop.hearing_lost():
+                cut_off.append(True)
+
+        def back(_what: str) -> None:
+            missed = " I missed what you were saying; say it again?" if cut_off else ""
+            cut_off.clear()
+            loop.announce("I'm back." + missed)
+
+        audio.on_lost, audio.on_reconnect = lost, back  # type: ignore[attr-defined]
     scheduler = companion.intents.scheduler
     scheduler.start(loop.announce, is_muted=lambda: loop.muted)
     if companion.agenda is not None:  # synced in the background; heads-ups wait for a pause, and mute

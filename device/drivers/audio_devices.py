@@ -5,7 +5,8 @@ AudioDevices owns both. One supervisor thread reads the microphone, watches the 
 either is gone retries opening it with exponential backoff, logging every attempt. The voice loop sees
 two stable objects: `microphone` (an iterator of (frame, t) that never ends while the device is gone,
 and ends when `stop` is set) and `earpiece` (play/drain/stop that drop audio while it is gone, never
-raise). When what was lost is back, `on_reconnect` is called (the runner says "I'm back.").
+raise). `on_lost` is called when one goes (the runner drops a request half heard), and when what was
+lost is back, `on_reconnect` (the runner says "I'm back.").
 
 PortAudio scans devices once, when the first PyAudio() initialises it, and counts initialisations:
 a re-plugged device shows up only once every PyAudio instance is terminated. So each retry closes the
@@ -116,6 +117,7 @@ class AudioDevices:
         self.backoff = backoff
         self.stop = stop or threading.Event()
         self.on_reconnect = on_reconnect
+        self.on_lost: Callable[[str], None] | None = None  # called with "microphone" or "earpiece"
         self.playback = PlaybackLog()  # one for the daemon's life: the voice loop holds on to it
         self._mic = _Slot("microphone", mic_name)
         self._ear = _Slot("earpiece", ear_name)
@@ -193,6 +195,11 @@ class AudioDevices:
             self._lose(self._ear, ear.failed)  # type: ignore[attr-defined]
 
     def _lose(self, slot: _Slot, error: BaseException) -> None:
+        if self.on_lost is not None:  # first: closing a device on a hung sound server can take long
+            try:
+                self.on_lost(slot.kind)
+            except Exception:
+                log.exception("on_lost failed")
         if slot.dev is not None:
             self._set_dev(slot, None)
         if self.connected:  # nothing else was missing: the backoff starts over

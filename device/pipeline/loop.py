@@ -334,6 +334,20 @@ class VoiceLoop:
                     self._continues = reply.turn  # they had only paused: the same request goes on
                     log.info("the owner went on after %.1f s of the reply: one request", heard_s)
 
+    def hearing_lost(self) -> bool:
+        """The microphone went: a request being heard is dropped, not answered from half its words
+        (pulled mid-sentence, "Remember that my locker code" was kept as a memory). True if one was."""
+        with self._lock:
+            if self.state is not State.LISTENING:
+                return False
+            if self._reply is not None and self._reply.early:
+                self._reply.cancel("the microphone went")
+                self._reply = None
+            self.parts.stt.drop()
+            self._set_state(State.IDLE)
+            log.info("the microphone went mid-request: what was heard is dropped")
+            return True
+
     # ---------------------------------------------------------------- typed turns
     def begin_typed(
         self, text: str, speak: bool = False, on_text: Callable[[str], None] | None = None

@@ -126,6 +126,7 @@ def test_a_stalled_microphone_is_reopened_and_on_reconnect_fires(
     and retried; when the server runs again it is reopened, frames flow again, `on_reconnect` is called
     once, and the loss is logged with its reason."""
     back: list[str] = []
+    gone: list[str] = []
     frames = [0]
     stop = threading.Event()
     with caplog.at_level(logging.INFO, logger="os1.audio"):
@@ -138,6 +139,7 @@ def test_a_stalled_microphone_is_reopened_and_on_reconnect_fires(
             stop=stop,
             on_reconnect=back.append,
         )
+        devices.on_lost = gone.append
 
         def consume() -> None:
             for _ in devices.microphone:
@@ -154,6 +156,7 @@ def test_a_stalled_microphone_is_reopened_and_on_reconnect_fires(
                     "the stalled microphone was let go",
                     lambda: devices.status()["microphone"]["open"] is None,
                 )
+                until("on_lost was called", lambda: "microphone" in gone)  # a request half heard is dropped
                 assert back == []
             finally:
                 jack.thaw()

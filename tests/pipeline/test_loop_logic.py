@@ -277,3 +277,18 @@ def test_a_reply_cut_while_its_worker_finishes_the_turn_is_whole() -> None:
     assert seen == {"interrupted": "voice"}
     assert reply.turn.timings_ms["barge_in_stop"] == pytest.approx(40.0)
     assert reply.phase is Phase.CUT
+
+
+def test_a_request_half_heard_when_the_microphone_goes_is_dropped_not_answered() -> None:
+    """Found by the soak: pulled mid-sentence, "Remember that my locker code" was answered (and kept as
+    a memory). Half a request is dropped; the next one is heard as usual."""
+    r = rig(follow_up_s=0)
+    r.feed(r.script.wake(), r.script.quiet(0.2), r.script.say("Remember that my locker code"))
+    assert r.loop.state is State.LISTENING
+    assert r.loop.hearing_lost() is True
+    r.finish()
+    assert r.turns == [] and r.loop.state is State.IDLE
+    assert r.loop.hearing_lost() is False  # nothing being heard: nothing to drop
+    r.request("What is the capital of France?")
+    r.finish()
+    assert [t.transcript for t in r.turns] == ["What is the capital of France?"]

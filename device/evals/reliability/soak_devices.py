@@ -88,6 +88,8 @@ class Awaiting:
     """When the earpiece got the first loud sample after it."""
     log: str | None = None
     """The daemon's `turn ...` line for it."""
+    unplug: str | None = None
+    """The device unplugged during it, if any."""
     done: threading.Event = field(default_factory=threading.Event)
 
 
@@ -110,7 +112,10 @@ class SoakFeed:
         self._next_sample = 0.0
         self.awaiting: Awaiting | None = None
         self.unplug: str | None = None
-        """The device to fail next: 'microphone' (its next read) or 'earpiece' (its `failed`)."""
+        """The device to fail now: 'microphone' (its next read) or 'earpiece' (its `failed`)."""
+        self._unplug_next: str | None = None
+        """The device the day unplugs during the next request: the microphone halfway through what
+        the owner says, the earpiece at the first sound of the reply."""
         self.done = threading.Event()
         self.street = _street_bed()
         self.announced_s = 0.0
@@ -150,7 +155,7 @@ class SoakFeed:
             if isinstance(item, Quiet):
                 yield from self._quiet(item)
             elif isinstance(item, Unplug):
-                self.unplug = item.device
+                self._unplug_next = item.device
             else:
                 yield from self._say(item, read_wav(clips / item.clip))
 
@@ -169,13 +174,17 @@ class SoakFeed:
             self._pace(False)
         frames = len(clip) // FRAME_SAMPLES + 1
         clip = np.concatenate([clip, np.zeros(frames * FRAME_SAMPLES - len(clip), np.int16)])
+        unplug, self._unplug_next = self._unplug_next, None
         for i in range(frames):
+            if unplug == "microphone" and i == frames // 2:
+                self.unplug = "microphone"  # pulled mid-sentence: the rest of it is never heard
+                break
             frame = clip[i * FRAME_SAMPLES : (i + 1) * FRAME_SAMPLES]
             if say.street:
                 frame = np.clip(frame.astype(np.int32) + self.street[i % len(self.street)], -32768, 32767)
             yield frame.astype(np.int16)
         with self._lock:
-            self.awaiting = wait = Awaiting(say, time.monotonic(), self.audio_s)
+            self.awaiting = wait = Awaiting(say, time.monotonic(), self.audio_s, unplug=unplug)
         self._pace(True)
         deadline = time.monotonic() + TURN_WAIT_S
         while not wait.done.is_set() and time.monotonic() < deadline:
@@ -187,7 +196,7 @@ class SoakFeed:
         gap = None if wait.first_sound is None else round((wait.first_sound - wait.ended) * 1000)
         self.record(
             "turn", say=say.kind, text=say.text, voice=say.voice, tap=say.tap, street=say.street,
-            code=say.code, task=say.task, gap_ms=gap, log=wait.log,
+            code=say.code, task=say.task, gap_ms=gap, log=wait.log, unplugged=unplug,
         )  # fmt: skip
 
     def _pace(self, on: bool) -> None:
@@ -201,6 +210,8 @@ class SoakFeed:
             wait = self.awaiting
             if wait is not None and wait.first_sound is None and np.abs(audio).max(initial=0) > LOUD:
                 wait.first_sound = time.monotonic()
+                if wait.unplug == "earpiece":
+                    self.unplug = "earpiece"  # pulled as the reply begins: the rest goes nowhere
             elif wait is None:
                 self.announced_s += len(audio) / rate
 

@@ -30,6 +30,8 @@ def figures(events: list[dict[str, Any]], hours: float) -> dict[str, Any]:
         "requests": len(turns),
         "by_kind": by_kind,
         "answered": sum(1 for t in turns if t.get("log")),
+        "cut_mid_request": sum(1 for t in turns if t.get("unplugged") == "microphone"),
+        "answered_after_unplug": _after_unplug(turns),
         "tapped": sum(1 for t in turns if t["tap"]),
         "over_street": sum(1 for t in turns if t["street"]),
         "other_turns": sum(1 for e in events if e["kind"] == "other-turn"),
@@ -76,6 +78,12 @@ def _resources(samples: list[dict[str, Any]], audio_s: float) -> dict[str, Any]:
     }
 
 
+def _after_unplug(turns: list[dict[str, Any]]) -> list[bool]:
+    """For each request a device was pulled during: whether the next request was answered (the
+    device came back, and the loop with it)."""
+    return [bool(nxt.get("log")) for t, nxt in zip(turns, turns[1:], strict=False) if t.get("unplugged")]
+
+
 def _gaps(gaps: list[int]) -> dict[str, Any]:
     n = min(COMPARED_TURNS, len(gaps) // 2)
     if n == 0:
@@ -112,6 +120,8 @@ def problems_of(r: dict[str, Any]) -> list[str]:
         problems.append(f"open files grew from {m['fds_warm']} to {m['fds_end']}")
     if abs(g["drift_pct"]) > GAP_DRIFT_PCT:
         problems.append(f"the response gap drifted {g['drift_pct']:+.1f} % (target within {GAP_DRIFT_PCT} %)")
+    if not all(r.get("answered_after_unplug", [])):
+        problems.append(f"a request after an unplug went unanswered ({r['answered_after_unplug']})")
     if r["reconnects"] < r["unplugs"]:
         problems.append(f"{r['unplugs']} devices unplugged, {r['reconnects']} came back")
     if rem.get("spoken", 0) < rem.get("due", 0):
