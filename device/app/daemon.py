@@ -152,6 +152,7 @@ def run(
     """Until SIGINT/SIGTERM, or until `stop` is set (a test running the daemon on a thread). `audio`:
     devices made by the caller (the soak's), on the same `stop`; by default the configured ones."""
     check_pins(cfg.button, cfg.indicator)  # before the slow part: a config error is exit 2 at once
+    heap.tune()  # before the models and their threads
     engines = load_all(cfg)
     dirs = _state_at_start(cfg)
     stop = stop or threading.Event()

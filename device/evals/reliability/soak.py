@@ -32,6 +32,7 @@ from device.evals.reliability.checks import Ledger, check_state
 from device.evals.reliability.live import REPO, exit_on_sigterm, parse_turn
 from device.evals.reliability.soak_day import make_clips, plan_day, save_plan
 from device.evals.reliability.soak_figures import figures, plot, problems_of
+from device.intents.text import second_person
 
 CONFIG = """\
 persona:
@@ -149,7 +150,7 @@ def _keep_ledger(ledger: Ledger, events: list[dict[str, Any]]) -> None:
         if e["kind"] == "turn" and e["say"] == "memory" and turn["reply"].startswith("Okay, I'll remember"):
             ledger.memories.append(_code_heard(turn["heard"]))
         if e["kind"] == "turn" and e["say"] == "reminder" and "I'll remind you" in turn["reply"]:
-            ledger.reminders.append(e["task"])
+            ledger.reminders.append(second_person(e["task"]))  # stored as said back: "stretch your legs"
 
 
 def _code_heard(heard: str) -> str:

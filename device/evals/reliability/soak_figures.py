@@ -41,7 +41,13 @@ def figures(events: list[dict[str, Any]], hours: float) -> dict[str, Any]:
         "memory": _resources(samples, audio_s),
         "gap_ms": _gaps([t["gap_ms"] for t in turns if t.get("gap_ms") is not None and t.get("log")]),
         "samples": [
-            [round(e["audio_s"] / 3600, 3), round(e["rss_kb"] / 1024, 1), e["threads"], e["fds"]]
+            [
+                round(e["audio_s"] / 3600, 3),
+                round(e["rss_kb"] / 1024, 1),
+                e["threads"],
+                e["fds"],
+                round(e.get("heap_used_kb", 0) / 1024, 1),
+            ]
             for e in samples
         ],  # fmt: skip
         "gaps": [[round(t["audio_s"] / 3600, 3), t["gap_ms"]] for t in turns if t.get("gap_ms") is not None],
@@ -50,8 +56,10 @@ def figures(events: list[dict[str, Any]], hours: float) -> dict[str, Any]:
 
 
 def _resources(samples: list[dict[str, Any]], audio_s: float) -> dict[str, Any]:
-    """After the warm-up (the first hour, or an eighth of a shorter day) against the end of the day."""
-    warm = min(3600.0, audio_s / 8)
+    """After the warm-up against the end of the day. The warm-up is the first hour, or on a shorter day
+    until just after the first unplug: things done once (the first "I'm back." starts a thread) are
+    not growth."""
+    warm = min(3600.0, audio_s / 2.5 + 60)
     warm_rows = [s for s in samples if warm <= s["audio_s"] < warm + max(60.0, audio_s / 16)]
     end_rows = [s for s in samples if s["audio_s"] >= audio_s - max(60.0, audio_s / 16)]
     if not warm_rows or not end_rows:
@@ -139,8 +147,11 @@ def plot(r: dict[str, Any], path: Path) -> Path:
 
     fig, (rss_ax, gap_ax) = plt.subplots(2, 1, figsize=(9, 6), sharex=True)
     hours = [s[0] for s in r["samples"]]
-    rss_ax.plot(hours, [s[1] for s in r["samples"]], color="tab:blue")
-    rss_ax.set_ylabel("RSS (MB)")
+    rss_ax.plot(hours, [s[1] for s in r["samples"]], color="tab:blue", label="RSS")
+    if all(len(s) > 4 and s[4] for s in r["samples"][1:]):
+        rss_ax.plot(hours, [s[4] for s in r["samples"]], color="tab:green", label="malloc in use")
+    rss_ax.set_ylabel("MB")
+    rss_ax.legend(loc="lower right")
     rss_ax.set_title(f"os1 soak: {r['audio_h']:.1f} h of audio in one daemon ({r['speedup']:.1f}x real time)")
     gx, gy = [g[0] for g in r["gaps"]], [g[1] for g in r["gaps"]]
     gap_ax.scatter(gx, gy, s=6, color="tab:orange", label="each request")
