@@ -32,3 +32,9 @@ def tune() -> None:
     (MALLOC_ARENA_MAX=2 does the same from outside)."""
     if _MALLOPT is not None:
         _MALLOPT(M_ARENA_MAX, ARENAS)
+
+
+def give_back() -> bool:
+    """Free heap pages back to the system; True if any were. Costs a few ms, so call it between turns,
+    off the microphone's thread."""
+    return bool(_TRIM(0)) if _TRIM is not None else False

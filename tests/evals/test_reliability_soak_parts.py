@@ -97,12 +97,13 @@ def test_the_cpu_quota_holds_a_busy_process_to_a_fraction_of_a_cpu() -> None:
         cpu0, t0 = _cpu_s(burn.pid), time.monotonic()
         time.sleep(2.0)
         used = (_cpu_s(burn.pid) - cpu0) / (time.monotonic() - t0)
-        assert 0.1 < used < 0.3, used
+        assert used < 0.3, used  # (not a lower bound: a busy machine may give it less)
         assert group.throttled_s() > 1.0
         group.set(None)
-        cpu0, t0 = _cpu_s(burn.pid), time.monotonic()
+        time.sleep(0.2)
+        throttled = group.throttled_s()
         time.sleep(1.0)
-        assert (_cpu_s(burn.pid) - cpu0) / (time.monotonic() - t0) > 0.6
+        assert group.throttled_s() == throttled  # lifted: never held back again
     finally:
         burn.kill()
         burn.wait()
