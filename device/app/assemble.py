@@ -24,7 +24,7 @@ from device.config.schema import Config
 from device.memory import FULL_NOTICE, Memory, MemoryFull
 from device.persona.persona import Persona
 from device.pipeline.events import Message, State, Turn
-from device.pipeline.loop import LoopParts, VoiceLoop
+from device.pipeline.loop import LoopParts, VoiceLoop, hearing_lost
 from device.pipeline.stages import AudioSink
 from device.pipeline.voice_check import OTHER, UNSURE
 
@@ -148,7 +148,7 @@ def attach_body(
         cut_off: list[bool] = []  # a request was dropped half heard when the microphone went
 
         def lost(what: str) -> None:
-            if what == "microphone" and loop.hearing_lost():
+            if what == "microphone" and hearing_lost(loop):
                 cut_off.append(True)
 
         def back(_what: str) -> None:

@@ -204,6 +204,7 @@ def run(
     service.ready(f"listening for '{wake_phrase(cfg.wake)}'")
     # dateparser builds its tables on first use (~0.2 s): do it now, so the first reminder is quick.
     threading.Thread(target=when.warm, name="os1-warm-dates", daemon=True).start()
+    audio.drop_backlog()  # heard while loading: held, the loop never caught up and lost the first wake
     try:
         feed_frames(loop, heartbeat.frames(audio.microphone), stop, wait_for_reply=False)
     finally:

@@ -150,6 +150,17 @@ class AudioDevices:
         """Frames read from the microphone that the voice loop has not taken yet."""
         return self._frames.qsize()
 
+    def drop_backlog(self) -> int:
+        """Forget the frames waiting (heard while the models loaded, before anyone was listening); how
+        many. The loop then starts level with the microphone, not seconds behind it."""
+        dropped = 0
+        while True:
+            try:
+                self._frames.get_nowait()
+            except queue.Empty:
+                return dropped
+            dropped += 1
+
     def close(self) -> None:
         self.stop.set()
         if self._thread.is_alive() and threading.current_thread() is not self._thread:

@@ -334,20 +334,6 @@ class VoiceLoop:
                     self._continues = reply.turn  # they had only paused: the same request goes on
                     log.info("the owner went on after %.1f s of the reply: one request", heard_s)
 
-    def hearing_lost(self) -> bool:
-        """The microphone went: a request being heard is dropped, not answered from half its words
-        (pulled mid-sentence, "Remember that my locker code" was kept as a memory). True if one was."""
-        with self._lock:
-            if self.state is not State.LISTENING:
-                return False
-            if self._reply is not None and self._reply.early:
-                self._reply.cancel("the microphone went")
-                self._reply = None
-            self.parts.stt.drop()
-            self._set_state(State.IDLE)
-            log.info("the microphone went mid-request: what was heard is dropped")
-            return True
-
     # ---------------------------------------------------------------- typed turns
     def begin_typed(
         self, text: str, speak: bool = False, on_text: Callable[[str], None] | None = None
@@ -431,3 +417,18 @@ def wait_worker(loop: VoiceLoop, timeout_s: float | None = None) -> None:
     that exits while llama.cpp is mid-decode on that thread segfaults (seen under emulated ARM)."""
     if loop._reply_thread is not None:
         loop._reply_thread.join(timeout_s)
+
+
+def hearing_lost(loop: VoiceLoop) -> bool:
+    """The microphone went: a request being heard is dropped, not answered from half its words
+    (pulled mid-sentence, "Remember that my locker code" was kept as a memory). True if one was."""
+    with loop._lock:
+        if loop.state is not State.LISTENING:
+            return False
+        if loop._reply is not None and loop._reply.early:
+            loop._reply.cancel("the microphone went")
+            loop._reply = None
+        loop.parts.stt.drop()
+        loop._set_state(State.IDLE)
+        log.info("the microphone went mid-request: what was heard is dropped")
+        return True

@@ -242,8 +242,10 @@ class Mouth:
         self._ear = self._client.inports.register("ear")
         self._lock = threading.Lock()
         self._queue = np.zeros(0, np.float32)
+        self._tail = 0  # frames of quiet at the end of the last speech queued
         self.said_end: int | None = None
-        """The JACK frame at which the last queued speech ended."""
+        """The JACK frame at which the last queued speech ended (its last loud sample, as blackbox-gap
+        times it: not the quiet after it)."""
         self.first_loud: int | None = None
         """The first loud frame the earpiece played since `said_end` (None: nothing yet)."""
         self.last_loud: int | None = None
@@ -259,8 +261,8 @@ class Mouth:
             k = min(frames, len(self._queue))
             out[:k] = self._queue[:k]
             self._queue = self._queue[k:]
-            if k and not len(self._queue):
-                self.said_end, self.first_loud = t0 + k, None
+            if k and not len(self._queue):  # the speech ended before its trailing quiet
+                self.said_end, self.first_loud = t0 + k - self._tail, None
         loud = np.flatnonzero(np.abs(self._ear.get_array()) > self.LOUD)
         if len(loud):
             self.last_loud = t0 + int(loud[-1])
@@ -300,8 +302,10 @@ class Mouth:
         audio_16k = audio_16k.astype(np.float32) / (32768.0 if audio_16k.dtype == np.int16 else 1.0)
         t = np.arange(int(len(audio_16k) * RATE / 16000)) * 16000 / RATE
         up = np.interp(t, np.arange(len(audio_16k)), audio_16k).astype(np.float32)
+        loud = np.flatnonzero(np.abs(up) > self.LOUD)
         with self._lock:
             self._queue = np.concatenate([self._queue, up])
+            self._tail = len(up) - (int(loud[-1]) + 1 if len(loud) else 0)
         return len(up) / RATE
 
     def hush(self) -> None:

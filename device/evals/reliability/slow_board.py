@@ -152,11 +152,10 @@ class Phase:
         """A long reply, interrupted by voice a second after it starts."""
         self.say(LONG_REQUEST)
         deadline = time.monotonic() + timeout_s
-        while self.mouth.gap_s() is None and time.monotonic() < deadline:
+        while not self._playing_for(1.0) and time.monotonic() < deadline:
             time.sleep(0.02)
-        if self.mouth.gap_s() is None:
+        if not self._playing_for(1.0):
             return {"started": False}
-        time.sleep(1.0)
         start = self.mouth.now()
         self.say("Wait, stop.", wake=False)
         line = self.turn(timeout_s)
@@ -172,6 +171,14 @@ class Phase:
             "barge_stop_ms": turn.get("barge_stop"),
             "quiet_after_speech_ms": round(max(0, cut) / RATE * 1000),
         }
+
+    def _playing_for(self, seconds: float) -> bool:
+        """The reply has sounded for `seconds` and still does: an early reply that was dropped (its
+        first sound, then quiet) is not one to interrupt."""
+        first, last, now = self.mouth.first_loud, self.mouth.last_loud, self.mouth.now()
+        if first is None or last is None:
+            return False
+        return now - first >= seconds * RATE and now - last < 0.2 * RATE
 
     def reminder(self, in_s: int = 20, timeout_s: float = 120) -> dict[str, Any]:
         reply = str(self.d.ask(f"Remind me in {in_s} seconds to stretch my legs.").get("reply", ""))
