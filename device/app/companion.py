@@ -115,12 +115,14 @@ def build_companion(
             identity,
             # The calendar before the memory: "when is my dentist appointment" is the calendar's first.
             *_day_intents(cfg, agenda, mailbox, contacts, lambda who: intents.letters.store.latest(who)),
+            # The camera before the memory: "what am I looking at?" reads like a question about the
+            # owner ("You haven't told me that yet.", found by the fault suite).
+            CameraIntent(camera_on_demand(cfg), on_capture=on_capture),
             *(
                 [OwnerOnly(Claimed(memory.intent, memory.intent_claims), read_only_beyond_claims=True)]
                 if memory
                 else []
             ),
-            CameraIntent(camera_on_demand(cfg), on_capture=on_capture),
             *handlers,
         ],
     )

@@ -8,12 +8,13 @@ still up and nothing it acknowledged lost.
     read-only      the same writes with the state dir remounted read-only
     model-start    a corrupt and a missing dialogue model at start: one line, exit 2
     model-reload   a voice that is not installed, set on the running daemon: refused, the old one kept
+    camera         the camera's picture cut off half written, then no camera, then a good picture
     sigterm        SIGTERM during a reply: a clean exit 0 within 10 s, back to READY=1 after
     sighup         SIGHUP during a reply (a terminal hangup, `systemctl reload`): the config re-read,
                    the reply finished, the daemon still up
 
-Devices gone mid-utterance or mid-reply, the camera failing mid-capture, the LLM or TTS raising
-mid-stream and the clock stepping are tested in the pytest suite (the README's table says where).
+Devices gone mid-utterance or mid-reply are the soak's; the LLM or TTS raising mid-stream and the
+clock stepping are tested in the pytest suite (the README's table says where).
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from device.evals.reliability import disk, write_report
 from device.evals.reliability.checks import Ledger, check_state
 from device.evals.reliability.crashes import CONFIG, Round
 from device.evals.reliability.live import JackServer, LiveDaemon, exit_on_sigterm
+from device.intents.camera import CANT_SEE
 
 
 @dataclass
@@ -159,6 +161,52 @@ class Faults:
             d.kill()
             d.stop()
 
+    def camera(self) -> Outcome:
+        """The camera (`camera.backend: file`, a folder whose newest picture is what it sees) failing
+        mid-capture: a picture cut off half written, then no camera at all; then a good one again."""
+        from PIL import Image
+
+        from device.evals.vision import sign
+
+        home = self._home("camera")
+        shots = home / "camera"
+        shots.mkdir(parents=True)
+        Image.fromarray(sign(960, 540)).save(shots / "1-good.png")
+        config = CONFIG + f"camera:\n  backend: file\n  path: {shots}\n"
+        d = LiveDaemon(home, self.jack, config, self.models_dir)
+        try:
+            d.start()
+            good = _safe_reply(d, "Read this.")
+            whole = (shots / "1-good.png").read_bytes()
+            (shots / "2-cut.png").write_bytes(whole[: len(whole) // 2])  # the capture died half written
+            cut = _safe_reply(d, "Read this.")
+            shutil.rmtree(shots)  # the camera gone
+            gone = _safe_reply(d, "What am I looking at?")
+            shots.mkdir()
+            (shots / "3-good.png").write_bytes(whole)
+            back = _safe_reply(d, "Read this.")
+            after = _safe_reply(d, "What time is it?")
+            log = d.log.read_text(errors="replace")
+            observed = [
+                f"a good picture: {good[:60]!r}",
+                f"cut off half written: {cut!r}; logged: {_line_with(log, 'not a readable image')[:90]}",
+                f"no camera: {gone!r}",
+                f"a good picture again: {back[:40]!r}; the next turn: {after[:30]!r}; alive: {d.alive()}",
+            ]
+            ok = (
+                good.startswith("It says")
+                and cut == gone == CANT_SEE
+                and back == good
+                and after.startswith("It's")
+                and d.alive()
+                and "Traceback" not in log
+            )
+            expected = f"{CANT_SEE!r} for a broken picture and for no camera (why, logged); the daemon up"
+            return Outcome("camera", expected, observed, ok)
+        finally:
+            d.kill()
+            d.stop()
+
     def during_reply(self, sig: signal.Signals) -> Outcome:
         home = self._home(sig.name.lower())
         d = LiveDaemon(home, self.jack, CONFIG, self.models_dir)
@@ -256,6 +304,7 @@ def run(args: argparse.Namespace, root: Path) -> list[Outcome]:
             "read-only": lambda: f.storage("read-only", lambda s: s.read_only(True), restart=True),
             "model-start": f.model_start,
             "model-reload": f.model_reload,
+            "camera": f.camera,
             "sigterm": lambda: f.during_reply(signal.SIGTERM),
             "sighup": lambda: f.during_reply(signal.SIGHUP),
         }
