@@ -9,11 +9,12 @@ still up and nothing it acknowledged lost.
     model-start    a corrupt and a missing dialogue model at start: one line, exit 2
     model-reload   a voice that is not installed, set on the running daemon: refused, the old one kept
     camera         the camera's picture cut off half written, then no camera, then a good picture
+    llm-mid-stream the home server's LLM killed as its first words reach the owner: the board goes on
     sigterm        SIGTERM during a reply: a clean exit 0 within 10 s, back to READY=1 after
     sighup         SIGHUP during a reply (a terminal hangup, `systemctl reload`): the config re-read,
                    the reply finished, the daemon still up
 
-Devices gone mid-utterance or mid-reply are the soak's; the LLM or TTS raising mid-stream and the
+Devices gone mid-utterance or mid-reply are the soak's; the board's own TTS raising mid-stream and the
 clock stepping are tested in the pytest suite (the README's table says where).
 """
 
@@ -32,8 +33,10 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from device.app import control
 from device.evals.reliability import disk, write_report
 from device.evals.reliability.checks import Ledger, check_state
+from device.evals.reliability.cpu_quota import CpuQuota
 from device.evals.reliability.crashes import CONFIG, Round
 from device.evals.reliability.live import JackServer, LiveDaemon, exit_on_sigterm
 from device.intents.camera import CANT_SEE
@@ -207,6 +210,56 @@ class Faults:
             d.kill()
             d.stop()
 
+    def llm_mid_stream(self) -> Outcome:
+        """The home server's LLM (llama-cpp-python's server on the SmolLM2 GGUF, held to a tenth of a CPU
+        so its reply comes a few words a second) killed as its first words reach the owner: the
+        board's own LLM goes on from them, in the same reply."""
+        from device.evals.llama_server import LlamaServer
+        from device.evals.radicale import free_port
+        from device.models.catalog import resolve
+
+        srv = LlamaServer(resolve("smollm2-135m-instruct-gguf"), free_port()).start()
+        group = CpuQuota(f"os1-fault-llm-{srv.port}")
+        home = self._home("llm")
+        remote = f"llm:\n  engine: openai\n  remote:\n    url: {srv.url}\n    first_token_ms: 30000\n"
+        d = LiveDaemon(home, self.jack, CONFIG + remote, self.models_dir)
+        try:
+            d.start()
+            assert srv.proc is not None
+            group.add(srv.proc.pid)
+            group.set(0.1)
+            pieces, turn = [], {}
+            path = d.runtime / control.SOCKET_NAME
+            ask = {"cmd": "ask", "text": LONG_STORY, "speak": False}
+            for reply in control.request_stream(path, ask, timeout_s=120):
+                if reply.get("piece"):
+                    pieces.append(str(reply["piece"]))
+                    srv.kill()  # at its first words
+                if reply.get("done"):
+                    turn = dict(reply.get("turn") or {})
+            said = str(turn.get("reply", ""))
+            after = _safe_reply(d, "What is the capital of France?")
+            log = d.log.read_text(errors="replace")
+            observed = [
+                f"the server's first words: {pieces[0] if pieces else '-'!r}; the whole reply: {said!r}",
+                f"logged: {_line_with(log, 'the board takes over')[:110]}",
+                f"the next turn (the board): {after[:50]!r}; alive: {d.alive()}",
+            ]
+            ok = (
+                len(pieces) > 1
+                and len(said) > len(pieces[0]) + 10
+                and "the board takes over" in log
+                and "Paris" in after
+                and d.alive()
+            )
+            expected = "the reply goes on from the server's words on the board's LLM; the next turn answered"
+            return Outcome("llm-mid-stream", expected, observed, ok)
+        finally:
+            d.kill()
+            d.stop()
+            srv.kill()
+            group.remove()
+
     def during_reply(self, sig: signal.Signals) -> Outcome:
         home = self._home(sig.name.lower())
         d = LiveDaemon(home, self.jack, CONFIG, self.models_dir)
@@ -247,6 +300,7 @@ class Faults:
             d.stop()
 
 
+LONG_STORY = "Tell me a long story about a dragon who lives in a castle by the sea."
 _STORAGE_EXPECTED = (
     "each write answered with what went wrong and the fix (no 'Okay' for a write that was not made); "
     "the daemon answering throughout; every write before and after there once the disk is mended"
@@ -305,6 +359,7 @@ def run(args: argparse.Namespace, root: Path) -> list[Outcome]:
             "model-start": f.model_start,
             "model-reload": f.model_reload,
             "camera": f.camera,
+            "llm-mid-stream": f.llm_mid_stream,
             "sigterm": lambda: f.during_reply(signal.SIGTERM),
             "sighup": lambda: f.during_reply(signal.SIGHUP),
         }
