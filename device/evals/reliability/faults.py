@@ -10,12 +10,13 @@ still up and nothing it acknowledged lost.
     model-reload   a voice that is not installed, set on the running daemon: refused, the old one kept
     camera         the camera's picture cut off half written, then no camera, then a good picture
     llm-mid-stream the home server's LLM killed as its first words reach the owner: the board goes on
+    tts-mid-stream the home server's voice killed as its first sentence is heard: the board's Piper goes on
     sigterm        SIGTERM during a reply: a clean exit 0 within 10 s, back to READY=1 after
     sighup         SIGHUP during a reply (a terminal hangup, `systemctl reload`): the config re-read,
                    the reply finished, the daemon still up
 
-Devices gone mid-utterance or mid-reply are the soak's; the board's own TTS raising mid-stream and the
-clock stepping are tested in the pytest suite (the README's table says where).
+Devices gone mid-utterance or mid-reply are the soak's; the clock stepping is tested in the pytest
+suite (the README's table says where).
 """
 
 from __future__ import annotations
@@ -260,6 +261,53 @@ class Faults:
             srv.kill()
             group.remove()
 
+    def tts_mid_stream(self) -> Outcome:
+        """The home server's voice (wyoming-piper, a real server) killed as its first sentence reaches the
+        earpiece: the board's Piper says the rest."""
+        from device.evals.radicale import free_port
+        from device.evals.wyoming_server import WyomingServer
+
+        srv = WyomingServer("piper", free_port()).start()
+        home = self._home("tts")
+        remote = f"tts:\n  engine: wyoming\n  remote:\n    uri: {srv.uri}\n"
+        d = LiveDaemon(home, self.jack, CONFIG + remote, self.models_dir)
+        try:
+            d.start()
+            time.sleep(1.0)  # the start-up check of the server is in
+            pieces, turn = [], {}
+            path = d.runtime / control.SOCKET_NAME
+            ask = {"cmd": "ask", "text": "Write a letter to Anna about the rain.", "speak": True}
+            for reply in control.request_stream(path, ask, timeout_s=120):
+                if reply.get("piece"):
+                    pieces.append(str(reply["piece"]))
+                    srv.kill()  # as its first sentence goes to the earpiece
+                if reply.get("done"):
+                    turn = dict(reply.get("turn") or {})
+            after = _safe_reply(d, "What time is it?")
+            log = d.log.read_text(errors="replace")
+            spoken = [ln for ln in log.splitlines() if "os1.daemon: turn " in ln and "letter" in ln.lower()]
+            observed = [
+                f"{len(pieces)} pieces spoken; the reply: {str(turn.get('reply', ''))[:70]!r}",
+                f"logged: {_line_with(log, 'voice failed')[:110]}",
+                f"the turn: {(spoken[-1].split(' gap=')[-1] if spoken else '-')[:90]}",
+                f"the next turn: {after[:30]!r}; alive: {d.alive()}",
+            ]
+            ok = (
+                len(pieces) > 1
+                and "voice failed" in log
+                and str(turn.get("reply", "")).startswith("Here's a draft")
+                and after.startswith("It's")
+                and d.alive()
+            )
+            expected = (
+                "the rest of the reply said by the board's Piper, each sentence once; the next turn answered"
+            )
+            return Outcome("tts-mid-stream", expected, observed, ok)
+        finally:
+            d.kill()
+            d.stop()
+            srv.kill()
+
     def during_reply(self, sig: signal.Signals) -> Outcome:
         home = self._home(sig.name.lower())
         d = LiveDaemon(home, self.jack, CONFIG, self.models_dir)
@@ -360,6 +408,7 @@ def run(args: argparse.Namespace, root: Path) -> list[Outcome]:
             "model-reload": f.model_reload,
             "camera": f.camera,
             "llm-mid-stream": f.llm_mid_stream,
+            "tts-mid-stream": f.tts_mid_stream,
             "sigterm": lambda: f.during_reply(signal.SIGTERM),
             "sighup": lambda: f.during_reply(signal.SIGHUP),
         }
