@@ -145,12 +145,16 @@ def answer(memory: Memory, text: str, today: date | None = None) -> str | None:
     topic = topic_of(text, names)
     if topic is None:
         return None
-    # The owner's own words in this conversation are the newest ("Anna moved to Paris" a minute ago).
-    if earlier := _latest_statement(memory.conversation_so_far(), topic):
-        return f"You told me {second_person(earlier)}."
     candidates = [store.get(i) for i in store.bm25(sorted(_search_words(text)), limit=50)]
     kept = [r for r in candidates if r is not None and r.kind in ("fact", "preference", "thread")]
-    matching = [kept[i] for i in _best([r.text for r in kept], topic)]
+    best, shared = _best([r.text for r in kept], topic)
+    matching = [kept[i] for i in best]
+    # The owner's own words in this conversation are the newest ("Anna moved to Paris" a minute ago),
+    # unless a memory says more about what was asked (the office's code, not the station's).
+    statements = _statements(memory.conversation_so_far())
+    said_best, said_shared = _best(statements, topic)
+    if said_best and said_shared >= shared:
+        return f"You told me {second_person(statements[said_best[-1]])}."
     if matching:
         said = [second_person(r.text) for r in _newest_per_key(matching)[-3:]]
         return f"You told me {join_spoken(said)}."
@@ -198,19 +202,12 @@ def _statements(said: list[str]) -> list[str]:
 _TOLD = re.compile(r"^(?:please )?(?:remember|note|don't forget)(?: that)?[,\s]+", re.I)
 
 
-def _best(texts: list[str], topic: Topic) -> list[int]:
-    """The indexes of the texts about `topic` that share the most of its words: asked for the code at
-    the office, the one about the office, not the one about the station."""
+def _best(texts: list[str], topic: Topic) -> tuple[list[int], int]:
+    """The indexes of the texts about `topic` that share the most of its words, and how many they
+    share: asked for the code at the office, the one about the office, not the one about the station."""
     shared = [len(topic.words & _stems(t)) if _matches(t, topic) else -1 for t in texts]
     most = max(shared, default=-1)
-    return [i for i, n in enumerate(shared) if n == most and n >= 0]
-
-
-def _latest_statement(said: list[str], topic: Topic) -> str | None:
-    """The last of the owner's statements about `topic` that says the most about it."""
-    statements = _statements(said)
-    best = _best(statements, topic)
-    return statements[best[-1]] if best else None
+    return [i for i, n in enumerate(shared) if n == most and n >= 0], most
 
 
 def _summary_points(text: str) -> str:

@@ -257,3 +257,16 @@ def test_the_memory_that_says_most_about_the_question_answers_it(memory: Memory)
     assert memory.intent("What is my locker code at the office?") == (
         "You told me your locker code at the office is 9228."
     )
+
+
+def test_a_memory_about_the_place_asked_beats_a_remark_about_another(memory: Memory) -> None:
+    """Found by the 8-hour soak: a code said in passing ("rest. Remember that … the station is 1093.",
+    a false wake in front, so it went to the LLM) answered every later question about any locker."""
+    memory.intent("Remember that my locker code at the office is 9228.")
+    memory.after_turn("rest. Remember that my locker code at the station is 1093.")
+    assert memory.intent("What is my locker code at the office?") == (
+        "You told me your locker code at the office is 9228."
+    )
+    assert memory.intent("What is my locker code at the station?") == (
+        "You told me your locker code at the station is 1093."
+    )
