@@ -28,17 +28,9 @@ import numpy as np
 
 from device.evals.reliability import write_report
 from device.evals.reliability.checks import Ledger, check_state, leftovers_of
-from device.evals.reliability.live import JackServer, LiveDaemon, Mouth, exit_on_sigterm
+from device.evals.reliability.live import FRESH_OWNER, JackServer, LiveDaemon, Mouth, exit_on_sigterm
 
-CONFIG = """\
-persona:
-  name: Samantha
-  onboarding: false
-wake:
-  engine: openwakeword
-audio:
-  volume: 1.0
-"""
+CONFIG = FRESH_OWNER + "audio:\n  volume: 1.0\n"
 
 NAMES = ["Anna", "Bob", "Clara", "David", "Elena", "Frank", "Grace", "Hugo", "Iris", "James", "Kate", "Leo"]
 TOPICS = ["the garden", "the trip", "the new job", "the concert", "the move", "the weekend", "the book"]

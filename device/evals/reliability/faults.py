@@ -39,7 +39,7 @@ from device.evals.reliability import disk, write_report
 from device.evals.reliability.checks import Ledger, check_state
 from device.evals.reliability.cpu_quota import CpuQuota
 from device.evals.reliability.crashes import CONFIG, Round
-from device.evals.reliability.live import JackServer, LiveDaemon, exit_on_sigterm
+from device.evals.reliability.live import LONG_REQUEST, JackServer, LiveDaemon, exit_on_sigterm
 from device.intents.camera import CANT_SEE
 
 
@@ -229,15 +229,7 @@ class Faults:
             assert srv.proc is not None
             group.add(srv.proc.pid)
             group.set(0.1)
-            pieces, turn = [], {}
-            path = d.runtime / control.SOCKET_NAME
-            ask = {"cmd": "ask", "text": LONG_STORY, "speak": False}
-            for reply in control.request_stream(path, ask, timeout_s=120):
-                if reply.get("piece"):
-                    pieces.append(str(reply["piece"]))
-                    srv.kill()  # at its first words
-                if reply.get("done"):
-                    turn = dict(reply.get("turn") or {})
+            pieces, turn = _ask_killing(d, LONG_REQUEST, False, srv.kill)  # at its first words
             said = str(turn.get("reply", ""))
             after = _safe_reply(d, "What is the capital of France?")
             log = d.log.read_text(errors="replace")
@@ -274,15 +266,8 @@ class Faults:
         try:
             d.start()
             time.sleep(1.0)  # the start-up check of the server is in
-            pieces, turn = [], {}
-            path = d.runtime / control.SOCKET_NAME
-            ask = {"cmd": "ask", "text": "Write a letter to Anna about the rain.", "speak": True}
-            for reply in control.request_stream(path, ask, timeout_s=120):
-                if reply.get("piece"):
-                    pieces.append(str(reply["piece"]))
-                    srv.kill()  # as its first sentence goes to the earpiece
-                if reply.get("done"):
-                    turn = dict(reply.get("turn") or {})
+            # killed as its first sentence goes to the earpiece
+            pieces, turn = _ask_killing(d, "Write a letter to Anna about the rain.", True, srv.kill)
             after = _safe_reply(d, "What time is it?")
             log = d.log.read_text(errors="replace")
             spoken = [ln for ln in log.splitlines() if "os1.daemon: turn " in ln and "letter" in ln.lower()]
@@ -348,7 +333,6 @@ class Faults:
             d.stop()
 
 
-LONG_STORY = "Tell me a long story about a dragon who lives in a castle by the sea."
 _STORAGE_EXPECTED = (
     "each write answered with what went wrong and the fix (no 'Okay' for a write that was not made); "
     "the daemon answering throughout; every write before and after there once the disk is mended"
@@ -366,6 +350,22 @@ def _short(replies: dict[str, str]) -> str:
 
 def _line_with(log: str, word: str) -> str:
     return next((line[9:] for line in log.splitlines() if word in line), "(nothing)")
+
+
+def _ask_killing(
+    d: LiveDaemon, text: str, speak: bool, kill: Callable[[], None]
+) -> tuple[list[str], dict[str, object]]:
+    """A typed turn whose server is killed as its first piece arrives: (the pieces, the turn)."""
+    pieces: list[str] = []
+    turn: dict[str, object] = {}
+    ask = {"cmd": "ask", "text": text, "speak": speak}
+    for reply in control.request_stream(d.runtime / control.SOCKET_NAME, ask, timeout_s=120):
+        if reply.get("piece"):
+            pieces.append(str(reply["piece"]))
+            kill()  # killing a dead server again does nothing
+        if reply.get("done"):
+            turn = dict(reply.get("turn") or {})
+    return pieces, turn
 
 
 def _safe_reply(d: LiveDaemon, text: str) -> str:

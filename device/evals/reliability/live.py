@@ -25,6 +25,15 @@ from device.app import control
 
 REPO = Path(__file__).resolve().parents[3]
 RATE = 48000
+# A fresh owner (no first meeting to take the requests as its answers), woken by "hey jarvis".
+FRESH_OWNER = """\
+persona:
+  name: Samantha
+  onboarding: false
+wake:
+  engine: openwakeword
+"""
+LONG_REQUEST = "Tell me a long story about a dragon who lives in a castle by the sea."
 
 
 def exit_on_sigterm() -> None:

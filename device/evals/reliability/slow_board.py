@@ -34,7 +34,16 @@ from typing import Any
 
 from device.evals.reliability import write_report
 from device.evals.reliability.cpu_quota import CpuQuota, QuotaUnavailable
-from device.evals.reliability.live import RATE, JackServer, LiveDaemon, Mouth, exit_on_sigterm, parse_turn
+from device.evals.reliability.live import (
+    FRESH_OWNER,
+    LONG_REQUEST,
+    RATE,
+    JackServer,
+    LiveDaemon,
+    Mouth,
+    exit_on_sigterm,
+    parse_turn,
+)
 
 PI4_RTF = (0.36, 0.77)  # Piper lessac-medium on a Raspberry Pi 4, four threads to one (../shared/DESIGN.md)
 ONE_CORE_RTF = PI4_RTF[1]
@@ -49,14 +58,7 @@ REQUESTS = [
     "Remember that my locker code at the gym is 4821.",
     "What is my locker code at the gym?",
 ]
-LONG_REQUEST = "Tell me a long story about a dragon who lives in a castle by the sea."
-CONFIG = """\
-persona:
-  name: Samantha
-  onboarding: false
-wake:
-  engine: openwakeword
-"""
+CONFIG = FRESH_OWNER
 STAGES = ("gap", "eot", "stt", "llm_first", "tts_first")
 
 

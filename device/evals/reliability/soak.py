@@ -29,18 +29,12 @@ from typing import Any
 
 from device.evals.reliability import write_report
 from device.evals.reliability.checks import Ledger, check_state
-from device.evals.reliability.live import REPO, exit_on_sigterm, parse_turn
+from device.evals.reliability.live import FRESH_OWNER, REPO, exit_on_sigterm, parse_turn
 from device.evals.reliability.soak_day import make_clips, plan_day, save_plan
 from device.evals.reliability.soak_figures import figures, plot, problems_of
 from device.intents.text import second_person
 
-CONFIG = """\
-persona:
-  name: Samantha
-  onboarding: false
-wake:
-  engine: openwakeword
-"""
+CONFIG = FRESH_OWNER
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
