@@ -160,6 +160,14 @@ class WhisperSTT:
         return tidy_transcript(" ".join(s.text for s in segments))
 
 
+# The short window's length is rounded up to whole seconds. CTranslate2's encoder (oneDNN) builds and
+# keeps a convolution for each input length it meets, up to 1024 of them: a window cut to the 10 ms
+# made each request a new length, and memory grew by ~0.5 MB a request (49 MB over 100 requests of
+# new lengths, /tmp measurement in the note; 20 MB an hour in the 8-hour soak). Whole seconds make at
+# most 30 lengths, each built once, and a request is padded by `pad_s` to `pad_s` + 1 s.
+WINDOW_STEP_FRAMES = 100  # 1 s of 10 ms feature frames (even, as the encoder halves the frame rate)
+
+
 class _ShortWindowDecoder:
     """Whisper on a window the length of the request plus `pad_s` of silence, not the full 30 s.
 
@@ -193,7 +201,7 @@ class _ShortWindowDecoder:
         n = features.shape[-1] + self.pad_frames
         if n >= self.full_frames:
             return None
-        n += n % 2  # the encoder halves the frame rate
+        n = -(-n // WINDOW_STEP_FRAMES) * WINDOW_STEP_FRAMES  # see WINDOW_STEP_FRAMES
         window = np.ascontiguousarray(pad_or_trim(features, n)[None])
         encoded = self.model.model.encode(ctranslate2.StorageView.from_array(window))
         result = self.model.model.generate(
