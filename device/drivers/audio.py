@@ -20,6 +20,7 @@ from collections.abc import Iterator
 import numpy as np
 import soxr
 
+from device.drivers.jack_watch import JackWatch
 from device.pipeline.audio import FRAME_SAMPLES, SAMPLE_RATE, PlaybackLog, resample, to_int16
 
 log = logging.getLogger("os1.audio")
@@ -55,19 +56,48 @@ def _quiet_stderr() -> Iterator[None]:
 
 
 def _open_portaudio():  # type: ignore[no-untyped-def]
+    """(pyaudio, a PyAudio, a JackWatch if that PyAudio has a JACK host API, else None)."""
     pyaudio = _pyaudio()
     with _quiet_stderr():
-        return pyaudio, pyaudio.PyAudio()
+        pa = pyaudio.PyAudio()
+        try:
+            pa.get_host_api_info_by_type(pyaudio.paJACK)
+        except OSError:  # no JACK server ran at Pa_Initialize: nothing to watch
+            return pyaudio, pa, None
+        return pyaudio, pa, JackWatch()
+
+
+_KEPT: list[object] = []  # PyAudio instances never terminated: their JACK server stopped under them
+
+
+def _terminate(pa: object, watch: JackWatch | None) -> None:
+    """pa.terminate(), unless the JACK server PortAudio holds a client on has stopped: terminating it
+    then aborts the process (see device/drivers/jack_watch.py), so it is kept. PortAudio counts its
+    initialisations, so with one kept the device list is no longer scanned afresh: a device plugged in
+    later is seen after a restart."""
+    if watch is not None and watch.stopped:
+        if not _KEPT:
+            log.warning(
+                "the sound server (JACK) stopped under PortAudio; PortAudio is kept open (closing it "
+                "now would abort), so newly plugged devices are seen after a restart of os1"
+            )
+        _KEPT.append(pa)
+    else:
+        with _quiet_stderr():
+            pa.terminate()  # type: ignore[attr-defined]
+    if watch is not None:
+        with _quiet_stderr():
+            watch.close()
 
 
 def list_devices() -> list[dict[str, object]]:
     """Every PortAudio device: index, name, input/output channel counts and default rate.
     PortAudio scans devices once per PyAudio(), so this is a fresh look each call."""
-    _, pa = _open_portaudio()
+    _, pa, watch = _open_portaudio()
     try:
         return _rows(pa)
     finally:
-        pa.terminate()
+        _terminate(pa, watch)
 
 
 def match_device(devices: list[dict[str, object]], name: str, want_input: bool) -> dict[str, object]:
@@ -137,7 +167,7 @@ class _PortAudioStream:
     """
 
     def __init__(self, device: str, rate: int, period_ms: int, is_input: bool, stall_s: float = 2.0):
-        pyaudio, self._pa = _open_portaudio()
+        pyaudio, self._pa, self._watch = _open_portaudio()
         self.what = "microphone" if is_input else "earpiece"
         self.stall_s = stall_s
         try:
@@ -160,10 +190,10 @@ class _PortAudioStream:
                     output_device_index=None if is_input else index,
                 )
         except AudioDeviceError:
-            self._pa.terminate()
+            _terminate(self._pa, self._watch)
             raise
         except (OSError, ValueError) as e:
-            self._pa.terminate()
+            _terminate(self._pa, self._watch)
             raise AudioDeviceError(
                 f"cannot open the {self.what} '{device or 'default'}' ({e}); "
                 "check `os1 doctor` and audio.device in the config"
@@ -186,7 +216,7 @@ class _PortAudioStream:
         except OSError as e:
             log.debug("%s close: %s", self.what, e)
         finally:
-            self._pa.terminate()
+            _terminate(self._pa, self._watch)
 
 
 class PyAudioMicrophone(_PortAudioStream):
