@@ -12,7 +12,10 @@ runs again; what shows the loss while it is frozen is that the stream was let go
 from __future__ import annotations
 
 import logging
+import os
 import re
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -204,3 +207,59 @@ def test_the_daemon_says_im_back_after_its_sound_server_hangs(
             f"the {' and '.join(let_go)} reconnected",
             lambda: all(devices()[k]["connected"] and devices()[k]["reconnects"] == 1 for k in let_go),
         )
+
+
+# The child: open both devices on the server, say so, wait for the parent to stop the server, find both
+# gone, close them, list devices again, and exit 0. Before jack_watch, closing aborted it (exit 134).
+_SERVER_DIES = """
+import sys, time
+import numpy as np
+from device.drivers.audio import PyAudioEarpiece, PyAudioMicrophone, list_devices
+mic, ear = PyAudioMicrophone("jack", 0, 32, stall_s=0.5), PyAudioEarpiece("jack", 0, 32, stall_s=0.5)
+while sum(len(f) for f, _t in mic.read_frames()) == 0:
+    time.sleep(0.01)
+ear.play(np.zeros(1600, np.int16), 16000)
+print("open", flush=True)
+sys.stdin.readline()  # the server has stopped
+try:
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        mic.read_frames()
+        time.sleep(0.01)
+    print("the microphone never noticed", flush=True)
+except OSError as e:
+    print(f"microphone: {type(e).__name__}", flush=True)
+ear.play(np.zeros(16000, np.int16), 16000)
+mic.close()
+ear.close()
+list_devices()
+print("closed", flush=True)
+"""
+
+
+def test_the_jack_server_stopping_under_open_devices_does_not_abort_the_process() -> None:
+    """PortAudio keeps a JACK client of its own while a server runs, and terminating it after the server
+    stopped aborts the process (pa_jack.c asserts; SIGABRT, exit 134): the daemon died with its sound
+    server. Now the drivers see the server go and keep that PortAudio: the microphone raises an
+    OSError (the device is gone, as AudioDevices expects), both close, and the process lives on."""
+    with jack_server() as server:
+        child = subprocess.Popen(
+            [sys.executable, "-c", _SERVER_DIES],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env={**os.environ, **server.env},
+            cwd=Path(__file__).resolve().parents[2],
+        )
+        try:
+            assert child.stdout is not None and child.stdin is not None
+            assert child.stdout.readline().strip() == "open", child.stderr.read() if child.stderr else ""
+            server.proc.terminate()  # a SIGTERM: jackd tells its clients and frees its registry slot
+            server.proc.wait(timeout=10)
+            out, err = child.communicate("\n", timeout=60)
+        finally:
+            child.kill()
+    assert child.returncode == 0, f"exit {child.returncode}: {err[-800:]}"
+    assert out.splitlines()[-2:] == ["microphone: AudioStalled", "closed"], out
+    assert "the sound server (JACK) stopped under PortAudio" in err

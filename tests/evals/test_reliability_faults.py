@@ -1,7 +1,8 @@
 """The fault suite (`os1 eval reliability faults`) in the test suite, whole: the live daemon on a full
 disk and on a read-only state dir for every kind of write, a corrupt and a missing model at start, a
 voice that is not installed set on the running daemon, the camera failing mid-capture, the home
-server's LLM and voice killed mid-reply, and SIGTERM and SIGHUP during a reply."""
+server's LLM and voice killed mid-reply, the sound server stopping under the daemon and starting again,
+and SIGTERM and SIGHUP during a reply."""
 
 from __future__ import annotations
 
@@ -37,6 +38,7 @@ def test_each_fault_is_met_as_the_owner_would_want_and_nothing_is_lost(tmp_path:
         "camera",
         "llm-mid-stream",
         "tts-mid-stream",
+        "sound-server",
         "sigterm",
         "sighup",
     }

@@ -11,6 +11,7 @@ still up and nothing it acknowledged lost.
     camera         the camera's picture cut off half written, then no camera, then a good picture
     llm-mid-stream the home server's LLM killed as its first words reach the owner: the board goes on
     tts-mid-stream the home server's voice killed as its first sentence is heard: the board's Piper goes on
+    sound-server   the JACK server stopped under the daemon's devices, then started again: no abort
     sigterm        SIGTERM during a reply: a clean exit 0 within 10 s, back to READY=1 after
     sighup         SIGHUP during a reply (a terminal hangup, `systemctl reload`): the config re-read,
                    the reply finished, the daemon still up
@@ -293,6 +294,23 @@ class Faults:
             d.stop()
             srv.kill()
 
+    def sound_server(self) -> Outcome:
+        """The JACK server stopping under the daemon, then starting again (see sound_server.py)."""
+        from device.evals.reliability.sound_server import EXPECTED, server_dies
+
+        home = self._home("sound-server")
+        d = LiveDaemon(home, self.jack, CONFIG, self.models_dir)
+        ledger = Ledger(home, d.state, d.config)
+        try:
+            d.start()
+            observed, ok = server_dies(d, self.jack, lambda tag: self._writes(d, ledger, tag), _ask(d))
+            problems = check_state(ledger)
+            observed += [f"after the stop: {p}" for p in problems] or ["after the stop: nothing lost"]
+            return Outcome("sound-server", EXPECTED, observed, ok and not problems)
+        finally:
+            d.kill()
+            d.stop()
+
     def during_reply(self, sig: signal.Signals) -> Outcome:
         home = self._home(sig.name.lower())
         d = LiveDaemon(home, self.jack, CONFIG, self.models_dir)
@@ -368,6 +386,10 @@ def _ask_killing(
     return pieces, turn
 
 
+def _ask(d: LiveDaemon) -> Callable[[str], str]:
+    return lambda text: _safe_reply(d, text)
+
+
 def _safe_reply(d: LiveDaemon, text: str) -> str:
     try:
         return str(d.ask(text, timeout_s=60).get("reply", ""))
@@ -409,6 +431,7 @@ def run(args: argparse.Namespace, root: Path) -> list[Outcome]:
             "camera": f.camera,
             "llm-mid-stream": f.llm_mid_stream,
             "tts-mid-stream": f.tts_mid_stream,
+            "sound-server": f.sound_server,
             "sigterm": lambda: f.during_reply(signal.SIGTERM),
             "sighup": lambda: f.during_reply(signal.SIGHUP),
         }

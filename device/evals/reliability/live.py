@@ -54,6 +54,9 @@ class JackServer:
     def __init__(self, tag: str = "rel"):
         self.name = f"os1{tag}{os.getpid()}"
         self.env = {"JACK_DEFAULT_SERVER": self.name, "JACK_NO_START_SERVER": "1"}
+        self._launch()
+
+    def _launch(self) -> None:
         self.proc = subprocess.Popen(
             ["jackd", "-n", self.name, "--no-realtime", "-d", "dummy", "-r", str(RATE), "-p", "480"],
             stdout=subprocess.DEVNULL,
@@ -80,6 +83,16 @@ class JackServer:
                 return True
             time.sleep(0.1)
         return False
+
+    def die(self) -> None:
+        """The sound server goes with its clients still on it, as a crashed or restarted one does. A
+        SIGTERM, not a SIGKILL: jackd then frees its registry slot (the clients are told it shut down)."""
+        self.proc.terminate()
+        self.proc.wait(timeout=10)
+
+    def start_again(self) -> None:
+        """The same server (same name) back, as systemd or the owner starts it again."""
+        self._launch()
 
     def stop(self) -> None:
         self.forget_clients()
