@@ -4,6 +4,7 @@ would not do. Used by the reply worker, on the reply's thread."""
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable
 
@@ -17,6 +18,11 @@ from device.pipeline.reply import Reply
 from device.pipeline.text import speakable
 
 NOTHING_TO_SAY = "Sorry, I'm not sure what to say to that."
+log = logging.getLogger("os1.reply")
+
+
+class VoiceFailed(RuntimeError):
+    """The voice raised on a sentence twice: the reply ends there (what was said stands)."""
 
 
 def said_words(reply: Reply) -> int:
@@ -52,8 +58,14 @@ class Speaker:
         if reply.chunks and budget and said_words(reply) + len(text.split()) > budget:
             return
         reply.turn.stats["fallback"] = 1
+        self.speak_line(reply, text)
+
+    def speak_line(self, reply: Reply, text: str) -> None:
+        """A line of the companion's own, added to the reply in progress."""
         chunker = Chunker()
         for chunk in [*chunker.feed(text), *chunker.flush()]:
+            if reply.cancelled:
+                break
             self.say_chunk(reply, chunk)
         reply.mark_first_sound()
 
@@ -69,13 +81,22 @@ class Speaker:
         assert reply.stages.tts is not None
         t_chunk = self.clock()
         reply.turn.marks.setdefault(ev.TTS_START, t_chunk)
-        for i, audio in enumerate(reply.stages.tts.synthesize(chunk)):
-            if reply.cancelled:
+        played = 0
+        for attempt in (1, 2):  # a voice that fails once (a bad moment of onnxruntime) gets one more go
+            try:
+                for audio in reply.stages.tts.synthesize(chunk):
+                    if reply.cancelled:
+                        return
+                    # A chunk of several sentences comes back in pieces: its words are counted once,
+                    # and each piece's audio adds to the chunk's length.
+                    self.play(reply, chunk if played == 0 else None, audio, t_chunk)
+                    played += 1
+                    t_chunk = self.clock()
                 return
-            # A chunk of several sentences comes back in pieces: its words are counted once, and
-            # each piece's audio adds to the chunk's length.
-            self.play(reply, chunk if i == 0 else None, audio, t_chunk)
-            t_chunk = self.clock()
+            except Exception as e:
+                if played or attempt == 2:  # said in part (not said twice), or failing again
+                    raise VoiceFailed(f"the voice failed on {chunk[:40]!r} ({type(e).__name__}: {e})") from e
+                log.warning("the voice failed (%s: %s); trying the sentence again", type(e).__name__, e)
 
     def play(self, reply: Reply, text: str | None, audio: np.ndarray, t_synth_start: float) -> None:
         """Hand `audio` to the earpiece. `text` is the chunk it starts; None continues the last one."""

@@ -22,7 +22,7 @@ from device.pipeline.events import Message, Steer, Turn
 from device.pipeline.history import Conversation, heard_text
 from device.pipeline.reply import Reply, ReplyStages
 from device.pipeline.settings import DialogueSettings
-from device.pipeline.speaking import Speaker, said_words
+from device.pipeline.speaking import Speaker, VoiceFailed, said_words
 from device.pipeline.stages import CannotHear
 from device.pipeline.text import (
     NON_ANSWER,
@@ -37,6 +37,11 @@ from device.pipeline.text import (
 from device.pipeline.voice_check import OTHER, OWNER, UNSURE
 
 log = logging.getLogger("os1.reply")
+
+# Said when the dialogue model raises mid-reply (onnxruntime or llama.cpp failing): after some words,
+# and before any.
+LOST_THREAD = "Sorry, I lost my train of thought there."
+LOST_WORDS = "Sorry, my thoughts failed me just then. Could you ask me again?"
 
 
 def over_budget(reply: Reply, chunk: str, budget: int) -> bool:
@@ -172,6 +177,12 @@ class ReplyWorker:
             if not reply.dropped:
                 self._record(reply)
             self._finish(reply, follow_up=not reply.cancelled)
+        except VoiceFailed as e:  # what was said before it is kept in the history
+            log.error("%s; the reply ends there", e)
+            if not reply.dropped:
+                self._record(reply)
+            self._finish(reply, follow_up=False)
+            return
         except Exception:
             log.exception("the reply failed; back to idle")
             self._finish(reply, follow_up=False)
@@ -309,16 +320,23 @@ class ReplyWorker:
                 if not reply.cancelled and not enough.is_set():
                     for c in chunker.flush():
                         chunks.put(c)
+            except Exception as e:  # the words said stand; the owner is told the rest is not coming
+                log.error("the LLM failed mid-reply (%s: %s); the reply ends there", type(e).__name__, e)
+                turn.stats["llm_failed"] = 1
             finally:
                 turn.marks[ev.LLM_DONE] = self.clock()
                 chunks.put(None)
 
         producer = threading.Thread(target=produce, name="os1-llm", daemon=True)
         producer.start()
-        outcome = self._consume(reply, chunks, enough, prefix, retry)
-        enough.set()
-        reply.mark_first_sound()  # release an LLM waiting on a first sound that will not come
-        producer.join()
+        try:
+            outcome = self._consume(reply, chunks, enough, prefix, retry)
+        finally:  # also when the voice failed: the LLM stops too
+            enough.set()
+            reply.mark_first_sound()  # release an LLM waiting on a first sound that will not come
+            producer.join()
+        if turn.stats.get("llm_failed") and not reply.cancelled:
+            self.speaker.speak_line(reply, LOST_THREAD if reply.chunks else LOST_WORDS)
         return outcome
 
     def _consume(
@@ -348,7 +366,8 @@ class ReplyWorker:
             reply.mark_first_sound()  # even if the chunk had nothing to say ("(laughs)")
         if held and not reply.cancelled:
             self.speaker.say_chunk(reply, held)
-        if not reply.cancelled and said_words(reply) <= len(prefix.split()):
+        failed = reply.turn.stats.get("llm_failed")  # said after the stream (LOST_WORDS)
+        if not reply.cancelled and not failed and said_words(reply) <= len(prefix.split()):
             self.speaker.speak_fallback(reply, budget)  # nothing, or only the opening: add the short line
         return "said"
 
