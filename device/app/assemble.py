@@ -23,6 +23,7 @@ from device.config import paths
 from device.config.schema import Config
 from device.memory import FULL_NOTICE, Memory, MemoryFull
 from device.persona.persona import Persona
+from device.pipeline.audio import FRAME_MS, FRAME_SAMPLES
 from device.pipeline.events import Message, State, Turn
 from device.pipeline.loop import LoopParts, VoiceLoop, hearing_lost
 from device.pipeline.stages import AudioSink
@@ -204,6 +205,15 @@ def reconfigure(
     if any(k.startswith("wake.") for k in keys):
         loop.reconfigure(wake=build_wake(cfg.wake, models_dir), wake_phrase=wake_phrase(cfg.wake))
     log.info("applied live: %s", ", ".join(keys))
+
+
+def warm_loop(loop: VoiceLoop, seconds: float = 0.5) -> None:
+    """Half a second of silence through the loop before the microphone's first frame: the first runs
+    of the always-on stages (VAD, wake word, echo gate) build their graphs, and on a board held to a
+    Pi 4's CPU that put the loop so far behind that the first wake word after READY=1 was dropped."""
+    t0 = loop.clock()
+    for i in range(int(seconds * 1000 / FRAME_MS)):
+        loop.feed(np.zeros(FRAME_SAMPLES, np.int16), t0 + i * FRAME_MS / 1000)
 
 
 def feed_frames(

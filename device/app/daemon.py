@@ -15,7 +15,7 @@ import numpy as np
 
 from device.app import control, heap
 from device.app import systemd as service
-from device.app.assemble import attach_body, feed_frames, make_loop, reconfigure
+from device.app.assemble import attach_body, feed_frames, make_loop, reconfigure, warm_loop
 from device.app.companion import build_companion
 from device.app.control_handler import DaemonControl
 from device.app.engines import llm_name, load_all, mind_status, wake_phrase
@@ -196,14 +196,14 @@ def run(
     turns.append(handler.record_turn)
     server = _control_server(handler)
 
+    warm_loop(loop)
+    when.warm()  # dateparser's tables (~0.2 s; seconds on a slow board): not in the first request's way
     if (question := companion.persona.opening()) is not None:
         loop.announce(question)
     log.info("ready: say '%s'", wake_phrase(cfg.wake) if engines.wake else "(wake word off)")
     heartbeat = Heartbeat(waiting_for_device=lambda: not audio.connected)
     threading.Thread(target=heartbeat.run, args=(stop,), name="os1-watchdog", daemon=True).start()
     service.ready(f"listening for '{wake_phrase(cfg.wake)}'")
-    # dateparser builds its tables on first use (~0.2 s): do it now, so the first reminder is quick.
-    threading.Thread(target=when.warm, name="os1-warm-dates", daemon=True).start()
     audio.drop_backlog()  # heard while loading: held, the loop never caught up and lost the first wake
     try:
         feed_frames(loop, heartbeat.frames(audio.microphone), stop, wait_for_reply=False)

@@ -144,7 +144,14 @@ def _keep_ledger(ledger: Ledger, events: list[dict[str, Any]]) -> None:
         if e["kind"] == "turn" and e["say"] == "memory" and turn["reply"].startswith("Okay, I'll remember"):
             ledger.memories.append(_code_heard(turn["heard"]))
         if e["kind"] == "turn" and e["say"] == "reminder" and "I'll remind you" in turn["reply"]:
-            ledger.reminders.append(second_person(e["task"]))  # stored as said back: "stretch your legs"
+            ledger.reminders.append(_task_said(turn["reply"]) or second_person(e["task"]))
+
+
+def _task_said(reply: str) -> str:
+    """The task as the daemon said it stored it ("Okay, in 3 minutes I'll remind you: stretch your
+    legs." → "stretch your legs"): what it heard, as a memory's code is, misheard or not."""
+    after = reply.split("I'll remind you", 1)[1]
+    return after.split(": ", 1)[1].rstrip(". ") if ": " in after else ""
 
 
 def _code_heard(heard: str) -> str:

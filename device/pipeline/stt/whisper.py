@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import atexit
 import logging
+import os
 import re
 import threading
 import time
@@ -49,6 +50,8 @@ class WhisperSTT:
         window_pad_s: float | None = 8.0,
     ):
         model_dir = _require_dir(model_dir, ("model.bin", "config.json"), "Whisper", _WHISPER_FIX)
+        # oneDNN reads it at its first primitive: see ONEDNN_PRIMITIVES (the owner's own setting wins)
+        os.environ.setdefault("ONEDNN_PRIMITIVE_CACHE_CAPACITY", str(ONEDNN_PRIMITIVES))
         from faster_whisper import WhisperModel  # imported here: it pulls in ctranslate2 and av
 
         try:
@@ -166,6 +169,11 @@ class WhisperSTT:
 # new lengths, /tmp measurement in the note; 20 MB an hour in the 8-hour soak). Whole seconds make at
 # most 30 lengths, each built once, and a request is padded by `pad_s` to `pad_s` + 1 s.
 WINDOW_STEP_FRAMES = 100  # 1 s of 10 ms feature frames (even, as the encoder halves the frame rate)
+# Those 30 lengths still cost 1.4 MB each, met one by one through a day (the 8-hour soak: in use +25 MB,
+# 460 → 485; 20 window lengths once: 126 → 154 MB). oneDNN's cache of built primitives is held to 8:
+# the same 20 lengths then hold 126 → 127 MB, and a request takes as long (~215 ms here either way:
+# building a primitive again is small against the encoder's run).
+ONEDNN_PRIMITIVES = 8
 
 
 class _ShortWindowDecoder:
