@@ -102,8 +102,11 @@ def plain(text: str, lower: bool = True) -> str:
 
 def tidy_transcript(text: str) -> str:
     """Tidy an STT engine's output: one space between words, no space before punctuation, no ",,"
-    and no dangling comma at the end (a streaming decode made just after the last word leaves one)."""
+    and no dangling comma at the end (a streaming decode made just after the last word leaves one).
+    Punctuation alone is nothing heard (Whisper reads a second of silence in a 10-s window as ".")."""
     text = re.sub(r"\s+", " ", text).strip()
+    if not re.search(r"\w", text):
+        return ""
     text = re.sub(r"\s+([,.!?;:])", r"\1", text)
     text = re.sub(r"([,.!?;:])\1+", r"\1", text)
     return re.sub(r"[\s,;:]+$", "", text)
