@@ -44,8 +44,9 @@ class JackWatch:
         self._client: int | None = None
         if self._lib is not None:
             status = ctypes.c_int(0)
-            opened = self._lib.jack_client_open(b"os1-watch", JACK_NO_START_SERVER, ctypes.byref(status))
-            self._client = opened
+            self._client = self._lib.jack_client_open(
+                b"os1-watch", JACK_NO_START_SERVER, ctypes.byref(status)
+            )
         if self._client:
             self._lib.jack_on_shutdown(self._client, self._on_shutdown, None)
         else:

@@ -33,6 +33,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from functools import partial
 from pathlib import Path
 
 from device.app import control
@@ -303,7 +304,9 @@ class Faults:
         ledger = Ledger(home, d.state, d.config)
         try:
             d.start()
-            observed, ok = server_dies(d, self.jack, lambda tag: self._writes(d, ledger, tag), _ask(d))
+            observed, ok = server_dies(
+                d, self.jack, lambda tag: self._writes(d, ledger, tag), partial(_safe_reply, d)
+            )
             problems = check_state(ledger)
             observed += [f"after the stop: {p}" for p in problems] or ["after the stop: nothing lost"]
             return Outcome("sound-server", EXPECTED, observed, ok and not problems)
@@ -384,10 +387,6 @@ def _ask_killing(
         if reply.get("done"):
             turn = dict(reply.get("turn") or {})
     return pieces, turn
-
-
-def _ask(d: LiveDaemon) -> Callable[[str], str]:
-    return lambda text: _safe_reply(d, text)
 
 
 def _safe_reply(d: LiveDaemon, text: str) -> str:

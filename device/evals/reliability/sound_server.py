@@ -57,11 +57,7 @@ def server_dies(
     during = ask("What time is it?")
     try:
         kept = writes("outage")
-    except (
-        OSError,
-        control.ControlError,
-        control.DaemonNotRunning,
-    ) as e:  # the daemon died with its sound server
+    except (OSError, control.ControlError, control.DaemonNotRunning) as e:  # it died with the server
         kept = {"memory": f"({type(e).__name__})"}
     down = _devices(d)
     let_go = sorted(k for k, v in down.items() if not v.get("connected"))
